@@ -1,0 +1,62 @@
+/**
+ * The alert model (schemas/alert.schema.json is its JSON Schema). Plain data; ids are deterministic
+ * so replays and restarts never duplicate an alert.
+ */
+
+export type Severity = 'low' | 'medium' | 'high' | 'critical';
+
+export const SEVERITIES: readonly Severity[] = ['low', 'medium', 'high', 'critical'];
+
+export type AlertKind =
+  /** One client harvesting one or more images tile by tile (streaming detector). */
+  | 'bulk-harvest'
+  /** One request (or a few) downloading whole images at high resolution. */
+  | 'full-download';
+
+/** One measured signal behind an alert: what was measured, against which threshold, in words. */
+export interface AlertReason {
+  readonly signal: string;
+  readonly value: number;
+  readonly threshold: number;
+  readonly text: string;
+}
+
+/** Exposure of one image to the alerted client. */
+export interface AlertImage {
+  readonly id: string;
+  readonly protocol: string;
+  /** Fraction (0..1) of the image covered at the band given by `scale`. */
+  readonly coverage: number;
+  /** Scale (output px per full-res px, ≤ 1) of the best band with coverage above the exposure threshold. */
+  readonly scale: number;
+  /** Long edge in pixels a client could reconstruct at that band. */
+  readonly longEdge: number;
+  readonly requests: number;
+}
+
+export interface AlertClient {
+  readonly ip: string;
+  readonly ips: readonly string[];
+  readonly userAgent: string;
+  /** /24 for IPv4, /48 for IPv6. */
+  readonly subnet: string;
+}
+
+export interface Alert {
+  readonly id: string;
+  readonly kind: AlertKind;
+  readonly severity: Severity;
+  /** 0..100. */
+  readonly score: number;
+  readonly client: AlertClient;
+  /** ISO-8601 event times. */
+  readonly firstSeen: string;
+  readonly detectedAt: string;
+  readonly lastSeen: string;
+  readonly images: readonly AlertImage[];
+  readonly reasons: readonly AlertReason[];
+  /** Monotonic per alert id: 1 when first raised, +1 for each update. */
+  readonly version: number;
+  /** Where the raw evidence is: the source and line range of the triggering requests. */
+  readonly evidence: { readonly source: string; readonly firstLine: number; readonly lastLine: number };
+}

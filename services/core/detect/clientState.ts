@@ -1,0 +1,257 @@
+import type { ImageGeometry, Lineage, Protocol, TileRequest } from '../types.ts';
+import { cellsOf } from './cells.ts';
+import type { DetectorConfig } from './detectorConfig.ts';
+import { classifyUserAgent, type UserAgentClass } from './userAgent.ts';
+
+/** One request as the detector sees it: the parsed record's context plus its tile geometry. */
+export interface DetectorEvent {
+  readonly ts: number;
+  readonly ip: string;
+  readonly userAgent: string;
+  readonly referer: string;
+  readonly status: number;
+  readonly request: TileRequest;
+  /** Kind of the request the Referer points to ('page', 'tile', 'info', …) or 'none' when absent. */
+  readonly refererKind: RefererKind;
+  readonly lineage: Lineage;
+}
+
+export type RefererKind = 'none' | 'page' | 'protocol' | 'other';
+
+/** Evidence about one (client, image). */
+export interface ImageState {
+  readonly protocol: Protocol;
+  readonly imageId: string;
+  requests: number;
+  tiles: number;
+  firstTs: number;
+  lastTs: number;
+  /** A descriptor (info.json, .dzi, …) was fetched before the first tile. */
+  descriptorFirst: boolean;
+  descriptorSeen: boolean;
+  /** res → revealed cells. */
+  readonly cells: Map<number, Set<number>>;
+  /** res values revealed whole by one request (IIIF full-image requests). */
+  readonly whole: Set<number>;
+  /** res → tiles requested (with repeats). */
+  readonly tilesPerRes: Map<number, number>;
+  fullRequests: number;
+  /** Raster-order tracking at the res of the last tile. */
+  lastRes: number;
+  frontier: number;
+  transitions: number;
+  forward: number;
+}
+
+/** Rolling per-minute tile counts over the last MINUTES minutes of event time. */
+export const MINUTES = 120;
+export const GAPS = 256;
+
+/** Everything the detector keeps about one client. Mutable, owned by one streaming detector. */
+export interface ClientState {
+  readonly key: string;
+  readonly ip: string;
+  userAgent: string;
+  readonly uaClasses: Map<UserAgentClass, number>;
+  firstSeen: number;
+  lastSeen: number;
+  requests: number;
+  tiles: number;
+  pages: number;
+  descriptors: number;
+  assets: number;
+  notModified: number;
+  errors: number;
+  refererNone: number;
+  refererProtocol: number;
+  readonly images: Map<string, ImageState>;
+  /** Tiles per event-time minute; index = minute % MINUTES; `minuteHead` is the newest minute written. */
+  readonly minuteCounts: Int32Array;
+  minuteHead: number;
+  firstTileMinute: number;
+  /** Gaps between successive tiles in ms (ring). */
+  readonly gaps: Float64Array;
+  gapCount: number;
+  lastTileTs: number;
+  /** Tiles in the current event-time hour and which hour that is. */
+  hourTiles: number;
+  hour: number;
+  lastEvalTiles: number;
+  lastEvalTs: number;
+  source: string;
+  firstLine: number;
+  lastLine: number;
+}
+
+export function newClientState(key: string, ev: DetectorEvent): ClientState {
+  return {
+    key,
+    ip: ev.ip,
+    userAgent: ev.userAgent,
+    uaClasses: new Map(),
+    firstSeen: ev.ts,
+    lastSeen: ev.ts,
+    requests: 0,
+    tiles: 0,
+    pages: 0,
+    descriptors: 0,
+    assets: 0,
+    notModified: 0,
+    errors: 0,
+    refererNone: 0,
+    refererProtocol: 0,
+    images: new Map(),
+    minuteCounts: new Int32Array(MINUTES),
+    minuteHead: -1,
+    firstTileMinute: -1,
+    gaps: new Float64Array(GAPS),
+    gapCount: 0,
+    lastTileTs: -1,
+    hourTiles: 0,
+    hour: Math.floor(ev.ts / 3600_000),
+    lastEvalTiles: 0,
+    lastEvalTs: ev.ts,
+    source: ev.lineage.source,
+    firstLine: ev.lineage.line,
+    lastLine: ev.lineage.line,
+  };
+}
+
+function newImageState(protocol: Protocol, imageId: string, ts: number): ImageState {
+  return {
+    protocol,
+    imageId,
+    requests: 0,
+    tiles: 0,
+    firstTs: ts,
+    lastTs: ts,
+    descriptorFirst: false,
+    descriptorSeen: false,
+    cells: new Map(),
+    whole: new Set(),
+    tilesPerRes: new Map(),
+    fullRequests: 0,
+    lastRes: Number.NaN,
+    frontier: -1,
+    transitions: 0,
+    forward: 0,
+  };
+}
+
+export function imageKey(protocol: Protocol, imageId: string): string {
+  return `${protocol}|${imageId}`;
+}
+
+/**
+ * Folds one event into a client's state. Pure apart from mutating `state`; `geom` is the image's
+ * geometry as known now (catalogue or learned), used only to linearise tile order.
+ * Returns true when the event revealed image content (a successful tile/region/full request).
+ */
+export function observe(state: ClientState, ev: DetectorEvent, geom: ImageGeometry | undefined, cfg: DetectorConfig): boolean {
+  const req = ev.request;
+  state.requests++;
+  state.lastSeen = Math.max(state.lastSeen, ev.ts);
+  state.userAgent = ev.userAgent;
+  const uaClass = classifyUserAgent(ev.userAgent);
+  state.uaClasses.set(uaClass, (state.uaClasses.get(uaClass) ?? 0) + 1);
+  if (ev.lineage.source === state.source) state.lastLine = Math.max(state.lastLine, ev.lineage.line);
+  if (ev.status === 304) state.notModified++;
+  if (ev.status >= 400) state.errors++;
+  switch (req.kind) {
+    case 'page':
+      state.pages++;
+      return false;
+    case 'asset':
+      state.assets++;
+      return false;
+    case 'other':
+      return false;
+    default:
+      break;
+  }
+  if (req.imageId === '') return false;
+  const ikey = imageKey(req.protocol, req.imageId);
+  let img = state.images.get(ikey);
+  if (!img) {
+    if (state.images.size >= cfg.maxImagesPerClient) evictOldestImage(state);
+    img = newImageState(req.protocol, req.imageId, ev.ts);
+    state.images.set(ikey, img);
+  } else {
+    // Map order = recency order: re-insert so the least recently used image is first.
+    state.images.delete(ikey);
+    state.images.set(ikey, img);
+  }
+  img.requests++;
+  img.lastTs = Math.max(img.lastTs, ev.ts);
+  if (req.kind === 'info') {
+    state.descriptors++;
+    if (img.tiles === 0) img.descriptorFirst = true;
+    img.descriptorSeen = true;
+    return false;
+  }
+  // Only 2xx responses reveal pixels; a 304 means the client already had them.
+  if (ev.status < 200 || ev.status >= 300) return false;
+  const mark = cellsOf(req, geom);
+  if (!mark) return false;
+
+  img.tiles++;
+  state.tiles++;
+  if (ev.refererKind === 'none') state.refererNone++;
+  else if (ev.refererKind === 'protocol') state.refererProtocol++;
+  if (req.kind === 'full') img.fullRequests++;
+  img.tilesPerRes.set(mark.res, (img.tilesPerRes.get(mark.res) ?? 0) + 1);
+  if (mark.cells === 'whole') {
+    img.whole.add(mark.res);
+  } else {
+    let set = img.cells.get(mark.res);
+    if (!set) {
+      set = new Set();
+      img.cells.set(mark.res, set);
+    }
+    for (const c of mark.cells) set.add(c);
+  }
+  trackOrder(img, mark.res, mark.order, cfg.rasterWindow);
+  trackTiming(state, ev.ts);
+  return true;
+}
+
+/** Raster order: does each tile extend the frontier (largest linear index so far) by a small forward step? */
+function trackOrder(img: ImageState, res: number, order: number, window: number): void {
+  if (res !== img.lastRes) {
+    img.lastRes = res;
+    img.frontier = order;
+    return;
+  }
+  img.transitions++;
+  const step = order - img.frontier;
+  if (step > 0 && step <= window) img.forward++;
+  if (order > img.frontier) img.frontier = order;
+}
+
+function trackTiming(state: ClientState, ts: number): void {
+  if (state.lastTileTs >= 0) {
+    state.gaps[state.gapCount % GAPS] = Math.max(0, ts - state.lastTileTs);
+    state.gapCount++;
+  }
+  state.lastTileTs = Math.max(state.lastTileTs, ts);
+  const minute = Math.floor(ts / 60_000);
+  if (state.firstTileMinute < 0) state.firstTileMinute = minute;
+  if (minute > state.minuteHead) {
+    // Zero the minutes skipped since the last write (bounded by the ring size).
+    const from = state.minuteHead < 0 ? minute : state.minuteHead + 1;
+    for (let m = Math.max(from, minute - MINUTES + 1); m <= minute; m++) state.minuteCounts[m % MINUTES] = 0;
+    state.minuteHead = minute;
+  }
+  if (minute > state.minuteHead - MINUTES) state.minuteCounts[minute % MINUTES]! += 1;
+  const hour = Math.floor(ts / 3600_000);
+  if (hour !== state.hour) {
+    state.hour = hour;
+    state.hourTiles = 0;
+  }
+  state.hourTiles++;
+}
+
+function evictOldestImage(state: ClientState): void {
+  const first = state.images.keys().next();
+  if (!first.done) state.images.delete(first.value);
+}

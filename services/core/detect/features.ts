@@ -1,0 +1,209 @@
+import { mean, median, medianAbsoluteDeviation, standardDeviation } from 'simple-statistics';
+import type { ImageGeometry, Protocol } from '../types.ts';
+import { isPyramid, resGrid } from './cells.ts';
+import { GAPS, MINUTES, type ClientState, type ImageState } from './clientState.ts';
+import type { DetectorConfig } from './detectorConfig.ts';
+import type { UserAgentClass } from './userAgent.ts';
+
+/** Exposure of one image at its best protected band (or its finest band when none is protected). */
+export interface ImageExposure {
+  readonly protocol: Protocol;
+  readonly imageId: string;
+  readonly coverage: number;
+  readonly scale: number;
+  readonly longEdge: number;
+  readonly cells: number;
+  readonly requests: number;
+  readonly isProtected: boolean;
+  /** Whole image revealed by a single full-image request at this band. */
+  readonly byFullRequest: boolean;
+}
+
+/** Population baseline of tiles per active client per hour (robust). */
+export interface VolumeBaseline {
+  readonly median: number;
+  readonly mad: number;
+  readonly clients: number;
+}
+
+/** Measured evidence about one client; every number is explainable on its own. */
+export interface Features {
+  readonly tiles: number;
+  readonly protectedTiles: number;
+  readonly exposures: readonly ImageExposure[];
+  readonly fullyExposed: number;
+  readonly bestCoverage: number;
+  readonly fullDownloads: number;
+  /** Share of tile transitions that extend a raster frontier by a small forward step. */
+  readonly rasterFraction: number;
+  readonly transitions: number;
+  /** Share of tiles, over images with protected tiles, at the client's finest res of that image. */
+  readonly depthOnlyFraction: number;
+  /** Some image with protected tiles also has tiles ≥ 2 levels coarser (what viewers do). */
+  readonly coarseLevels: boolean;
+  /** Coefficient of variation of per-minute tile counts over the active span (bounded window). */
+  readonly minuteCv: number;
+  readonly activeMinutes: number;
+  readonly medianGapMs: number;
+  readonly madGapMs: number;
+  readonly tilesPerMinute: number;
+  /** Images with protected tiles whose descriptor was not fetched before their first tile. */
+  readonly noDescriptorFraction: number;
+  readonly refererNoneFraction: number;
+  readonly refererProtocolFraction: number;
+  readonly uaClass: UserAgentClass;
+  readonly notModified: number;
+  readonly pages: number;
+  readonly assets: number;
+  /** Robust z-score of this hour's tiles against the population; 0 without a baseline. */
+  readonly volumeZ: number;
+  readonly hourTiles: number;
+}
+
+export type GeometryLookup = (protocol: Protocol, imageId: string) => ImageGeometry | undefined;
+
+/** Measures a client. Pure: reads the state, the geometry lookup and the baseline. */
+export function measure(state: ClientState, geometryOf: GeometryLookup, baseline: VolumeBaseline | undefined, cfg: DetectorConfig): Features {
+  const exposures: ImageExposure[] = [];
+  let protectedTiles = 0;
+  let depthTiles = 0;
+  let depthAll = 0;
+  let coarseLevels = false;
+  let protectedImages = 0;
+  let noDescriptor = 0;
+  let transitions = 0;
+  let forward = 0;
+  let fullDownloads = 0;
+  for (const img of state.images.values()) {
+    transitions += img.transitions;
+    forward += img.forward;
+    const exp = imageExposure(img, geometryOf(img.protocol, img.imageId), cfg);
+    if (!exp) continue;
+    exposures.push(exp.exposure);
+    if (exp.exposure.isProtected) {
+      protectedTiles += exp.protectedTiles;
+      protectedImages++;
+      if (!img.descriptorFirst) noDescriptor++;
+      const finest = maxKey(img.tilesPerRes);
+      const finestTiles = img.tilesPerRes.get(finest) ?? 0;
+      depthTiles += finestTiles;
+      depthAll += img.tiles;
+      for (const res of img.tilesPerRes.keys()) if (res <= finest - 2) coarseLevels = true;
+      if (exp.exposure.byFullRequest) fullDownloads++;
+    }
+  }
+  exposures.sort((a, b) => Number(b.isProtected) - Number(a.isProtected) || b.coverage * b.longEdge - a.coverage * a.longEdge);
+  const fullyExposed = exposures.filter((e) => e.isProtected && e.coverage >= cfg.fullCoverage).length;
+  const bestCoverage = exposures.reduce((m, e) => (e.isProtected ? Math.max(m, e.coverage) : m), 0);
+
+  const timing = minuteTiming(state);
+  const gaps = recentGaps(state);
+  const medianGapMs = gaps.length > 0 ? median(gaps) : 0;
+  const madGapMs = gaps.length > 0 ? medianAbsoluteDeviation(gaps) : 0;
+
+  let volumeZ = 0;
+  if (baseline && baseline.clients >= 10) {
+    const spread = Math.max(1.4826 * baseline.mad, 1);
+    volumeZ = (state.hourTiles - baseline.median) / spread;
+  }
+  return {
+    tiles: state.tiles,
+    protectedTiles,
+    exposures,
+    fullyExposed,
+    bestCoverage,
+    fullDownloads,
+    rasterFraction: transitions > 0 ? forward / transitions : 0,
+    transitions,
+    depthOnlyFraction: depthAll > 0 ? depthTiles / depthAll : 0,
+    coarseLevels,
+    minuteCv: timing.cv,
+    activeMinutes: timing.minutes,
+    medianGapMs,
+    madGapMs,
+    tilesPerMinute: timing.mean,
+    noDescriptorFraction: protectedImages > 0 ? noDescriptor / protectedImages : 0,
+    refererNoneFraction: state.tiles > 0 ? state.refererNone / state.tiles : 0,
+    refererProtocolFraction: state.tiles > 0 ? state.refererProtocol / state.tiles : 0,
+    uaClass: dominantClass(state.uaClasses),
+    notModified: state.notModified,
+    pages: state.pages,
+    assets: state.assets,
+    volumeZ,
+    hourTiles: state.hourTiles,
+  };
+}
+
+function imageExposure(img: ImageState, geom: ImageGeometry | undefined, cfg: DetectorConfig): { exposure: ImageExposure; protectedTiles: number } | null {
+  let best: ImageExposure | null = null;
+  let protectedTiles = 0;
+  const resKeys = new Set<number>([...img.cells.keys(), ...img.whole]);
+  for (const res of resKeys) {
+    const whole = img.whole.has(res);
+    const cellCount = img.cells.get(res)?.size ?? 0;
+    let coverage: number;
+    let scale: number;
+    let longEdge: number;
+    const grid = geom ? resGrid(img.protocol, res, geom) : null;
+    if (grid) {
+      coverage = whole ? 1 : Math.min(1, cellCount / (grid.cols * grid.rows));
+      scale = grid.scale;
+      longEdge = grid.longEdge;
+    } else if (whole && !isPyramid(img.protocol)) {
+      // IIIF whole-image request of unknown size: the scale is known from the URL, the size is not.
+      coverage = 1;
+      scale = 2 ** -(64 - res);
+      longEdge = Number.POSITIVE_INFINITY;
+    } else {
+      continue;
+    }
+    const isProtected = scale >= cfg.protectedScale && longEdge > cfg.openDataLongEdge;
+    if (isProtected) protectedTiles += img.tilesPerRes.get(res) ?? 0;
+    const candidate: ImageExposure = {
+      protocol: img.protocol,
+      imageId: img.imageId,
+      coverage,
+      scale,
+      longEdge: Number.isFinite(longEdge) ? longEdge : 0,
+      cells: cellCount,
+      requests: img.requests,
+      isProtected,
+      byFullRequest: whole && img.fullRequests > 0,
+    };
+    if (best === null || rank(candidate) > rank(best)) best = candidate;
+  }
+  return best ? { exposure: best, protectedTiles } : null;
+}
+
+/** Protected bands first, then revealed pixels (coverage × long edge²). */
+function rank(e: ImageExposure): number {
+  return (e.isProtected ? 1e18 : 0) + e.coverage * (e.longEdge || 1) ** 2;
+}
+
+function maxKey(m: Map<number, number>): number {
+  let best = Number.NEGATIVE_INFINITY;
+  for (const k of m.keys()) if (k > best) best = k;
+  return best;
+}
+
+function minuteTiming(state: ClientState): { cv: number; minutes: number; mean: number } {
+  if (state.minuteHead < 0) return { cv: Number.POSITIVE_INFINITY, minutes: 0, mean: 0 };
+  const from = Math.max(state.firstTileMinute, state.minuteHead - MINUTES + 1);
+  const counts: number[] = [];
+  for (let m = from; m <= state.minuteHead; m++) counts.push(state.minuteCounts[m % MINUTES] ?? 0);
+  if (counts.length < 2) return { cv: Number.POSITIVE_INFINITY, minutes: counts.length, mean: counts[0] ?? 0 };
+  const mu = mean(counts);
+  return { cv: mu > 0 ? standardDeviation(counts) / mu : Number.POSITIVE_INFINITY, minutes: counts.length, mean: mu };
+}
+
+function recentGaps(state: ClientState): number[] {
+  const n = Math.min(state.gapCount, GAPS);
+  return Array.from(state.gaps.subarray(0, n));
+}
+
+function dominantClass(m: Map<UserAgentClass, number>): UserAgentClass {
+  let best: UserAgentClass = 'empty';
+  let n = -1;
+  for (const [k, v] of m) if (v > n) [best, n] = [k, v];
+  return best;
+}

@@ -1,0 +1,154 @@
+import type { AlertKind, AlertReason, Severity } from '../alert.ts';
+import type { DetectorConfig } from './detectorConfig.ts';
+import type { Features } from './features.ts';
+
+/** The judgement on one client: a score (0..100) made of explained parts. */
+export interface Verdict {
+  readonly kind: AlertKind;
+  readonly score: number;
+  readonly severity: Severity | null;
+  readonly reasons: readonly AlertReason[];
+}
+
+/**
+ * Weights of each signal. Exposure (what the client could reconstruct) dominates: fully exposing
+ * images at high resolution is the harm. The pattern signals (order, depth, timing, context,
+ * volume) each add a bounded amount, so one of them alone never alerts, and a client that sweeps in
+ * the manner of a scraper alerts even while each of its IPs covers only a slice (distributed sweeps).
+ */
+export const WEIGHTS = Object.freeze({
+  fullExposure: 40,
+  perExtraExposedImage: 10,
+  maxExposure: 60,
+  partialExposure: 40,
+  raster: 15,
+  depthOnly: 10,
+  regularTiming: 10,
+  context: 10,
+  volume: 10,
+});
+
+export function severityOf(score: number, cfg: DetectorConfig): Severity | null {
+  if (score < cfg.alertScore) return null;
+  if (score >= 90) return 'critical';
+  if (score >= 80) return 'high';
+  if (score >= 65) return 'medium';
+  return 'low';
+}
+
+const pct = (x: number): string => `${Math.round(x * 100)} %`;
+const secs = (ms: number): string => `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 0)} s`;
+
+/** Scores harvesting by tiles. Returns null when the client is not worth scoring (gate). */
+export function scoreHarvest(f: Features, cfg: DetectorConfig): Verdict | null {
+  if (f.protectedTiles < cfg.minProtectedTiles) return null;
+  const reasons: AlertReason[] = [];
+  let score = 0;
+
+  // Exposure.
+  if (f.fullyExposed > 0) {
+    const pts = Math.min(WEIGHTS.maxExposure, WEIGHTS.fullExposure + WEIGHTS.perExtraExposedImage * (f.fullyExposed - 1));
+    score += pts;
+    const top = f.exposures[0];
+    reasons.push({
+      signal: 'exposure',
+      value: f.fullyExposed,
+      threshold: 1,
+      text:
+        `covered ≥ ${pct(cfg.fullCoverage)} of ${f.fullyExposed} image(s) above the open-data resolution` +
+        (top ? `; e.g. ${pct(top.coverage)} of ${top.imageId} at scale ${fmtScale(top.scale)} (${top.longEdge} px long edge)` : ''),
+    });
+  } else if (f.bestCoverage > 0) {
+    const pts = WEIGHTS.partialExposure * f.bestCoverage;
+    score += pts;
+    if (f.bestCoverage >= 0.25) {
+      reasons.push({ signal: 'exposure', value: round(f.bestCoverage), threshold: cfg.fullCoverage, text: `covered ${pct(f.bestCoverage)} of an image above the open-data resolution` });
+    }
+  }
+
+  // Order.
+  if (f.transitions >= 30 && f.rasterFraction >= cfg.rasterFraction) {
+    score += WEIGHTS.raster * Math.min(1, (f.rasterFraction - cfg.rasterFraction) / (1 - cfg.rasterFraction) + 0.5);
+    reasons.push({ signal: 'raster-order', value: round(f.rasterFraction), threshold: cfg.rasterFraction, text: `${pct(f.rasterFraction)} of tiles in raster order` });
+  }
+
+  // Depth profile.
+  if (f.depthOnlyFraction >= cfg.depthOnlyFraction && !f.coarseLevels) {
+    score += WEIGHTS.depthOnly;
+    reasons.push({ signal: 'depth-only', value: round(f.depthOnlyFraction), threshold: cfg.depthOnlyFraction, text: `${pct(f.depthOnlyFraction)} of tiles at the deepest level fetched, no coarse levels first` });
+  }
+
+  // Timing.
+  if (f.activeMinutes >= cfg.minTimingMinutes && f.minuteCv <= cfg.regularCv) {
+    score += WEIGHTS.regularTiming;
+    reasons.push({
+      signal: 'regular-timing',
+      value: round(f.minuteCv),
+      threshold: cfg.regularCv,
+      text: `steady ${f.tilesPerMinute.toFixed(1)} tiles/min over ${f.activeMinutes} min (CV ${f.minuteCv.toFixed(2)}; gap median ${secs(f.medianGapMs)} ± ${secs(f.madGapMs)})`,
+    });
+  }
+
+  // Context: what a viewer in a browser always does and a script rarely does.
+  const ctx: string[] = [];
+  let ctxPts = 0;
+  if (f.noDescriptorFraction >= 0.5) {
+    ctxPts += 3;
+    ctx.push(`no descriptor before tiles for ${pct(f.noDescriptorFraction)} of images`);
+  }
+  if (f.refererNoneFraction >= 0.5) {
+    ctxPts += 3;
+    ctx.push('no Referer');
+  } else if (f.refererProtocolFraction >= 0.5) {
+    ctxPts += 3;
+    ctx.push('Referer is a tile/descriptor URL');
+  }
+  if (f.uaClass === 'library' || f.uaClass === 'empty' || f.uaClass === 'other') {
+    ctxPts += 3;
+    ctx.push(`${f.uaClass} user agent`);
+  }
+  if (f.notModified === 0 && f.assets === 0 && f.pages === 0) {
+    ctxPts += 1;
+    ctx.push('no pages, assets or revalidations');
+  }
+  if (ctxPts > 0) {
+    score += (WEIGHTS.context * ctxPts) / 10;
+    reasons.push({ signal: 'context', value: ctxPts, threshold: 10, text: ctx.join('; ') });
+  }
+
+  // Volume against this server's population.
+  if (f.volumeZ >= cfg.volumeZ) {
+    score += WEIGHTS.volume;
+    reasons.push({ signal: 'volume', value: round(f.volumeZ), threshold: cfg.volumeZ, text: `${f.hourTiles} tiles this hour, robust z = ${f.volumeZ.toFixed(1)} against active clients` });
+  }
+
+  const total = Math.min(100, Math.round(score));
+  return { kind: 'bulk-harvest', score: total, severity: severityOf(total, cfg), reasons };
+}
+
+/** Scores whole-image downloads at high resolution (one request reveals a whole image). */
+export function scoreFullDownloads(f: Features, cfg: DetectorConfig): Verdict | null {
+  if (f.fullDownloads < cfg.fullDownloadImages) return null;
+  const score = Math.min(100, cfg.alertScore + 5 * (f.fullDownloads - cfg.fullDownloadImages) + (f.uaClass === 'library' ? 10 : 0));
+  return {
+    kind: 'full-download',
+    score,
+    severity: severityOf(score, cfg),
+    reasons: [
+      {
+        signal: 'full-downloads',
+        value: f.fullDownloads,
+        threshold: cfg.fullDownloadImages,
+        text: `downloaded ${f.fullDownloads} whole images above the open-data resolution, one request each`,
+      },
+    ],
+  };
+}
+
+function fmtScale(s: number): string {
+  return s >= 1 ? '1' : `1/${Math.round(1 / s)}`;
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

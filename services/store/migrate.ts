@@ -1,0 +1,89 @@
+import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { ClickHouseClient } from '@clickhouse/client';
+
+/** schemas/clickhouse/ in this checkout. */
+export const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL('../../schemas/clickhouse/', import.meta.url));
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly statements: readonly string[];
+  readonly checksum: string;
+}
+
+export interface MigrationResult {
+  readonly applied: readonly string[];
+  readonly alreadyApplied: number;
+}
+
+/** Reads `NNN_name.sql` files in order. Statements are separated by `;` at the end of a line. */
+export function loadMigrations(dir = DEFAULT_MIGRATIONS_DIR): Migration[] {
+  const files = readdirSync(dir).filter((f) => /^\d{3}_[\w-]+\.sql$/.test(f)).sort();
+  return files.map((file) => {
+    const text = readFileSync(join(dir, file), 'utf8');
+    return {
+      version: Number(file.slice(0, 3)),
+      name: file.replace(/\.sql$/, ''),
+      statements: splitStatements(text),
+      checksum: createHash('sha256').update(text).digest('hex'),
+    };
+  });
+}
+
+/** Splits a migration into statements: `;` at end of line ends one; `--` comment lines are dropped. */
+export function splitStatements(sql: string): string[] {
+  const withoutComments = sql
+    .split('\n')
+    .filter((l) => !l.trimStart().startsWith('--'))
+    .join('\n');
+  return withoutComments
+    .split(/;\s*(?:\n|$)/)
+    .map((s) => s.trim())
+    .filter((s) => s.length > 0);
+}
+
+/**
+ * Applies every migration not yet recorded in `schema_migrations`, in order. Idempotent: statements use
+ * IF NOT EXISTS, and an applied migration whose file changed is an error (never silently re-run).
+ */
+export async function migrate(client: ClickHouseClient, migrations = loadMigrations()): Promise<MigrationResult> {
+  await client.command({
+    query: `CREATE TABLE IF NOT EXISTS schema_migrations
+            (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC'))
+            ENGINE = ReplacingMergeTree ORDER BY version`,
+  });
+  const rows = await (
+    await client.query({ query: 'SELECT version, name, checksum FROM schema_migrations FINAL', format: 'JSONEachRow' })
+  ).json<{ version: number; name: string; checksum: string }>();
+  const done = new Map(rows.map((r) => [Number(r.version), r]));
+  const applied: string[] = [];
+  for (const m of migrations) {
+    const prior = done.get(m.version);
+    if (prior) {
+      if (prior.checksum !== m.checksum) {
+        throw new Error(
+          `Migration ${m.name} was applied with different contents (checksum ${prior.checksum.slice(0, 12)} ≠ ${m.checksum.slice(0, 12)}). ` +
+            'Never edit an applied migration; add a new numbered one.',
+        );
+      }
+      continue;
+    }
+    for (const statement of m.statements) {
+      try {
+        await client.command({ query: statement });
+      } catch (err) {
+        throw new Error(`Migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
+      }
+    }
+    await client.insert({
+      table: 'schema_migrations',
+      values: [{ version: m.version, name: m.name, checksum: m.checksum, applied_at: Date.now() }],
+      format: 'JSONEachRow',
+    });
+    applied.push(m.name);
+  }
+  return { applied, alreadyApplied: migrations.length - applied.length };
+}

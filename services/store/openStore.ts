@@ -1,0 +1,81 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { createClient, type ClickHouseClient } from '@clickhouse/client';
+
+/** Where the data lives: an embedded chDB directory (default) or a ClickHouse server. */
+export type StoreTarget =
+  | { readonly kind: 'embedded'; readonly dataDir: string }
+  | { readonly kind: 'server'; readonly url: string; readonly database?: string; readonly username?: string; readonly password?: string };
+
+export interface Store {
+  readonly client: ClickHouseClient;
+  readonly target: StoreTarget;
+  /** Human description for logs and messages (no password). */
+  readonly description: string;
+  close(): Promise<void>;
+}
+
+/** Raised when the embedded directory is held by another process (chDB allows one per directory). */
+export class StoreLockedError extends Error {
+  readonly code = 'STORE_LOCKED';
+  constructor(dataDir: string, cause: unknown) {
+    super(
+      `The data directory ${dataDir} is in use by another tilewatch process (chDB allows one process per directory). ` +
+        'Stop that process, query through its API, or point both at a ClickHouse server with --clickhouse-url.',
+    );
+    this.cause = cause;
+  }
+}
+
+/**
+ * Opens the ClickHouse client for a target. The same SQL runs on both: chDB is the ClickHouse engine
+ * in-process, plugged into @clickhouse/client through its Connection interface.
+ */
+export async function openStore(target: StoreTarget): Promise<Store> {
+  if (target.kind === 'server') {
+    const client = createClient({
+      url: target.url,
+      ...(target.database !== undefined ? { database: target.database } : {}),
+      ...(target.username !== undefined ? { username: target.username } : {}),
+      ...(target.password !== undefined ? { password: target.password } : {}),
+      request_timeout: 300_000,
+      compression: { request: false, response: true },
+    });
+    const ping = await client.ping();
+    if (!ping.success) {
+      await client.close();
+      throw new Error(`Cannot reach ClickHouse at ${redactUrl(target.url)}: ${ping.error.message}`);
+    }
+    return { client, target, description: `ClickHouse server ${redactUrl(target.url)}`, close: () => client.close() };
+  }
+  const dataDir = resolve(target.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  // chdb/connection is CommonJS with a native addon: load it only when the embedded store is used.
+  const { createChdbConnection } = await import('chdb/connection');
+  let connection;
+  try {
+    connection = createChdbConnection({ path: dataDir });
+  } catch (err) {
+    if (/Cannot lock file|code 76|Code: 76/i.test(String((err as Error).message))) throw new StoreLockedError(dataDir, err);
+    throw err;
+  }
+  const client = createClient({ connection });
+  try {
+    await client.query({ query: 'SELECT 1', format: 'CSV' }).then((r) => r.text());
+  } catch (err) {
+    await client.close();
+    if (/Cannot lock file|code: 76/i.test(String((err as Error).message))) throw new StoreLockedError(dataDir, err);
+    throw err;
+  }
+  return { client, target: { kind: 'embedded', dataDir }, description: `embedded chDB at ${dataDir}`, close: () => client.close() };
+}
+
+function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '(invalid url)';
+  }
+}
