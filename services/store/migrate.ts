@@ -80,8 +80,9 @@ export async function migrate(client: ClickHouseClient, migrations = loadMigrati
     }
     await client.insert({
       table: 'schema_migrations',
-      values: [{ version: m.version, name: m.name, checksum: m.checksum, applied_at: Date.now() }],
+      values: [{ version: m.version, name: m.name, checksum: m.checksum, applied_at: new Date().toISOString() }],
       format: 'JSONEachRow',
+      clickhouse_settings: { date_time_input_format: 'best_effort' },
     });
     applied.push(m.name);
   }

@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createClient, type ClickHouseClient } from '@clickhouse/client';
+import { createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client';
 
 /** Where the data lives: an embedded chDB directory (default) or a ClickHouse server. */
 export type StoreTarget =
@@ -59,7 +59,8 @@ export async function openStore(target: StoreTarget): Promise<Store> {
     if (/Cannot lock file|code 76|Code: 76/i.test(String((err as Error).message))) throw new StoreLockedError(dataDir, err);
     throw err;
   }
-  const client = createClient({ connection });
+  // chdb ships its own copy of client-common's types; the runtime contract is the same Connection interface.
+  const client = createClient({ connection: connection as unknown as ClickHouseClientConfigOptions['connection'] });
   try {
     await client.query({ query: 'SELECT 1', format: 'CSV' }).then((r) => r.text());
   } catch (err) {

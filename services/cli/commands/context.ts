@@ -1,0 +1,28 @@
+import pino, { type Logger } from 'pino';
+import { migrate } from '../../store/migrate.ts';
+import { openStore, type Store } from '../../store/openStore.ts';
+import { loadConfig, type ConfigFlags, type TilewatchConfig } from '../config.ts';
+
+export interface CommonFlags extends ConfigFlags {
+  readonly logLevel?: string;
+}
+
+/** Logger on stderr (stdout carries results), one child per component. */
+export function createLogger(level = 'warn'): Logger {
+  return pino({ level, base: { service: 'tilewatch' } }, pino.destination(2));
+}
+
+/** Config + logger + migrated store: what every store-backed command starts with. */
+export async function openContext(flags: CommonFlags): Promise<{ config: TilewatchConfig; logger: Logger; store: Store }> {
+  const config = loadConfig(flags, process.env);
+  const logger = createLogger(flags.logLevel);
+  const store = await openStore(config.store);
+  try {
+    const result = await migrate(store.client);
+    if (result.applied.length > 0) logger.child({ component: 'store' }).info({ applied: result.applied }, 'migrations applied');
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  return { config, logger, store };
+}

@@ -1,0 +1,120 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { AlertsTableSink } from '../../alerting/alertsTable.ts';
+import type { Alert } from '../../core/alert.ts';
+import { emptyCatalog, loadCatalog } from '../../ingest/catalog.ts';
+import { replay, type ReplayProgress, type ReplaySummary } from '../../ingest/replay.ts';
+import { writeImages } from '../../store/images.ts';
+import { createAllowlist } from '../config.ts';
+import { EXIT } from '../exitCodes.ts';
+import { openContext, type CommonFlags } from './context.ts';
+
+export interface ReplayFlags extends CommonFlags {
+  readonly alertsOut?: string;
+  readonly quiet?: boolean;
+  readonly batchLines?: number;
+}
+
+export interface ReplayRun {
+  readonly summary: ReplaySummary;
+  readonly alerts: readonly Alert[];
+  readonly elapsedMs: number;
+}
+
+/** `tilewatch replay`: prints alerts as they are raised (unless --quiet) and a summary at the end. */
+export async function runReplay(files: readonly string[], flags: ReplayFlags): Promise<number> {
+  const run = await replayFiles(files, flags, { printAlerts: !flags.quiet });
+  process.stdout.write(formatSummary(run));
+  return EXIT.OK;
+}
+
+/** Shared by `replay` and `demo`. */
+export async function replayFiles(files: readonly string[], flags: ReplayFlags, out: { printAlerts: boolean }): Promise<ReplayRun> {
+  const { config, logger, store } = await openContext(flags);
+  const log = logger.child({ component: 'replay' });
+  const started = performance.now();
+  let alertsOut: WriteStream | null = null;
+  const alerts: Alert[] = [];
+  try {
+    const catalog = config.catalog ? await loadCatalog(config.catalog) : emptyCatalog();
+    if (flags.alertsOut) {
+      await mkdir(dirname(flags.alertsOut), { recursive: true });
+      alertsOut = createWriteStream(flags.alertsOut, { flags: 'w' });
+    }
+    const table = new AlertsTableSink(store.client);
+    const progress = createProgress(!flags.quiet && process.stderr.isTTY === true, started);
+    const summary = await replay({
+      inputs: files,
+      store,
+      parser: config.parser,
+      recognise: config.recognise,
+      detector: config.detector,
+      catalog,
+      isAllowed: createAllowlist(config.allowlist),
+      ...(flags.batchLines ? { batchLines: flags.batchLines } : {}),
+      onProgress: progress,
+      onAlert: (a) => {
+        alerts.push(a);
+        table.push(a);
+        alertsOut?.write(`${JSON.stringify(a)}\n`);
+        log.info({ alert: { id: a.id, kind: a.kind, severity: a.severity, score: a.score, version: a.version }, client: { ip: a.client.ip } }, 'alert');
+        if (out.printAlerts) process.stdout.write(formatAlertLine(a));
+      },
+    });
+    progress?.({ done: true });
+    await table.flush();
+    await writeImages(store.client, summary.images);
+    return { summary, alerts, elapsedMs: performance.now() - started };
+  } finally {
+    if (alertsOut) await new Promise<void>((r) => alertsOut!.end(r));
+    await store.close();
+  }
+}
+
+export function formatAlertLine(a: Alert): string {
+  const head = `[${a.severity.toUpperCase()}] ${a.kind} ${a.client.ip} score ${a.score} at ${a.detectedAt}${a.version > 1 ? ` (update ${a.version})` : ''}`;
+  return `${head}\n${a.reasons.map((r) => `    - ${r.text}`).join('\n')}\n`;
+}
+
+export function formatSummary(run: ReplayRun): string {
+  const s = run.summary;
+  const secs = run.elapsedMs / 1000;
+  const firsts = run.alerts.filter((a) => a.version === 1);
+  const bySeverity = new Map<string, number>();
+  for (const a of firsts) bySeverity.set(a.severity, (bySeverity.get(a.severity) ?? 0) + 1);
+  const sev = [...bySeverity].map(([k, v]) => `${v} ${k}`).join(', ');
+  const span = s.eventTimeFrom > 0 ? `${new Date(s.eventTimeFrom).toISOString()} … ${new Date(s.eventTimeTo).toISOString()}` : 'none';
+  return [
+    '',
+    'tilewatch replay summary',
+    `  inputs          ${s.inputs} (format ${s.format})`,
+    `  event time      ${span}`,
+    `  lines read      ${s.linesRead}`,
+    `  stored          ${s.stored} new rows${s.alreadyStored > 0 ? `, ${s.alreadyStored} lines already stored by an earlier replay` : ''}`,
+    `  dead letters    ${s.deadLetters}${s.blankLines > 0 ? ` (+${s.blankLines} blank lines skipped)` : ''}`,
+    `  alerts          ${firsts.length}${sev ? ` (${sev})` : ''}, ${run.alerts.length - firsts.length} updates`,
+    `  clients held    ${s.detector.clients} at end, ${s.detector.evicted} evicted idle; images learned ${s.learnedImages}`,
+    `  elapsed         ${secs.toFixed(1)} s, ${Math.round(s.linesRead / Math.max(secs, 0.001))} lines/s (insert ${Math.round(s.insertMs)} ms over ${s.batches} batches${s.retries ? `, ${s.retries} retries` : ''})`,
+    '',
+  ].join('\n');
+}
+
+function createProgress(enabled: boolean, started: number): ((p: ReplayProgress | { done: true }) => void) | undefined {
+  if (!enabled) return undefined;
+  return (p) => {
+    if ('done' in p) {
+      process.stderr.write('\r\x1b[K');
+      return;
+    }
+    const secs = (performance.now() - started) / 1000;
+    const rate = Math.round(p.lines / Math.max(secs, 0.001));
+    let text = `${p.input} (${p.inputIndex + 1}/${p.inputs}): ${p.lines} lines, ${rate} lines/s`;
+    if (p.sizeBytes > 0) {
+      const frac = Math.min(1, p.bytesRead / p.sizeBytes);
+      const eta = frac > 0 ? secs / frac - secs : 0;
+      text += `, ${(frac * 100).toFixed(0)} %, ETA ${eta.toFixed(0)} s`;
+    }
+    process.stderr.write(`\r\x1b[K${text}`);
+  };
+}

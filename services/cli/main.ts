@@ -1,0 +1,118 @@
+/**
+ * Composition root: the only place that reads argv/env, builds config, the logger, the store, the
+ * pipeline and the sinks, and wires them together. Commands live in ./commands/.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { ConfigError } from './config.ts';
+import { EXIT, UsageError } from './exitCodes.ts';
+import { runMigrate } from './commands/migrate.ts';
+import { runQuery } from './commands/query.ts';
+import { runReplay } from './commands/replay.ts';
+import { runSimulate } from './commands/simulate.ts';
+import { runEvaluate } from './commands/evaluate.ts';
+import { runDemo } from './commands/demo.ts';
+import { StoreLockedError } from '../store/openStore.ts';
+
+const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
+
+function storeOptions(cmd: Command): Command {
+  return cmd
+    .option('--config <file>', 'JSON config file (see README "Configuration")')
+    .option('--data <dir>', 'embedded chDB data directory', './data')
+    .option('--clickhouse-url <url>', 'use a ClickHouse server instead of the embedded store (password from TILEWATCH_CLICKHOUSE_PASSWORD)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug']).default('warn'));
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = new Command('tilewatch')
+    .description('Access-audit anomaly detector for image-tile servers: flags clients harvesting images tile by tile.')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  let exit: number = EXIT.OK;
+  const setExit = (code: number): void => {
+    exit = code;
+  };
+
+  storeOptions(program.command('migrate').description('apply schema migrations (idempotent; replay and ingest also do this at start)')).action(
+    async (o) => setExit(await runMigrate(o)),
+  );
+
+  storeOptions(
+    program
+      .command('replay')
+      .description('replay access logs (files in order, .gz, or - for stdin) into ClickHouse and detect harvesting in event time')
+      .argument('<files...>', 'log files; - reads stdin')
+      .option('--format <format>', 'auto | combined | combined_xff | common | apache | json | an nginx log_format string', 'auto')
+      .option('--trusted-proxy <cidr>', 'honour X-Forwarded-For from this proxy CIDR (repeatable)', collect)
+      .option('--allow-cidr <cidr>', 'never score clients in this CIDR (staff, monitors; repeatable)', collect)
+      .option('--catalog <file>', 'image catalogue (JSON or CSV: id,width,height,tileSize,overlap,protocol,openDataLongEdge)')
+      .addOption(new Option('--client-key <key>', 'group requests by').choices(['ip', 'ip+ua']))
+      .option('--alerts-out <file>', 'write one JSON line per alert and per update (schemas/alert.schema.json)')
+      .option('--batch-lines <n>', 'lines per insert batch', (v) => positiveInt(v, '--batch-lines'), 50_000)
+      .option('--quiet', 'no progress and no alert lines on stdout; only the summary'),
+  ).action(async (files: string[], o) => setExit(await runReplay(files, o)));
+
+  storeOptions(
+    program
+      .command('query')
+      .description('run one read-only SQL query on the store and print the result')
+      .argument('<sql>', 'a SELECT / WITH / SHOW / DESCRIBE / EXPLAIN statement')
+      .addOption(new Option('--output <fmt>', 'output').choices(['table', 'json']).default('table'))
+      .option('--param <name=value>', 'query parameter for {name:Type} placeholders (repeatable)', collect),
+  ).action(async (sql: string, o) => setExit(await runQuery(sql, o)));
+
+  program
+    .command('simulate')
+    .description('write a labelled day of image-server traffic with scrapers in it (nginx combined log + labels)')
+    .requiredOption('--out <dir>', 'output directory')
+    .option('--seed <n>', 'random seed', (v) => positiveInt(v, '--seed', true), 1)
+    .option('--hours <h>', 'simulated hours', (v) => positiveNumber(v, '--hours'), 24)
+    .option('--scale <x>', 'multiplier on benign human volume', (v) => positiveNumber(v, '--scale'), 1)
+    .action(async (o) => setExit(await runSimulate(o)));
+
+  program
+    .command('evaluate')
+    .description('score alerts against simulator labels: recall and time to detect per threat, false positives per benign class')
+    .requiredOption('--labels <file>', 'labels.jsonl from simulate')
+    .requiredOption('--alerts <file>', 'alerts JSON lines from replay --alerts-out')
+    .option('--json', 'print the report as JSON')
+    .action(async (o) => setExit(await runEvaluate(o)));
+
+  storeOptions(
+    program
+      .command('demo')
+      .description('simulate a day with scrapers in it, replay it into the embedded store, print alerts, evaluation and a summary')
+      .option('--seed <n>', 'random seed', (v) => positiveInt(v, '--seed', true), 7)
+      .option('--hours <h>', 'simulated hours', (v) => positiveNumber(v, '--hours'), 24)
+      .option('--out <dir>', 'where the simulated log goes', './data/demo'),
+  ).action(async (o) => setExit(await runDemo(o)));
+
+  try {
+    await program.parseAsync(['node', 'tilewatch', ...argv]);
+    return exit;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    if (err instanceof UsageError || err instanceof ConfigError) {
+      process.stderr.write(`tilewatch: ${err.message}\n`);
+      return EXIT.USAGE;
+    }
+    if (err instanceof StoreLockedError) {
+      process.stderr.write(`tilewatch: ${err.message}\n`);
+      return EXIT.STORE;
+    }
+    process.stderr.write(`tilewatch: ${(err as Error).message}\n`);
+    return EXIT.FAILURE;
+  }
+}
+
+function positiveInt(v: string, flag: string, allowZero = false): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < (allowZero ? 0 : 1)) throw new UsageError(`${flag} must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${v}`);
+  return n;
+}
+
+function positiveNumber(v: string, flag: string): number {
+  const n = Number(v);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} must be a positive number, got ${v}`);
+  return n;
+}

@@ -1,0 +1,220 @@
+import { createHash } from 'node:crypto';
+import { median, medianAbsoluteDeviation } from 'simple-statistics';
+import type { Alert, AlertImage, AlertKind, Severity } from '../core/alert.ts';
+import { SEVERITIES } from '../core/alert.ts';
+import { newClientState, observe, type ClientState, type DetectorEvent } from '../core/detect/clientState.ts';
+import type { DetectorConfig } from '../core/detect/detectorConfig.ts';
+import { measure, type GeometryLookup, type VolumeBaseline } from '../core/detect/features.ts';
+import { scoreFullDownloads, scoreHarvest, type Verdict } from '../core/detect/score.ts';
+import { subnetOf } from '../core/logformat/cidr.ts';
+
+/** What the detector hands to the alert sinks: the alert as first raised and each later update. */
+export type AlertListener = (alert: Alert) => void;
+
+export interface StreamingDetectorOptions {
+  readonly config: DetectorConfig;
+  readonly geometryOf: GeometryLookup;
+  /** Clients never scored (staff, monitors, verified crawlers): returns true to skip. */
+  readonly isAllowed?: (ip: string, userAgent: string) => boolean;
+  readonly onAlert: AlertListener;
+}
+
+export interface DetectorStats {
+  readonly clients: number;
+  readonly clientImages: number;
+  readonly openAlerts: number;
+  readonly alertsRaised: number;
+  readonly alertUpdates: number;
+  readonly evicted: number;
+}
+
+interface OpenAlert {
+  readonly id: string;
+  version: number;
+  severity: Severity;
+  score: number;
+  fullyExposed: number;
+  readonly detectedAt: number;
+}
+
+/**
+ * Per-client streaming detection in event time. Single-threaded and deterministic: the same events in
+ * the same order give the same alerts with the same ids. No wall clock, no I/O; alerts go to `onAlert`.
+ *
+ * State is bounded: clients idle for `idleMs` of event time are evicted (their episode ends), and at
+ * most `maxClients` are held (least recently active evicted first).
+ */
+export class StreamingDetector {
+  private readonly clients = new Map<string, ClientState>();
+  private readonly open = new Map<string, Map<AlertKind, OpenAlert>>();
+  private readonly cfg: DetectorConfig;
+  private baseline: VolumeBaseline | undefined;
+  private baselineHour = -1;
+  private readonly hourTiles = new Map<string, number>();
+  private watermark = 0;
+  private lastSweep = 0;
+  private counters = { alertsRaised: 0, alertUpdates: 0, evicted: 0 };
+
+  constructor(private readonly opts: StreamingDetectorOptions) {
+    this.cfg = opts.config;
+  }
+
+  /** Feeds one request. Events should arrive roughly in event-time order per client. */
+  push(ev: DetectorEvent): void {
+    if (ev.ts > this.watermark) this.advance(ev.ts);
+    if (this.opts.isAllowed?.(ev.ip, ev.userAgent)) return;
+    const key = this.cfg.clientKey === 'ip' ? ev.ip : `${ev.ip}|${ev.userAgent}`;
+    let state = this.clients.get(key);
+    if (!state) {
+      if (this.clients.size >= this.cfg.maxClients) this.evictLeastRecent();
+      state = newClientState(key, ev);
+      this.clients.set(key, state);
+    } else {
+      // Map order is recency order.
+      this.clients.delete(key);
+      this.clients.set(key, state);
+    }
+    const geom = ev.request.imageId ? this.opts.geometryOf(ev.request.protocol, ev.request.imageId) : undefined;
+    const revealed = observe(state, ev, geom, this.cfg);
+    if (!revealed) return;
+    this.hourTiles.set(key, state.hourTiles);
+    const due =
+      state.tiles - state.lastEvalTiles >= this.cfg.evaluateEveryTiles ||
+      (ev.ts - state.lastEvalTs >= this.cfg.evaluateEveryMs && state.tiles > state.lastEvalTiles) ||
+      ev.request.kind === 'full';
+    if (due) this.evaluate(state, ev.ts);
+  }
+
+  /** Scores every client with unscored tiles (end of a replay, or before a checkpoint). */
+  flush(): void {
+    for (const state of this.clients.values()) if (state.tiles > state.lastEvalTiles) this.evaluate(state, state.lastSeen);
+  }
+
+  stats(): DetectorStats {
+    let clientImages = 0;
+    for (const c of this.clients.values()) clientImages += c.images.size;
+    let openAlerts = 0;
+    for (const m of this.open.values()) openAlerts += m.size;
+    return { clients: this.clients.size, clientImages, openAlerts, ...this.counters };
+  }
+
+  private advance(ts: number): void {
+    this.watermark = ts;
+    const hour = Math.floor(ts / 3600_000);
+    if (hour !== this.baselineHour) this.rollBaseline(hour);
+    if (ts - this.lastSweep >= 60_000) {
+      this.lastSweep = ts;
+      this.evictIdle(ts);
+    }
+  }
+
+  /** At each event-time hour, the finished hour's tiles per active client become the volume baseline. */
+  private rollBaseline(hour: number): void {
+    if (this.baselineHour >= 0 && this.hourTiles.size >= 10) {
+      const counts = [...this.hourTiles.values()];
+      this.baseline = { median: median(counts), mad: medianAbsoluteDeviation(counts), clients: counts.length };
+    }
+    this.hourTiles.clear();
+    this.baselineHour = hour;
+  }
+
+  private evaluate(state: ClientState, ts: number): void {
+    state.lastEvalTiles = state.tiles;
+    state.lastEvalTs = ts;
+    const features = measure(state, this.opts.geometryOf, this.baseline, this.cfg);
+    for (const verdict of [scoreHarvest(features, this.cfg), scoreFullDownloads(features, this.cfg)]) {
+      if (verdict?.severity) this.raise(state, verdict, verdict.severity, features.fullyExposed, features.exposures, ts);
+    }
+  }
+
+  private raise(
+    state: ClientState,
+    verdict: Verdict,
+    severity: Severity,
+    fullyExposed: number,
+    exposures: ReturnType<typeof measure>['exposures'],
+    ts: number,
+  ): void {
+    let byKind = this.open.get(state.key);
+    if (!byKind) {
+      byKind = new Map();
+      this.open.set(state.key, byKind);
+    }
+    const prior = byKind.get(verdict.kind);
+    if (prior) {
+      // Update only when the evidence materially grew: severity rose or more images were exposed.
+      const rose = SEVERITIES.indexOf(severity) > SEVERITIES.indexOf(prior.severity);
+      if (!rose && fullyExposed <= prior.fullyExposed) return;
+      prior.version++;
+      prior.severity = rose ? severity : prior.severity;
+      prior.score = Math.max(prior.score, verdict.score);
+      prior.fullyExposed = Math.max(prior.fullyExposed, fullyExposed);
+      this.counters.alertUpdates++;
+      this.opts.onAlert(this.buildAlert(state, verdict, prior, exposures));
+      return;
+    }
+    const open: OpenAlert = {
+      id: alertId(verdict.kind, state.key, state.firstSeen),
+      version: 1,
+      severity,
+      score: verdict.score,
+      fullyExposed,
+      detectedAt: ts,
+    };
+    byKind.set(verdict.kind, open);
+    this.counters.alertsRaised++;
+    this.opts.onAlert(this.buildAlert(state, verdict, open, exposures));
+  }
+
+  private buildAlert(state: ClientState, verdict: Verdict, open: OpenAlert, exposures: ReturnType<typeof measure>['exposures']): Alert {
+    const images: AlertImage[] = exposures
+      .filter((e) => e.isProtected)
+      .slice(0, 20)
+      .map((e) => ({ id: e.imageId, protocol: e.protocol, coverage: round3(e.coverage), scale: round3(e.scale), longEdge: e.longEdge, requests: e.requests }));
+    return {
+      id: open.id,
+      kind: verdict.kind,
+      severity: open.severity,
+      score: open.score,
+      client: { ip: state.ip, ips: [state.ip], userAgent: state.userAgent, subnet: subnetOf(state.ip) },
+      firstSeen: new Date(state.firstSeen).toISOString(),
+      detectedAt: new Date(open.detectedAt).toISOString(),
+      lastSeen: new Date(state.lastSeen).toISOString(),
+      images,
+      reasons: verdict.reasons,
+      version: open.version,
+      evidence: { source: state.source, firstLine: state.firstLine, lastLine: state.lastLine },
+    };
+  }
+
+  private evictIdle(now: number): void {
+    for (const [key, state] of this.clients) {
+      // Map order is recency: the first client still active ends the scan.
+      if (now - state.lastSeen < this.cfg.idleMs) break;
+      this.drop(key);
+    }
+  }
+
+  private evictLeastRecent(): void {
+    const first = this.clients.keys().next();
+    if (!first.done) this.drop(first.value);
+  }
+
+  private drop(key: string): void {
+    const state = this.clients.get(key);
+    if (state && state.tiles > state.lastEvalTiles) this.evaluate(state, state.lastSeen);
+    this.clients.delete(key);
+    this.open.delete(key);
+    this.hourTiles.delete(key);
+    this.counters.evicted++;
+  }
+}
+
+/** Deterministic: the same client episode (key + first event time) and kind always get the same id. */
+export function alertId(kind: AlertKind, clientKey: string, episodeStart: number): string {
+  return 'tw-' + createHash('sha256').update(`${kind}\n${clientKey}\n${episodeStart}`).digest('hex').slice(0, 20);
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}

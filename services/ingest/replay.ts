@@ -1,0 +1,222 @@
+import type { Alert } from '../core/alert.ts';
+import type { DetectorConfig } from '../core/detect/detectorConfig.ts';
+import { createParser, type NamedParser, type ParserSpec } from '../core/logformat/createParser.ts';
+import { resolve } from '../core/protocols/geometry.ts';
+import { LearnedExtents } from '../core/protocols/learnedExtents.ts';
+import type { RecogniseOptions } from '../core/protocols/options.ts';
+import { recognise } from '../core/protocols/recognise.ts';
+import type { ImageGeometry, Protocol } from '../core/types.ts';
+import { StreamingDetector, type DetectorStats } from '../detector/streamingDetector.ts';
+import { BatchWriter, storedRanges } from '../store/batchWriter.ts';
+import type { Store } from '../store/openStore.ts';
+import { deadLetterRow, tileRequestRow } from '../store/tileRequestRows.ts';
+import type { Catalog } from './catalog.ts';
+import { openLineSource, type LineSource } from './lineReader.ts';
+import { createRefererClassifier } from './refererClassifier.ts';
+
+export interface ReplayOptions {
+  /** Paths in the order to replay; '-' is stdin. */
+  readonly inputs: readonly string[];
+  readonly store: Store;
+  readonly parser: ParserSpec;
+  readonly recognise: RecogniseOptions;
+  readonly detector: DetectorConfig;
+  readonly catalog: Catalog;
+  /** Allow-listed clients are stored but never scored. */
+  readonly isAllowed: (ip: string, userAgent: string) => boolean;
+  /** Lines per batch; batches are cut at fixed line numbers so a replay produces the same tokens. Default 50,000. */
+  readonly batchLines?: number;
+  readonly onAlert: (alert: Alert) => void;
+  readonly onProgress?: (p: ReplayProgress) => void;
+  /** Wall clock for progress and audit columns only (never for detection). */
+  readonly now?: () => number;
+}
+
+export interface ReplayProgress {
+  readonly input: string;
+  readonly inputIndex: number;
+  readonly inputs: number;
+  readonly lines: number;
+  readonly bytesRead: number;
+  readonly sizeBytes: number;
+}
+
+export interface ReplaySummary {
+  readonly inputs: number;
+  readonly format: string;
+  readonly linesRead: number;
+  readonly stored: number;
+  readonly alreadyStored: number;
+  readonly deadLetters: number;
+  readonly blankLines: number;
+  readonly batches: number;
+  readonly retries: number;
+  readonly insertMs: number;
+  readonly detector: DetectorStats;
+  readonly learnedImages: number;
+  readonly eventTimeFrom: number;
+  readonly eventTimeTo: number;
+  /** Images with geometry: catalogue entries plus learned extents at the end of the run. */
+  readonly images: ReadonlyArray<{ protocol: Protocol; imageId: string; geometry: ImageGeometry; openDataLongEdge: number }>;
+}
+
+/**
+ * Replays access logs into the store and through the streaming detector, in event time, as fast as
+ * the machine allows, with bounded memory. Lines that do not parse go to dead_letters with their reason
+ * and lineage; nothing aborts the run but a store outage that outlasts the retries.
+ */
+export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
+  const now = opts.now ?? Date.now;
+  const batchLines = opts.batchLines ?? 50_000;
+  const learned = new LearnedExtents({ maxImages: 1_000_000 });
+  const geometryOf = (protocol: Protocol, imageId: string): ImageGeometry | undefined =>
+    opts.catalog.get(protocol, imageId)?.geometry ?? learned.geometry(protocol, imageId);
+  const detector = new StreamingDetector({ config: opts.detector, geometryOf, isAllowed: opts.isAllowed, onAlert: opts.onAlert });
+  const writer = new BatchWriter({ client: opts.store.client, now });
+  const refererKind = createRefererClassifier(opts.recognise);
+  const learnedKeys = new Map<string, { protocol: Protocol; imageId: string }>();
+
+  let parser: NamedParser | null = null;
+  let linesRead = 0;
+  let alreadyStored = 0;
+  let blankLines = 0;
+  let deadLetters = 0;
+  let tFrom = Number.POSITIVE_INFINITY;
+  let tTo = Number.NEGATIVE_INFINITY;
+  const clientKeyOf = opts.detector.clientKey === 'ip' ? (ip: string) => ip : (ip: string, ua: string) => `${ip}|${ua}`;
+
+  for (let inputIndex = 0; inputIndex < opts.inputs.length; inputIndex++) {
+    const name = opts.inputs[inputIndex]!;
+    const source: LineSource = await openLineSource(name);
+    let ranges: Array<[number, number]> | null = null;
+    let rangeIdx = 0;
+    let rows = '';
+    let rowCount = 0;
+    let dead = '';
+    let deadCount = 0;
+    let batchFirst = 0;
+    let batchLast = 0;
+    let lastProgress = 0;
+
+    const flush = async (): Promise<void> => {
+      if (rowCount === 0 && deadCount === 0) return;
+      await writer.write({
+        sourceId: source.identity(),
+        file: name,
+        partition: -1,
+        firstLine: batchFirst,
+        lastLine: batchLast,
+        rows,
+        rowCount,
+        deadLetters: dead,
+        deadLetterCount: deadCount,
+      });
+      rows = '';
+      dead = '';
+      rowCount = 0;
+      deadCount = 0;
+      batchFirst = 0;
+    };
+
+    for await (const chunk of source.chunks()) {
+      if (parser === null) parser = createParser(opts.parser, chunk.lines.slice(0, 200));
+      const parse = parser.parse;
+      for (let i = 0; i < chunk.lines.length; i++) {
+        const lineNo = chunk.firstLine + i;
+        const line = chunk.lines[i]!;
+        linesRead++;
+        if (ranges === null && source.identityReady()) {
+          ranges = await storedRanges(opts.store.client, source.identity());
+        }
+        // Lines an earlier replay stored are still fed to the detector (alerts are deterministic) but not re-inserted.
+        let stored = false;
+        if (ranges !== null) {
+          while (rangeIdx < ranges.length && ranges[rangeIdx]![1] < lineNo) rangeIdx++;
+          const r = ranges[rangeIdx];
+          stored = r !== undefined && r[0] <= lineNo && lineNo <= r[1];
+        }
+        if (stored) alreadyStored++;
+        const lineage = { source: name, line: lineNo, partition: -1 };
+        if (line.length === 0 || line.trim().length === 0) {
+          blankLines++;
+        } else {
+          const res = parse(line);
+          if (!res.ok) {
+            if (!stored) {
+              dead += deadLetterRow(now(), lineage, res.reason, line);
+              deadCount++;
+              deadLetters++;
+              if (batchFirst === 0) batchFirst = lineNo;
+              batchLast = lineNo;
+            }
+          } else {
+            const rec = res.record;
+            if (rec.ts < tFrom) tFrom = rec.ts;
+            if (rec.ts > tTo) tTo = rec.ts;
+            const addr = recognise(rec.target, opts.recognise);
+            if (addr.imageId !== '' && rec.status >= 200 && rec.status < 300) {
+              learned.observe(addr);
+              if (!opts.catalog.get(addr.protocol, addr.imageId)) {
+                const k = `${addr.protocol}\u0000${addr.imageId}`;
+                if (!learnedKeys.has(k) && learnedKeys.size < 1_000_000) learnedKeys.set(k, { protocol: addr.protocol, imageId: addr.imageId });
+              }
+            }
+            const request = resolve(addr, addr.imageId !== '' ? geometryOf(addr.protocol, addr.imageId) : undefined);
+            if (!stored) {
+              rows += tileRequestRow(rec, request, lineage, clientKeyOf(rec.ip, rec.userAgent));
+              rowCount++;
+              if (batchFirst === 0) batchFirst = lineNo;
+              batchLast = lineNo;
+            }
+            detector.push({
+              ts: rec.ts,
+              ip: rec.ip,
+              userAgent: rec.userAgent,
+              referer: rec.referer,
+              status: rec.status,
+              request,
+              refererKind: refererKind(rec.referer),
+              lineage,
+            });
+          }
+        }
+        if (lineNo % batchLines === 0) {
+          if (ranges === null) ranges = await storedRanges(opts.store.client, source.identity());
+          await flush();
+        }
+      }
+      const t = now();
+      if (opts.onProgress && t - lastProgress >= 1000) {
+        lastProgress = t;
+        opts.onProgress({ input: name, inputIndex, inputs: opts.inputs.length, lines: linesRead, bytesRead: source.bytesRead(), sizeBytes: source.sizeBytes });
+      }
+    }
+    await flush();
+  }
+  await writer.drain();
+  detector.flush();
+
+  const images: Array<{ protocol: Protocol; imageId: string; geometry: ImageGeometry; openDataLongEdge: number }> = [];
+  for (const e of opts.catalog.entries()) images.push({ protocol: e.protocol, imageId: e.id, geometry: e.geometry, openDataLongEdge: e.openDataLongEdge });
+  for (const { protocol, imageId } of learnedKeys.values()) {
+    const g = learned.geometry(protocol, imageId);
+    if (g) images.push({ protocol, imageId, geometry: g, openDataLongEdge: 0 });
+  }
+  return {
+    inputs: opts.inputs.length,
+    format: parser?.name ?? 'none',
+    linesRead,
+    stored: writer.stats.rows,
+    alreadyStored,
+    deadLetters,
+    blankLines,
+    batches: writer.stats.batches,
+    retries: writer.stats.retries,
+    insertMs: writer.stats.insertMs,
+    detector: detector.stats(),
+    learnedImages: learned.size,
+    eventTimeFrom: Number.isFinite(tFrom) ? tFrom : 0,
+    eventTimeTo: Number.isFinite(tTo) ? tTo : 0,
+    images,
+  };
+}

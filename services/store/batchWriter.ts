@@ -1,0 +1,156 @@
+import { Readable } from 'node:stream';
+import type { ClickHouseClient } from '@clickhouse/client';
+import { DEAD_LETTER_COLUMNS, TILE_REQUEST_COLUMNS } from './tileRequestRows.ts';
+import { tsvDateTime64, tsvString } from './tsv.ts';
+
+/** One deterministic slice of a source: the rows of lines [firstLine, lastLine] as TSV. */
+export interface Batch {
+  /** Source identity (content hash) — not the path, so a renamed or gzipped log dedups too. */
+  readonly sourceId: string;
+  readonly file: string;
+  readonly partition: number;
+  readonly firstLine: number;
+  readonly lastLine: number;
+  readonly rows: string;
+  readonly rowCount: number;
+  readonly deadLetters: string;
+  readonly deadLetterCount: number;
+}
+
+export interface BatchWriterOptions {
+  readonly client: ClickHouseClient;
+  /** Inserts in flight at once (ClickHouse prefers ~1 insert/s per table). Default 2. */
+  readonly maxInFlight?: number;
+  /** Attempts per insert before the error propagates (the run stops and nothing after it is claimed stored). Default 6. */
+  readonly maxAttempts?: number;
+  /** Base backoff in ms, doubled per attempt with jitter. Default 200. */
+  readonly backoffMs?: number;
+  readonly onRetry?: (err: Error, attempt: number, batch: Batch) => void;
+  /** Injected for tests; defaults to setTimeout. */
+  readonly sleep?: (ms: number) => Promise<void>;
+  /** Wall clock for the `stored_at` / `received_at` audit columns only (never for detection). */
+  readonly now?: () => number;
+}
+
+/** Deduplication token of a batch: identical on every retry and every replay of the same content. */
+export function batchToken(b: Pick<Batch, 'sourceId' | 'partition' | 'firstLine' | 'lastLine'>): string {
+  return `${b.sourceId}:${b.partition}:${b.firstLine}-${b.lastLine}`;
+}
+
+/**
+ * Writes batches idempotently: rows and dead letters are inserted with insert_deduplication_token
+ * derived from the batch's source and line range, then the batch is recorded in `ingest_batches`.
+ * A crash between the two leaves a batch the next run re-inserts with the same token, which
+ * ClickHouse drops as a duplicate. At most `maxInFlight` inserts run at once; `write` waits
+ * (backpressure) when that many are pending.
+ */
+export class BatchWriter {
+  private readonly inFlight = new Set<Promise<void>>();
+  private failure: Error | null = null;
+  private readonly maxInFlight: number;
+  private readonly maxAttempts: number;
+  private readonly backoffMs: number;
+  private readonly sleep: (ms: number) => Promise<void>;
+  private readonly now: () => number;
+  stats = { batches: 0, rows: 0, deadLetters: 0, retries: 0, insertMs: 0 };
+
+  constructor(private readonly opts: BatchWriterOptions) {
+    this.maxInFlight = opts.maxInFlight ?? 2;
+    this.maxAttempts = opts.maxAttempts ?? 6;
+    this.backoffMs = opts.backoffMs ?? 200;
+    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
+    this.now = opts.now ?? Date.now;
+  }
+
+  async write(batch: Batch): Promise<void> {
+    if (this.failure) throw this.failure;
+    while (this.inFlight.size >= this.maxInFlight) {
+      await Promise.race(this.inFlight);
+      if (this.failure) throw this.failure;
+    }
+    const p = this.store(batch).catch((err: unknown) => {
+      this.failure ??= err as Error;
+    });
+    this.inFlight.add(p);
+    void p.finally(() => this.inFlight.delete(p));
+  }
+
+  /** Waits for every pending insert; throws the first failure. */
+  async drain(): Promise<void> {
+    await Promise.all(this.inFlight);
+    if (this.failure) throw this.failure;
+  }
+
+  private async store(b: Batch): Promise<void> {
+    const token = batchToken(b);
+    const t0 = performance.now();
+    if (b.rowCount > 0) {
+      await this.retry(b, () =>
+        this.opts.client.insert({
+          table: 'tile_requests',
+          columns: [...TILE_REQUEST_COLUMNS],
+          values: Readable.from([Buffer.from(b.rows)], { objectMode: false }),
+          format: 'TabSeparated',
+          clickhouse_settings: { insert_deduplication_token: token, insert_deduplicate: 1 },
+        }),
+      );
+    }
+    if (b.deadLetterCount > 0) {
+      await this.retry(b, () =>
+        this.opts.client.insert({
+          table: 'dead_letters',
+          columns: [...DEAD_LETTER_COLUMNS],
+          values: Readable.from([Buffer.from(b.deadLetters)], { objectMode: false }),
+          format: 'TabSeparated',
+          clickhouse_settings: { insert_deduplication_token: `${token}:dl`, insert_deduplicate: 1 },
+        }),
+      );
+    }
+    const ledger =
+      `${tsvString(token)}\t${tsvString(b.sourceId)}\t${tsvString(b.file)}\t${b.partition}\t${b.firstLine}\t${b.lastLine}\t` +
+      `${b.rowCount}\t${b.deadLetterCount}\t${tsvDateTime64(this.now())}\n`;
+    await this.retry(b, () =>
+      this.opts.client.insert({
+        table: 'ingest_batches',
+        columns: ['token', 'source', 'file', 'partition', 'first_line', 'last_line', 'rows', 'dead_letters', 'stored_at'],
+        values: Readable.from([Buffer.from(ledger)], { objectMode: false }),
+        format: 'TabSeparated',
+      }),
+    );
+    this.stats.batches++;
+    this.stats.rows += b.rowCount;
+    this.stats.deadLetters += b.deadLetterCount;
+    this.stats.insertMs += performance.now() - t0;
+  }
+
+  private async retry<T>(b: Batch, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (attempt >= this.maxAttempts || !isRetryable(err)) throw err;
+        this.stats.retries++;
+        this.opts.onRetry?.(err as Error, attempt, b);
+        const backoff = this.backoffMs * 2 ** (attempt - 1);
+        await this.sleep(backoff / 2 + Math.random() * backoff);
+      }
+    }
+  }
+}
+
+/** Syntax and type errors are bugs or bad schema, not outages: retrying them only delays the report. */
+function isRetryable(err: unknown): boolean {
+  const msg = String((err as Error)?.message ?? err);
+  return !/SYNTAX_ERROR|UNKNOWN_TABLE|UNKNOWN_IDENTIFIER|CANNOT_PARSE|TYPE_MISMATCH|NO_SUCH_COLUMN|Code: (62|60|47|27|53|16)\./.test(msg);
+}
+
+/** Stored line ranges of a source, from the ledger; used to skip what a previous replay already stored. */
+export async function storedRanges(client: ClickHouseClient, sourceId: string, partition = -1): Promise<Array<[number, number]>> {
+  const rs = await client.query({
+    query: 'SELECT first_line, last_line FROM ingest_batches FINAL WHERE source = {source:String} AND partition = {partition:Int32} ORDER BY first_line',
+    query_params: { source: sourceId, partition },
+    format: 'JSONEachRow',
+  });
+  const rows = await rs.json<{ first_line: string | number; last_line: string | number }>();
+  return rows.map((r) => [Number(r.first_line), Number(r.last_line)]);
+}

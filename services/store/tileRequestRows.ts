@@ -1,0 +1,43 @@
+import type { AccessRecord, Lineage, TileRequest } from '../core/types.ts';
+import { tsvDateTime64, tsvString } from './tsv.ts';
+
+/** Column order of the TSV rows below; must match `INSERT INTO tile_requests (…)`. */
+export const TILE_REQUEST_COLUMNS = [
+  'ts', 'client', 'client_key', 'method', 'status', 'bytes', 'host', 'path', 'referer', 'user_agent',
+  'protocol', 'kind', 'image_id', 'level', 'tile_x', 'tile_y', 'rect_x', 'rect_y', 'rect_w', 'rect_h',
+  'scale', 'source', 'partition', 'line',
+] as const;
+
+/** IPv4 addresses are stored IPv4-mapped in the IPv6 column. */
+export function toIpv6Text(ip: string): string {
+  return ip.includes(':') ? ip : `::ffff:${ip}`;
+}
+
+/** One tile_requests row as a TSV line (with trailing newline). */
+export function tileRequestRow(rec: AccessRecord, req: TileRequest, lineage: Lineage, clientKey: string): string {
+  const r = req.rect;
+  const rx = r ? Math.max(0, Math.round(r.x0)) : 0;
+  const ry = r ? Math.max(0, Math.round(r.y0)) : 0;
+  const rw = r ? Math.max(0, Math.round(r.x1 - r.x0)) : 0;
+  const rh = r ? Math.max(0, Math.round(r.y1 - r.y0)) : 0;
+  return (
+    `${tsvDateTime64(rec.ts)}\t${toIpv6Text(rec.ip)}\t${tsvString(clientKey)}\t${tsvString(rec.method)}\t${rec.status}\t${clampU32(rec.bytes)}\t` +
+    `${tsvString(rec.host)}\t${tsvString(rec.target)}\t${tsvString(rec.referer)}\t${tsvString(rec.userAgent)}\t` +
+    `${req.protocol}\t${req.kind}\t${tsvString(req.imageId)}\t${req.level}\t${req.col}\t${req.row}\t${rx}\t${ry}\t${rw}\t${rh}\t` +
+    `${req.scale}\t${tsvString(lineage.source)}\t${lineage.partition}\t${lineage.line}\n`
+  );
+}
+
+function clampU32(n: number): number {
+  return n < 0 ? 0 : n > 4294967295 ? 4294967295 : Math.floor(n);
+}
+
+export const DEAD_LETTER_COLUMNS = ['received_at', 'source', 'partition', 'line', 'reason', 'raw'] as const;
+
+/** Raw input is capped so one huge garbage line cannot blow up a batch; the reason says so. */
+export const MAX_DEAD_LETTER_RAW = 65_536;
+
+export function deadLetterRow(receivedAt: number, lineage: Lineage, reason: string, raw: string): string {
+  const text = raw.length > MAX_DEAD_LETTER_RAW ? raw.slice(0, MAX_DEAD_LETTER_RAW) : raw;
+  return `${tsvDateTime64(receivedAt)}\t${tsvString(lineage.source)}\t${lineage.partition}\t${lineage.line}\t${tsvString(reason)}\t${tsvString(text)}\n`;
+}
