@@ -1,10 +1,7 @@
 import type { Alert } from '../core/alert.ts';
 import type { DetectorConfig } from '../core/detect/detectorConfig.ts';
 import { createParser, type NamedParser, type ParserSpec } from '../core/logformat/createParser.ts';
-import { resolve } from '../core/protocols/geometry.ts';
-import { LearnedExtents } from '../core/protocols/learnedExtents.ts';
 import type { RecogniseOptions } from '../core/protocols/options.ts';
-import { recognise } from '../core/protocols/recognise.ts';
 import type { ImageGeometry, Protocol } from '../core/types.ts';
 import { StreamingDetector, type DetectorStats } from '../detector/streamingDetector.ts';
 import { BatchWriter, storedRanges } from '../store/batchWriter.ts';
@@ -12,7 +9,7 @@ import type { Store } from '../store/openStore.ts';
 import { deadLetterRow, tileRequestRow } from '../store/tileRequestRows.ts';
 import type { Catalog } from './catalog.ts';
 import { openLineSource, type LineSource } from './lineReader.ts';
-import { createRefererClassifier } from './refererClassifier.ts';
+import { createNormalizer, type Normalizer } from './normalizer.ts';
 
 export interface ReplayOptions {
   /** Paths in the order to replay; '-' is stdin. */
@@ -68,13 +65,10 @@ export interface ReplaySummary {
 export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const now = opts.now ?? Date.now;
   const batchLines = opts.batchLines ?? 50_000;
-  const learned = new LearnedExtents({ maxImages: 1_000_000 });
-  const geometryOf = (protocol: Protocol, imageId: string): ImageGeometry | undefined =>
-    opts.catalog.get(protocol, imageId)?.geometry ?? learned.geometry(protocol, imageId);
+  let normalizer: Normalizer | null = null;
+  const geometryOf = (protocol: Protocol, imageId: string): ImageGeometry | undefined => normalizer?.geometryOf(protocol, imageId);
   const detector = new StreamingDetector({ config: opts.detector, geometryOf, isAllowed: opts.isAllowed, onAlert: opts.onAlert });
   const writer = new BatchWriter({ client: opts.store.client, now });
-  const refererKind = createRefererClassifier(opts.recognise);
-  const learnedKeys = new Map<string, { protocol: Protocol; imageId: string }>();
 
   let parser: NamedParser | null = null;
   let linesRead = 0;
@@ -119,8 +113,12 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     };
 
     for await (const chunk of source.chunks()) {
-      if (parser === null) parser = createParser(opts.parser, chunk.lines.slice(0, 200));
-      const parse = parser.parse;
+      if (parser === null || normalizer === null) {
+        // The format is detected once, from the first lines of the first input.
+        parser = createParser(opts.parser, chunk.lines.slice(0, 200));
+        normalizer = createNormalizer({ parse: parser.parse, recognise: opts.recognise, catalog: opts.catalog });
+      }
+      const norm = normalizer;
       for (let i = 0; i < chunk.lines.length; i++) {
         const lineNo = chunk.firstLine + i;
         const line = chunk.lines[i]!;
@@ -140,30 +138,21 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
         if (line.length === 0 || line.trim().length === 0) {
           blankLines++;
         } else {
-          const res = parse(line);
-          if (!res.ok) {
+          const n = norm.normalize(line);
+          if (!n.ok) {
             if (!stored) {
-              dead += deadLetterRow(now(), lineage, res.reason, line);
+              dead += deadLetterRow(now(), lineage, n.reason, line);
               deadCount++;
               deadLetters++;
               if (batchFirst === 0) batchFirst = lineNo;
               batchLast = lineNo;
             }
           } else {
-            const rec = res.record;
+            const rec = n.record;
             if (rec.ts < tFrom) tFrom = rec.ts;
             if (rec.ts > tTo) tTo = rec.ts;
-            const addr = recognise(rec.target, opts.recognise);
-            if (addr.imageId !== '' && rec.status >= 200 && rec.status < 300) {
-              learned.observe(addr);
-              if (!opts.catalog.get(addr.protocol, addr.imageId)) {
-                const k = `${addr.protocol}\u0000${addr.imageId}`;
-                if (!learnedKeys.has(k) && learnedKeys.size < 1_000_000) learnedKeys.set(k, { protocol: addr.protocol, imageId: addr.imageId });
-              }
-            }
-            const request = resolve(addr, addr.imageId !== '' ? geometryOf(addr.protocol, addr.imageId) : undefined);
             if (!stored) {
-              rows += tileRequestRow(rec, request, lineage, clientKeyOf(rec.ip, rec.userAgent));
+              rows += tileRequestRow(rec, n.request, lineage, clientKeyOf(rec.ip, rec.userAgent));
               rowCount++;
               if (batchFirst === 0) batchFirst = lineNo;
               batchLast = lineNo;
@@ -174,8 +163,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
               userAgent: rec.userAgent,
               referer: rec.referer,
               status: rec.status,
-              request,
-              refererKind: refererKind(rec.referer),
+              request: n.request,
+              refererKind: n.refererKind,
               lineage,
             });
           }
@@ -198,10 +187,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
 
   const images: Array<{ protocol: Protocol; imageId: string; geometry: ImageGeometry; openDataLongEdge: number }> = [];
   for (const e of opts.catalog.entries()) images.push({ protocol: e.protocol, imageId: e.id, geometry: e.geometry, openDataLongEdge: e.openDataLongEdge });
-  for (const { protocol, imageId } of learnedKeys.values()) {
-    const g = learned.geometry(protocol, imageId);
-    if (g) images.push({ protocol, imageId, geometry: g, openDataLongEdge: 0 });
-  }
+  for (const im of normalizer?.learnedImages() ?? []) images.push({ ...im, openDataLongEdge: 0 });
   return {
     inputs: opts.inputs.length,
     format: parser?.name ?? 'none',
@@ -214,7 +200,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     retries: writer.stats.retries,
     insertMs: writer.stats.insertMs,
     detector: detector.stats(),
-    learnedImages: learned.size,
+    learnedImages: normalizer?.learnedCount ?? 0,
     eventTimeFrom: Number.isFinite(tFrom) ? tFrom : 0,
     eventTimeTo: Number.isFinite(tTo) ? tTo : 0,
     images,

@@ -38,6 +38,8 @@ export interface ResGrid {
   readonly scale: number;
   /** Long edge in output pixels a client reconstructs at this res. */
   readonly longEdge: number;
+  /** Output pixels of the whole image at this res (width × height at the band). */
+  readonly pixels: number;
 }
 
 export function resGrid(protocol: Protocol, res: number, geom: ImageGeometry): ResGrid | null {
@@ -48,7 +50,7 @@ export function resGrid(protocol: Protocol, res: number, geom: ImageGeometry): R
     const lw = Math.ceil(geom.width / div);
     const lh = Math.ceil(geom.height / div);
     const t = geom.tileSize > 0 ? geom.tileSize : 256;
-    return { cols: Math.max(1, Math.ceil(lw / t)), rows: Math.max(1, Math.ceil(lh / t)), scale: 1 / div, longEdge: Math.max(lw, lh) };
+    return { cols: Math.max(1, Math.ceil(lw / t)), rows: Math.max(1, Math.ceil(lh / t)), scale: 1 / div, longEdge: Math.max(lw, lh), pixels: lw * lh };
   }
   const band = IIIF_RES_BASE - res;
   const cs = CELL_PX * 2 ** band;
@@ -58,6 +60,7 @@ export function resGrid(protocol: Protocol, res: number, geom: ImageGeometry): R
     rows: Math.max(1, Math.ceil(geom.height / cs)),
     scale,
     longEdge: Math.round(Math.max(geom.width, geom.height) * scale),
+    pixels: Math.round(geom.width * scale) * Math.round(geom.height * scale),
   };
 }
 

@@ -14,6 +14,15 @@ export interface DetectorConfig {
   readonly protectedScale: number;
   /** Coverage (0..1) of an image at a protected band that counts as "fully exposed". Default 0.9. */
   readonly fullCoverage: number;
+  /**
+   * Output pixels one full-screen viewer view shows (default 3840 × 2160: a 4K display, or 1080p at 2×
+   * density as OpenSeadragon loads it). Exposure counts only what a client revealed of an image beyond
+   * one such screen: anyone viewing a 3,000 px image in a deep-zoom viewer sees all of it at full
+   * resolution, so that is normal viewing, not harvesting.
+   */
+  readonly screenPixels: number;
+  /** Excess screens revealed (summed over images) that count as full exposure evidence. Default 8 (one 10,000 × 8,000 image at full resolution ≈ 8.6). */
+  readonly exposureScreens: number;
   /** Tiles at protected bands a client needs before it is scored at all (cheap gate). Default 20. */
   readonly minProtectedTiles: number;
   /** Score (0..100) at which an alert is raised. Default 50; severities at 50/65/80/90. */
@@ -48,6 +57,8 @@ export const DEFAULT_DETECTOR_CONFIG: DetectorConfig = Object.freeze({
   openDataLongEdge: 2048,
   protectedScale: 0.5,
   fullCoverage: 0.9,
+  screenPixels: 3840 * 2160,
+  exposureScreens: 8,
   minProtectedTiles: 20,
   alertScore: 50,
   rasterFraction: 0.5,

@@ -12,6 +12,8 @@ export interface ImageExposure {
   readonly coverage: number;
   readonly scale: number;
   readonly longEdge: number;
+  /** Output pixels revealed at that band (coverage × band pixels); 0 when the size is unknown. */
+  readonly revealedPixels: number;
   readonly cells: number;
   readonly requests: number;
   readonly isProtected: boolean;
@@ -33,6 +35,8 @@ export interface Features {
   readonly exposures: readonly ImageExposure[];
   readonly fullyExposed: number;
   readonly bestCoverage: number;
+  /** Σ over images of pixels revealed at protected bands beyond one screenful, in screens. */
+  readonly excessScreens: number;
   readonly fullDownloads: number;
   /** Share of tile transitions that extend a raster frontier by a small forward step. */
   readonly rasterFraction: number;
@@ -74,6 +78,7 @@ export function measure(state: ClientState, geometryOf: GeometryLookup, baseline
   let transitions = 0;
   let forward = 0;
   let fullDownloads = 0;
+  let excessPixels = 0;
   for (const img of state.images.values()) {
     transitions += img.transitions;
     forward += img.forward;
@@ -90,6 +95,7 @@ export function measure(state: ClientState, geometryOf: GeometryLookup, baseline
       depthAll += img.tiles;
       for (const res of img.tilesPerRes.keys()) if (res <= finest - 2) coarseLevels = true;
       if (exp.exposure.byFullRequest) fullDownloads++;
+      excessPixels += Math.max(0, exp.exposure.revealedPixels - cfg.screenPixels);
     }
   }
   exposures.sort((a, b) => Number(b.isProtected) - Number(a.isProtected) || b.coverage * b.longEdge - a.coverage * a.longEdge);
@@ -112,6 +118,7 @@ export function measure(state: ClientState, geometryOf: GeometryLookup, baseline
     exposures,
     fullyExposed,
     bestCoverage,
+    excessScreens: excessPixels / cfg.screenPixels,
     fullDownloads,
     rasterFraction: transitions > 0 ? forward / transitions : 0,
     transitions,
@@ -144,11 +151,13 @@ function imageExposure(img: ImageState, geom: ImageGeometry | undefined, cfg: De
     let coverage: number;
     let scale: number;
     let longEdge: number;
+    let pixels = 0;
     const grid = geom ? resGrid(img.protocol, res, geom) : null;
     if (grid) {
       coverage = whole ? 1 : Math.min(1, cellCount / (grid.cols * grid.rows));
       scale = grid.scale;
       longEdge = grid.longEdge;
+      pixels = grid.pixels;
     } else if (whole && !isPyramid(img.protocol)) {
       // IIIF whole-image request of unknown size: the scale is known from the URL, the size is not.
       coverage = 1;
@@ -165,6 +174,7 @@ function imageExposure(img: ImageState, geom: ImageGeometry | undefined, cfg: De
       coverage,
       scale,
       longEdge: Number.isFinite(longEdge) ? longEdge : 0,
+      revealedPixels: coverage * pixels,
       cells: cellCount,
       requests: img.requests,
       isProtected,

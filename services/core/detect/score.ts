@@ -17,9 +17,10 @@ export interface Verdict {
  * the manner of a scraper alerts even while each of its IPs covers only a slice (distributed sweeps).
  */
 export const WEIGHTS = Object.freeze({
+  /** Points at `exposureScreens` excess screens, rising to `maxExposure` at three times that. */
   fullExposure: 40,
-  perExtraExposedImage: 10,
   maxExposure: 60,
+  /** Below `exposureScreens`, points grow linearly up to this. */
   partialExposure: 40,
   raster: 15,
   depthOnly: 10,
@@ -45,24 +46,25 @@ export function scoreHarvest(f: Features, cfg: DetectorConfig): Verdict | null {
   const reasons: AlertReason[] = [];
   let score = 0;
 
-  // Exposure.
-  if (f.fullyExposed > 0) {
-    const pts = Math.min(WEIGHTS.maxExposure, WEIGHTS.fullExposure + WEIGHTS.perExtraExposedImage * (f.fullyExposed - 1));
+  // Exposure: pixels revealed at protected bands beyond what one full-screen view shows, in screens.
+  if (f.excessScreens > 0) {
+    const k = cfg.exposureScreens;
+    const pts =
+      f.excessScreens >= k
+        ? WEIGHTS.fullExposure + (WEIGHTS.maxExposure - WEIGHTS.fullExposure) * Math.min(1, (f.excessScreens - k) / (2 * k))
+        : WEIGHTS.partialExposure * (f.excessScreens / k);
     score += pts;
-    const top = f.exposures[0];
-    reasons.push({
-      signal: 'exposure',
-      value: f.fullyExposed,
-      threshold: 1,
-      text:
-        `covered ≥ ${pct(cfg.fullCoverage)} of ${f.fullyExposed} image(s) above the open-data resolution` +
-        (top ? `; e.g. ${pct(top.coverage)} of ${top.imageId} at scale ${fmtScale(top.scale)} (${top.longEdge} px long edge)` : ''),
-    });
-  } else if (f.bestCoverage > 0) {
-    const pts = WEIGHTS.partialExposure * f.bestCoverage;
-    score += pts;
-    if (f.bestCoverage >= 0.25) {
-      reasons.push({ signal: 'exposure', value: round(f.bestCoverage), threshold: cfg.fullCoverage, text: `covered ${pct(f.bestCoverage)} of an image above the open-data resolution` });
+    if (pts >= 5) {
+      const top = f.exposures[0];
+      reasons.push({
+        signal: 'exposure',
+        value: round(f.excessScreens),
+        threshold: k,
+        text:
+          `revealed ${f.excessScreens.toFixed(1)} screens of image content above the open-data resolution` +
+          (f.fullyExposed > 0 ? `; ${f.fullyExposed} image(s) ≥ ${pct(cfg.fullCoverage)} covered` : '') +
+          (top ? `; e.g. ${pct(top.coverage)} of ${top.imageId} at scale ${fmtScale(top.scale)} (${top.longEdge} px long edge)` : ''),
+      });
     }
   }
 
