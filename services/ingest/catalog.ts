@@ -53,7 +53,7 @@ function fromJson(text: string, path: string): Record<string, unknown>[] {
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new Error(`Catalogue ${path} is not valid JSON: ${(err as Error).message}`);
+    throw new Error(`Catalogue ${path} is not valid JSON: ${(err as Error).message}`, { cause: err });
   }
   const list = Array.isArray(data) ? data : (data as { images?: unknown }).images;
   if (!Array.isArray(list)) throw new Error(`Catalogue ${path}: expected an array of images or { "images": [...] }`);

@@ -1,0 +1,179 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Alert } from '../../../services/core/alert.ts';
+import { evaluate, formatReport, median, readAlerts, readLabels } from '../../../services/sim/evaluate.ts';
+import { naiveRateBaseline, subnetOf } from '../../../services/sim/baseline.ts';
+import type { Label } from '../../../services/sim/labels.ts';
+import { CombinedFormatter } from '../../../services/sim/logformat.ts';
+
+const T0 = Date.parse('2026-03-02T10:00:00Z');
+const iso = (minutes: number): string => new Date(T0 + minutes * 60_000).toISOString();
+
+function label(actor: string, cls: 'benign' | 'threat', kind: string, ips: string[], startMin = 0, perIp = cls === 'threat'): Label {
+  return { actor, class: cls, kind, ips, userAgent: 'ua', start: iso(startMin), end: iso(startMin + 60), images: ['a'], perIpDetectable: perIp };
+}
+
+function alert(id: string, ips: string[], detectedMin: number, version = 1): Alert {
+  return {
+    id,
+    kind: 'bulk-harvest',
+    severity: 'high',
+    score: 80,
+    client: { ip: ips[0] ?? '', ips, userAgent: 'ua', subnet: '' },
+    firstSeen: iso(0),
+    detectedAt: iso(detectedMin),
+    lastSeen: iso(detectedMin + 5),
+    images: [],
+    reasons: [],
+    version,
+    evidence: { source: 'x', firstLine: 1, lastLine: 2 },
+  };
+}
+
+const LABELS: Label[] = [
+  label('raster-1s-00001', 'threat', 'raster-1s', ['1.1.1.1'], 0),
+  label('raster-1s-00002', 'threat', 'raster-1s', ['1.1.1.2'], 10),
+  label('raster-1s-00003', 'threat', 'raster-1s', ['1.1.1.3'], 20),
+  label('distributed-subnet-00001', 'threat', 'distributed-subnet', ['5.5.5.1', '5.5.5.2', '5.5.5.3', '5.5.5.4'], 30, false),
+  label('low-and-slow-00001', 'threat', 'low-and-slow', ['9.9.9.9'], 0),
+  ...Array.from({ length: 8 }, (_, i) => label(`human-${i}`, 'benign', 'human', [`20.0.0.${i + 1}`])),
+  label('nat-00001', 'benign', 'nat', ['30.0.0.1']),
+  label('crawler-00001', 'benign', 'crawler', ['66.249.66.1', '66.249.66.2']),
+];
+
+const ALERTS: Alert[] = [
+  alert('a1', ['1.1.1.1'], 14),
+  alert('a2', ['1.1.1.2'], 16), // TTD 6 min
+  // Update lines of one alert: the earliest detectedAt wins, IPs are unioned.
+  alert('a3', ['5.5.5.1'], 50, 1),
+  alert('a3', ['5.5.5.1', '5.5.5.2'], 45, 2),
+  alert('fp1', ['20.0.0.3'], 5),
+  alert('fp2', ['66.249.66.2'], 5),
+  alert('stray', ['203.0.113.9'], 7),
+  // An alert on a threat IP before the actor started does not count for it.
+  alert('early', ['1.1.1.3'], 10),
+];
+
+test('evaluation math: recall, time to detect, IP fraction, FP per 1,000, unlabelled alerts', () => {
+  const r = evaluate(LABELS, ALERTS);
+  const raster = r.threats.find((t) => t.kind === 'raster-1s');
+  assert.ok(raster);
+  assert.equal(raster.actors, 3);
+  assert.equal(raster.detected, 2);
+  assert.equal(raster.recall, 2 / 3);
+  assert.equal(raster.ttdMedianMin, 10); // median of 14 and 6
+  assert.equal(raster.ttdMaxMin, 14);
+  assert.equal(raster.perIpDetectableActors, 3);
+  assert.equal(raster.perIpDetectableDetected, 2);
+
+  const dist = r.threats.find((t) => t.kind === 'distributed-subnet');
+  assert.ok(dist);
+  assert.equal(dist.detected, 1);
+  assert.equal(dist.meanIpFractionAlerted, 0.5);
+  assert.equal(dist.ttdMedianMin, 15); // 45 − 30
+  assert.equal(dist.perIpDetectableActors, 0);
+
+  const slow = r.threats.find((t) => t.kind === 'low-and-slow');
+  assert.equal(slow?.recall, 0);
+  assert.equal(slow?.ttdMedianMin, null);
+
+  const human = r.benign.find((b) => b.kind === 'human');
+  assert.deepEqual(human, { kind: 'human', actors: 8, clients: 8, fpClients: 1, fpPer1000: 125 });
+  const crawler = r.benign.find((b) => b.kind === 'crawler');
+  assert.deepEqual(crawler, { kind: 'crawler', actors: 1, clients: 2, fpClients: 1, fpPer1000: 500 });
+  assert.equal(r.benign.find((b) => b.kind === 'nat')?.fpClients, 0);
+
+  assert.equal(r.totals.threatActors, 5);
+  assert.equal(r.totals.detected, 3);
+  assert.equal(r.totals.recall, 3 / 5);
+  assert.equal(r.totals.ttdMedianMin, 14);
+  assert.equal(r.totals.benignClients, 11);
+  assert.equal(r.totals.fpClients, 2);
+  assert.equal(r.totals.fpPer1000, (2 / 11) * 1000);
+  assert.equal(r.totals.alerts, 7);
+  assert.equal(r.totals.unlabelledAlerts, 1);
+  assert.deepEqual(
+    r.unlabelled.map((u) => u.id),
+    ['stray'],
+  );
+  const text = formatReport(r);
+  assert.match(text, /raster-1s\s+3\s+2\s+66\.7%/);
+  assert.match(text, /Alerts: 7 \(1 unlabelled\)/);
+  assert.doesNotThrow(() => JSON.parse(JSON.stringify(r)));
+});
+
+test('no alerts: zero recall, zero FP, no division by zero', () => {
+  const r = evaluate(LABELS, []);
+  assert.equal(r.totals.recall, 0);
+  assert.equal(r.totals.fpPer1000, 0);
+  assert.equal(r.totals.ttdMedianMin, null);
+  assert.equal(evaluate([], []).totals.recall, null);
+});
+
+test('alerts match on client.ip as well as client.ips, case-insensitively for IPv6', () => {
+  const l = [label('t', 'threat', 'jittered', ['2a01:abc::1'], 0)];
+  const a: Alert = { ...alert('x', [], 3), client: { ip: '2A01:ABC::1', ips: [], userAgent: '', subnet: '' } };
+  assert.equal(evaluate(l, [a]).totals.detected, 1);
+});
+
+test('median', () => {
+  assert.equal(median([]), null);
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+});
+
+test('readLabels / readAlerts read JSON lines and collapse alert updates', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'tilewatch-eval-'));
+  try {
+    await writeFile(join(dir, 'labels.jsonl'), LABELS.map((l) => JSON.stringify(l)).join('\n') + '\n\n');
+    await writeFile(join(dir, 'alerts.jsonl'), ALERTS.map((a) => JSON.stringify(a)).join('\n') + '\n');
+    const labels = await readLabels(join(dir, 'labels.jsonl'));
+    const alerts = await readAlerts(join(dir, 'alerts.jsonl'));
+    assert.equal(labels.length, LABELS.length);
+    assert.equal(alerts.length, 7);
+    const a3 = alerts.find((a) => a.id === 'a3');
+    assert.equal(a3?.detectedAt, iso(45));
+    assert.equal(a3?.version, 2);
+    assert.deepEqual([...(a3?.client.ips ?? [])].sort(), ['5.5.5.1', '5.5.5.2']);
+    assert.deepEqual(evaluate(labels, alerts), evaluate(LABELS, ALERTS));
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('naive requests-per-minute baseline misses a 1/s sweep and catches a fast one', () => {
+  const fmt = new CombinedFormatter();
+  const lines: string[] = [];
+  const ev = (t: number, ip: string) => ({
+    t,
+    ip,
+    method: 'GET' as const,
+    path: '/iiif/2/x/0,0,512,512/512,/0/default.jpg',
+    proto: 'HTTP/1.1' as const,
+    status: 200,
+    bytes: 1000,
+    referer: '',
+    ua: 'python-requests/2.31.0',
+    image: 'x',
+  });
+  const evs = [];
+  for (let i = 0; i < 600; i++) evs.push(ev(T0 + i * 1000, '1.2.3.4')); // 60 / min
+  for (let i = 0; i < 400; i++) evs.push(ev(T0 + 120_000 + i * 60, '5.6.7.8')); // ~1000 / min
+  evs.sort((a, b) => a.t - b.t);
+  for (const e of evs) lines.push(fmt.format(e));
+  const alerts = naiveRateBaseline(lines, 100);
+  assert.deepEqual(
+    alerts.map((a) => a.client.ip),
+    ['5.6.7.8'],
+  );
+  const a = alerts[0];
+  assert.ok(a);
+  assert.equal(a.client.subnet, '5.6.7.0/24');
+  assert.ok(Date.parse(a.detectedAt) >= T0 + 120_000 && Date.parse(a.detectedAt) < T0 + 130_000);
+  const r = evaluate([label('fast', 'threat', 'parallel-fast', ['5.6.7.8'], 2), label('slow', 'threat', 'raster-1s', ['1.2.3.4'], 0)], alerts);
+  assert.equal(r.totals.recall, 0.5);
+  assert.equal(subnetOf('2a01:db8:1:2::5'), '2a01:db8:1::/48');
+});
