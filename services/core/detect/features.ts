@@ -35,6 +35,11 @@ export interface Features {
   readonly exposures: readonly ImageExposure[];
   readonly fullyExposed: number;
   readonly bestCoverage: number;
+  /**
+   * Images covered ≥ fullCoverage at a protected band with (almost) nothing fetched at coarser levels:
+   * fetched whole at one resolution without navigating, as sweeping scripts do and viewers never do.
+   */
+  readonly sweptImages: number;
   /** Σ over images of pixels revealed at protected bands beyond one screenful, in screens. */
   readonly excessScreens: number;
   readonly fullDownloads: number;
@@ -79,6 +84,7 @@ export function measure(state: ClientState, geometryOf: GeometryLookup, baseline
   let forward = 0;
   let fullDownloads = 0;
   let excessPixels = 0;
+  let sweptImages = 0;
   for (const img of state.images.values()) {
     transitions += img.transitions;
     forward += img.forward;
@@ -92,6 +98,7 @@ export function measure(state: ClientState, geometryOf: GeometryLookup, baseline
       const finest = maxKey(img.tilesPerRes);
       const finestTiles = img.tilesPerRes.get(finest) ?? 0;
       depthTiles += finestTiles;
+      if (exp.exposure.coverage >= cfg.fullCoverage && !exp.exposure.byFullRequest && finestTiles >= cfg.depthOnlyFraction * img.tiles) sweptImages++;
       depthAll += img.tiles;
       for (const res of img.tilesPerRes.keys()) if (res <= finest - 2) coarseLevels = true;
       if (exp.exposure.byFullRequest) fullDownloads++;
@@ -119,6 +126,7 @@ export function measure(state: ClientState, geometryOf: GeometryLookup, baseline
     fullyExposed,
     bestCoverage,
     excessScreens: excessPixels / cfg.screenPixels,
+    sweptImages,
     fullDownloads,
     rasterFraction: transitions > 0 ? forward / transitions : 0,
     transitions,

@@ -22,6 +22,9 @@ export const WEIGHTS = Object.freeze({
   maxExposure: 60,
   /** Below `exposureScreens`, points grow linearly up to this. */
   partialExposure: 40,
+  /** First image swept whole at one resolution; a second adds `sweepExtra`. */
+  sweep: 15,
+  sweepExtra: 10,
   raster: 15,
   depthOnly: 10,
   regularTiming: 10,
@@ -66,6 +69,17 @@ export function scoreHarvest(f: Features, cfg: DetectorConfig): Verdict | null {
           (top ? `; e.g. ${pct(top.coverage)} of ${top.imageId} at scale ${fmtScale(top.scale)} (${top.longEdge} px long edge)` : ''),
       });
     }
+  }
+
+  // Whole images fetched at one resolution without navigating.
+  if (f.sweptImages > 0) {
+    score += WEIGHTS.sweep + (f.sweptImages > 1 ? WEIGHTS.sweepExtra : 0);
+    reasons.push({
+      signal: 'whole-image-sweep',
+      value: f.sweptImages,
+      threshold: 1,
+      text: `fetched ${f.sweptImages} image(s) whole (≥ ${pct(cfg.fullCoverage)}) at one high resolution without coarser levels`,
+    });
   }
 
   // Order.
