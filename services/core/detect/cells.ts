@@ -55,9 +55,10 @@ export function resGrid(protocol: Protocol, res: number, geom: ImageGeometry): R
   const band = IIIF_RES_BASE - res;
   const cs = CELL_PX * 2 ** band;
   const scale = 2 ** -band;
+  // Cells are marked by their centre, so the grid holds the cells whose centre lies inside the image.
   return {
-    cols: Math.max(1, Math.ceil(geom.width / cs)),
-    rows: Math.max(1, Math.ceil(geom.height / cs)),
+    cols: Math.max(1, Math.ceil(geom.width / cs - 0.5)),
+    rows: Math.max(1, Math.ceil(geom.height / cs - 0.5)),
     scale,
     longEdge: Math.round(Math.max(geom.width, geom.height) * scale),
     pixels: Math.round(geom.width * scale) * Math.round(geom.height * scale),

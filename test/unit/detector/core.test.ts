@@ -1,0 +1,241 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Alert } from '../../../services/core/alert.ts';
+import { CELL_PX, IIIF_RES_BASE, cellsOf, resGrid } from '../../../services/core/detect/cells.ts';
+import { DEFAULT_DETECTOR_CONFIG } from '../../../services/core/detect/detectorConfig.ts';
+import type { Features } from '../../../services/core/detect/features.ts';
+import { scoreFullDownloads, scoreHarvest, severityOf } from '../../../services/core/detect/score.ts';
+import { classifyUserAgent } from '../../../services/core/detect/userAgent.ts';
+import type { ImageGeometry, TileRequest } from '../../../services/core/types.ts';
+import { StreamingDetector, alertId } from '../../../services/detector/streamingDetector.ts';
+
+const cfg = DEFAULT_DETECTOR_CONFIG;
+const dzi: ImageGeometry = { width: 10000, height: 8000, tileSize: 254, overlap: 1, maxLevel: 14, source: 'catalog' };
+const iiif: ImageGeometry = { width: 6000, height: 4000, tileSize: 512, overlap: 0, maxLevel: -1, source: 'catalog' };
+
+function tile(over: Partial<TileRequest>): TileRequest {
+  return { protocol: 'dzi', imageId: 'img', kind: 'tile', level: 14, col: 0, row: 0, rect: null, scale: 1, ...over };
+}
+
+describe('coverage cells', () => {
+  it('pyramid tiles are cells of their own level, linearised row-major with the level grid', () => {
+    const m = cellsOf(tile({ level: 14, col: 10, row: 5 }), dzi);
+    assert.ok(m && m.cells !== 'whole');
+    assert.equal(m.res, 14);
+    assert.equal(m.cells.length, 1);
+    const g = resGrid('dzi', 14, dzi)!;
+    assert.equal(g.cols, Math.ceil(10000 / 254));
+    assert.equal(m.order, 5 * g.cols + 10);
+  });
+
+  it('a DZI level k below the deepest has scale 2^-k and the level size as long edge', () => {
+    const g = resGrid('dzi', 12, dzi)!;
+    assert.equal(g.scale, 0.25);
+    assert.equal(g.longEdge, 2500);
+    assert.equal(g.pixels, 2500 * 2000);
+  });
+
+  it('IIIF regions mark the cells whose centre they contain, at the band of their scale', () => {
+    // A 512 tile at s = 1 covers 2×2 cells of 256 px.
+    const m = cellsOf(tile({ protocol: 'iiif2', level: -1, col: -1, row: -1, rect: { x0: 1024, y0: 512, x1: 1536, y1: 1024 }, scale: 1 }), iiif);
+    assert.ok(m && m.cells !== 'whole');
+    assert.equal(m.res, IIIF_RES_BASE);
+    assert.equal(m.cells.length, 4);
+    // The same area at s = 0.25 is band 2: one cell of 1024 px has its centre (1536, 512) outside [1024,1536).
+    const q = cellsOf(tile({ protocol: 'iiif2', level: -1, col: -1, row: -1, rect: { x0: 0, y0: 0, x1: 2048, y1: 2048 }, scale: 0.25 }), iiif);
+    assert.ok(q && q.cells !== 'whole');
+    assert.equal(q.res, IIIF_RES_BASE - 2);
+    assert.equal(q.cells.length, (2048 / (CELL_PX * 4)) ** 2);
+  });
+
+  it('the tiles of a whole IIIF image cover every cell of the band', () => {
+    const seen = new Set<number>();
+    for (let y = 0; y < 4000; y += 512)
+      for (let x = 0; x < 6000; x += 512) {
+        const m = cellsOf(tile({ protocol: 'iiif2', level: -1, col: -1, row: -1, rect: { x0: x, y0: y, x1: Math.min(6000, x + 512), y1: Math.min(4000, y + 512) }, scale: 1 }), iiif);
+        assert.ok(m && m.cells !== 'whole');
+        for (const c of m.cells) seen.add(c);
+      }
+    const g = resGrid('iiif2', IIIF_RES_BASE, iiif)!;
+    assert.equal(seen.size, g.cols * g.rows);
+  });
+
+  it('a whole-image request of unknown size marks its band whole; pages and descriptors mark nothing', () => {
+    const full = cellsOf(tile({ protocol: 'iiif3', kind: 'full', level: -1, col: -1, row: -1, rect: null, scale: 1 }), undefined);
+    assert.deepEqual(full, { res: IIIF_RES_BASE, cells: 'whole', order: 0 });
+    assert.equal(cellsOf(tile({ kind: 'info' }), dzi), null);
+    assert.equal(cellsOf(tile({ kind: 'page', protocol: 'none' }), undefined), null);
+  });
+});
+
+describe('user agents', () => {
+  it('classifies libraries, crawlers, monitors and browsers', () => {
+    assert.equal(classifyUserAgent('python-requests/2.31.0'), 'library');
+    assert.equal(classifyUserAgent('iiif-dl/0.3.1'), 'library');
+    assert.equal(classifyUserAgent('Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)'), 'crawler');
+    assert.equal(classifyUserAgent('Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)'), 'monitor');
+    assert.equal(classifyUserAgent('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36'), 'browser');
+    assert.equal(classifyUserAgent(''), 'empty');
+  });
+});
+
+const quiet: Features = {
+  tiles: 100,
+  protectedTiles: 100,
+  exposures: [],
+  fullyExposed: 0,
+  bestCoverage: 0,
+  excessScreens: 0,
+  sweptImages: 0,
+  fullDownloads: 0,
+  rasterFraction: 0,
+  transitions: 100,
+  depthOnlyFraction: 0.5,
+  coarseLevels: true,
+  minuteCv: 2,
+  activeMinutes: 30,
+  medianGapMs: 0,
+  madGapMs: 0,
+  tilesPerMinute: 3,
+  noDescriptorFraction: 0,
+  refererNoneFraction: 0,
+  refererProtocolFraction: 0,
+  uaClass: 'browser',
+  notModified: 3,
+  pages: 2,
+  assets: 5,
+  volumeZ: 0,
+  hourTiles: 100,
+};
+
+describe('scoring', () => {
+  it('gives a viewer-like client no points and no severity', () => {
+    const v = scoreHarvest(quiet, cfg);
+    assert.ok(v);
+    assert.equal(v.score, 0);
+    assert.equal(v.severity, null);
+    assert.deepEqual(v.reasons, []);
+  });
+
+  it('does not score clients below the protected-tile gate', () => {
+    assert.equal(scoreHarvest({ ...quiet, protectedTiles: cfg.minProtectedTiles - 1, excessScreens: 50 }, cfg), null);
+  });
+
+  it('never alerts on one pattern signal alone', () => {
+    const single: Partial<Features>[] = [
+      { rasterFraction: 1 },
+      { depthOnlyFraction: 1, coarseLevels: false },
+      { minuteCv: 0 },
+      { uaClass: 'library', refererNoneFraction: 1, noDescriptorFraction: 1, notModified: 0, pages: 0, assets: 0 },
+      { volumeZ: 100 },
+    ];
+    for (const s of single) {
+      const v = scoreHarvest({ ...quiet, ...s }, cfg)!;
+      assert.equal(v.severity, null, JSON.stringify(s));
+      assert.equal(v.reasons.length, 1, `exactly the one signal is reported: ${JSON.stringify(s)}`);
+    }
+  });
+
+  it('alerts on exposure of many screens above the open-data resolution, with the measured value in the reason', () => {
+    const v = scoreHarvest({ ...quiet, excessScreens: cfg.exposureScreens * 3 }, cfg)!;
+    assert.ok(v.score >= cfg.alertScore);
+    const r = v.reasons.find((x) => x.signal === 'exposure');
+    assert.ok(r);
+    assert.equal(r.value, cfg.exposureScreens * 3);
+    assert.equal(r.threshold, cfg.exposureScreens);
+  });
+
+  it('alerts on a scripted raster sweep even when it exposes little (one slice of a distributed harvest)', () => {
+    const v = scoreHarvest(
+      { ...quiet, rasterFraction: 0.98, depthOnlyFraction: 1, coarseLevels: false, minuteCv: 0.1, uaClass: 'library', refererNoneFraction: 1, noDescriptorFraction: 1, notModified: 0, pages: 0, assets: 0, volumeZ: 10 },
+      cfg,
+    )!;
+    assert.ok(v.severity);
+    assert.deepEqual(v.reasons.map((r) => r.signal).sort(), ['context', 'depth-only', 'raster-order', 'regular-timing', 'volume']);
+  });
+
+  it('maps scores to severities monotonically', () => {
+    assert.equal(severityOf(cfg.alertScore - 1, cfg), null);
+    assert.equal(severityOf(cfg.alertScore, cfg), 'low');
+    assert.equal(severityOf(70, cfg), 'medium');
+    assert.equal(severityOf(85, cfg), 'high');
+    assert.equal(severityOf(95, cfg), 'critical');
+  });
+
+  it('raises full-download alerts from the configured number of whole images', () => {
+    assert.equal(scoreFullDownloads({ ...quiet, fullDownloads: cfg.fullDownloadImages - 1 }, cfg), null);
+    const v = scoreFullDownloads({ ...quiet, fullDownloads: cfg.fullDownloadImages }, cfg)!;
+    assert.equal(v.kind, 'full-download');
+    assert.ok(v.severity);
+  });
+});
+
+describe('streaming detector', () => {
+  const T0 = Date.UTC(2026, 2, 2, 10);
+  /** A script sweeping the deepest level of a DZI image row by row at one tile per second. */
+  function* sweep(ip: string, start: number, image = 'img'): Generator<Parameters<StreamingDetector['push']>[0]> {
+    const g = resGrid('dzi', 14, dzi)!;
+    let i = 0;
+    for (let row = 0; row < g.rows; row++)
+      for (let col = 0; col < g.cols; col++, i++)
+        yield {
+          ts: start + i * 1000,
+          ip,
+          userAgent: 'python-requests/2.31.0',
+          referer: '',
+          status: 200,
+          request: tile({ imageId: image, col, row }),
+          refererKind: 'none',
+          lineage: { source: 'test.log', line: i + 1, partition: -1 },
+        };
+  }
+
+  function run(events: Iterable<Parameters<StreamingDetector['push']>[0]>, over: Partial<typeof cfg> = {}): { alerts: Alert[]; d: StreamingDetector } {
+    const alerts: Alert[] = [];
+    const d = new StreamingDetector({ config: { ...cfg, ...over }, geometryOf: () => dzi, onAlert: (a) => alerts.push(a) });
+    for (const e of events) d.push(e);
+    d.flush();
+    return { alerts, d };
+  }
+
+  it('alerts on a 1 tile/s raster sweep of one large image, once, with deterministic ids and event-time detection', () => {
+    const { alerts } = run(sweep('203.0.113.7', T0));
+    const firsts = alerts.filter((a) => a.version === 1);
+    assert.equal(firsts.length, 1);
+    const a = firsts[0]!;
+    assert.equal(a.kind, 'bulk-harvest');
+    assert.equal(a.client.ip, '203.0.113.7');
+    assert.equal(a.client.subnet, '203.0.113.0/24');
+    assert.equal(a.id, alertId('bulk-harvest', '203.0.113.7', T0));
+    assert.equal(a.firstSeen, new Date(T0).toISOString());
+    // Detected while the sweep is in progress (event time), long before it ends.
+    const end = T0 + resGrid('dzi', 14, dzi)!.cols * resGrid('dzi', 14, dzi)!.rows * 1000;
+    assert.ok(Date.parse(a.detectedAt) < end);
+    assert.deepEqual(a.evidence, { source: 'test.log', firstLine: 1, lastLine: a.evidence.lastLine });
+  });
+
+  it('does not score allow-listed clients', () => {
+    const alerts: Alert[] = [];
+    const d = new StreamingDetector({ config: cfg, geometryOf: () => dzi, isAllowed: (ip) => ip.startsWith('10.20.'), onAlert: (a) => alerts.push(a) });
+    for (const e of sweep('10.20.0.5', T0)) d.push(e);
+    d.flush();
+    assert.deepEqual(alerts, []);
+  });
+
+  it('evicts idle clients in event time and bounds the number held', () => {
+    const { d } = run([...sweep('198.51.100.1', T0)].slice(0, 50).concat([...sweep('198.51.100.2', T0 + 3 * 3600_000)].slice(0, 50)));
+    assert.equal(d.stats().clients, 1, 'the first client was idle for longer than idleMs');
+    const many = Array.from({ length: 30 }, (_, i) => [...sweep(`192.0.2.${i + 1}`, T0 + i * 1000)][0]!);
+    const bounded = run(many, { maxClients: 10 });
+    assert.equal(bounded.d.stats().clients, 10);
+    assert.equal(bounded.d.stats().evicted, 20);
+  });
+
+  it('a new episode after eviction gets a new id; the same episode replayed keeps its id', () => {
+    const first = run(sweep('203.0.113.9', T0)).alerts[0]!;
+    const again = run(sweep('203.0.113.9', T0)).alerts[0]!;
+    assert.equal(first.id, again.id);
+    const later = run(sweep('203.0.113.9', T0 + 86_400_000)).alerts[0]!;
+    assert.notEqual(later.id, first.id);
+  });
+});
