@@ -5,10 +5,17 @@
  * Seeds 101 and 202 were never used while choosing thresholds (see README "Evaluation").
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
 import { before, describe, it } from 'node:test';
 import type { Alert } from '../../../services/core/alert.ts';
 import { BENIGN_KINDS, RANGES, THREAT_KINDS, createSimulation, type Label } from '../../../services/sim/index.ts';
 import { alertedIps, detectLines } from '../../support/detectLog.ts';
+
+const ajv = new Ajv2020({ allErrors: true });
+addFormats.default(ajv);
+const validateAlert = ajv.compile(JSON.parse(readFileSync(new URL('../../../schemas/alert.schema.json', import.meta.url), 'utf8')) as object);
 
 for (const SEED of [101, 202]) describe(`simulated day, seed ${SEED}, no catalogue`, () => {
   let labels: Label[] = [];
@@ -47,6 +54,7 @@ for (const SEED of [101, 202]) describe(`simulated day, seed ${SEED}, no catalog
   it('explains every alert with measured reasons and exposed images', () => {
     assert.ok(alerts.length > 0);
     for (const a of alerts) {
+      assert.ok(validateAlert(JSON.parse(JSON.stringify(a))), `${a.id} matches schemas/alert.schema.json: ${ajv.errorsText(validateAlert.errors)}`);
       assert.ok(a.reasons.length > 0, `${a.id} has reasons`);
       for (const r of a.reasons) assert.ok(Number.isFinite(r.value) && Number.isFinite(r.threshold) && r.text.length > 0);
       assert.match(a.id, /^tw-[0-9a-f]{20}$/);
