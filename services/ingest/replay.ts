@@ -6,7 +6,8 @@ import type { ImageGeometry, Protocol } from '../core/types.ts';
 import { StreamingDetector, type DetectorStats } from '../detector/streamingDetector.ts';
 import { BatchWriter, storedRanges } from '../store/batchWriter.ts';
 import type { Store } from '../store/openStore.ts';
-import { deadLetterRow, tileRequestRow } from '../store/tileRequestRows.ts';
+import { writeDeadLetterRow, writeTileRequestRow } from '../store/tileRequestRows.ts';
+import { TsvBuffer } from '../store/tsvBuffer.ts';
 import type { Catalog } from './catalog.ts';
 import { openLineSource, type LineSource } from './lineReader.ts';
 import { createNormalizer, type Normalizer } from './normalizer.ts';
@@ -84,31 +85,27 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     const source: LineSource = await openLineSource(name);
     let ranges: Array<[number, number]> | null = null;
     let rangeIdx = 0;
-    let rows = '';
-    let rowCount = 0;
-    let dead = '';
-    let deadCount = 0;
+    const rows = new TsvBuffer();
+    const dead = new TsvBuffer(1 << 16);
     let batchFirst = 0;
     let batchLast = 0;
     let lastProgress = 0;
 
     const flush = async (): Promise<void> => {
-      if (rowCount === 0 && deadCount === 0) return;
+      if (rows.rows === 0 && dead.rows === 0) return;
+      const rowCount = rows.rows;
+      const deadCount = dead.rows;
       await writer.write({
         sourceId: source.identity(),
         file: name,
         partition: -1,
         firstLine: batchFirst,
         lastLine: batchLast,
-        rows,
+        rows: rows.take(),
         rowCount,
-        deadLetters: dead,
+        deadLetters: dead.take(),
         deadLetterCount: deadCount,
       });
-      rows = '';
-      dead = '';
-      rowCount = 0;
-      deadCount = 0;
       batchFirst = 0;
     };
 
@@ -141,8 +138,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
           const n = norm.normalize(line);
           if (!n.ok) {
             if (!stored) {
-              dead += deadLetterRow(now(), lineage, n.reason, line);
-              deadCount++;
+              writeDeadLetterRow(dead, now(), lineage, n.reason, line);
               deadLetters++;
               if (batchFirst === 0) batchFirst = lineNo;
               batchLast = lineNo;
@@ -152,8 +148,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
             if (rec.ts < tFrom) tFrom = rec.ts;
             if (rec.ts > tTo) tTo = rec.ts;
             if (!stored) {
-              rows += tileRequestRow(rec, n.request, lineage, clientKeyOf(rec.ip, rec.userAgent));
-              rowCount++;
+              writeTileRequestRow(rows, rec, n.request, lineage, clientKeyOf(rec.ip, rec.userAgent));
               if (batchFirst === 0) batchFirst = lineNo;
               batchLast = lineNo;
             }

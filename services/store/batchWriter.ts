@@ -11,9 +11,9 @@ export interface Batch {
   readonly partition: number;
   readonly firstLine: number;
   readonly lastLine: number;
-  readonly rows: string;
+  readonly rows: Buffer;
   readonly rowCount: number;
-  readonly deadLetters: string;
+  readonly deadLetters: Buffer;
   readonly deadLetterCount: number;
 }
 
@@ -89,7 +89,7 @@ export class BatchWriter {
         this.opts.client.insert({
           table: 'tile_requests',
           columns: [...TILE_REQUEST_COLUMNS],
-          values: Readable.from([Buffer.from(b.rows)], { objectMode: false }),
+          values: Readable.from([b.rows], { objectMode: false }),
           format: 'TabSeparated',
           clickhouse_settings: { insert_deduplication_token: token, insert_deduplicate: 1 },
         }),
@@ -100,7 +100,7 @@ export class BatchWriter {
         this.opts.client.insert({
           table: 'dead_letters',
           columns: [...DEAD_LETTER_COLUMNS],
-          values: Readable.from([Buffer.from(b.deadLetters)], { objectMode: false }),
+          values: Readable.from([b.deadLetters], { objectMode: false }),
           format: 'TabSeparated',
           clickhouse_settings: { insert_deduplication_token: `${token}:dl`, insert_deduplicate: 1 },
         }),

@@ -1,5 +1,6 @@
 import type { AccessRecord, Lineage, TileRequest } from '../core/types.ts';
-import { tsvDateTime64, tsvString } from './tsv.ts';
+import { tsvDateTime64 } from './tsv.ts';
+import type { TsvBuffer } from './tsvBuffer.ts';
 
 /** Column order of the TSV rows below; must match `INSERT INTO tile_requests (…)`. */
 export const TILE_REQUEST_COLUMNS = [
@@ -13,19 +14,34 @@ export function toIpv6Text(ip: string): string {
   return ip.includes(':') ? ip : `::ffff:${ip}`;
 }
 
-/** One tile_requests row as a TSV line (with trailing newline). */
-export function tileRequestRow(rec: AccessRecord, req: TileRequest, lineage: Lineage, clientKey: string): string {
+/** Appends one tile_requests row (columns in TILE_REQUEST_COLUMNS order) to a TSV buffer. */
+export function writeTileRequestRow(out: TsvBuffer, rec: AccessRecord, req: TileRequest, lineage: Lineage, clientKey: string): void {
   const r = req.rect;
-  const rx = r ? Math.max(0, Math.round(r.x0)) : 0;
-  const ry = r ? Math.max(0, Math.round(r.y0)) : 0;
-  const rw = r ? Math.max(0, Math.round(r.x1 - r.x0)) : 0;
-  const rh = r ? Math.max(0, Math.round(r.y1 - r.y0)) : 0;
-  return (
-    `${tsvDateTime64(rec.ts)}\t${toIpv6Text(rec.ip)}\t${tsvString(clientKey)}\t${tsvString(rec.method)}\t${rec.status}\t${clampU32(rec.bytes)}\t` +
-    `${tsvString(rec.host)}\t${tsvString(rec.target)}\t${tsvString(rec.referer)}\t${tsvString(rec.userAgent)}\t` +
-    `${req.protocol}\t${req.kind}\t${tsvString(req.imageId)}\t${req.level}\t${req.col}\t${req.row}\t${rx}\t${ry}\t${rw}\t${rh}\t` +
-    `${req.scale}\t${tsvString(lineage.source)}\t${lineage.partition}\t${lineage.line}\n`
-  );
+  out
+    .num(tsvDateTime64(rec.ts))
+    .str(toIpv6Text(rec.ip))
+    .str(clientKey)
+    .str(rec.method)
+    .num(rec.status)
+    .num(clampU32(rec.bytes))
+    .str(rec.host)
+    .str(rec.target)
+    .str(rec.referer)
+    .str(rec.userAgent)
+    .num(req.protocol)
+    .num(req.kind)
+    .str(req.imageId)
+    .num(req.level)
+    .num(req.col)
+    .num(req.row)
+    .num(r ? Math.max(0, Math.round(r.x0)) : 0)
+    .num(r ? Math.max(0, Math.round(r.y0)) : 0)
+    .num(r ? Math.max(0, Math.round(r.x1 - r.x0)) : 0)
+    .num(r ? Math.max(0, Math.round(r.y1 - r.y0)) : 0)
+    .num(req.scale)
+    .str(lineage.source)
+    .num(lineage.partition)
+    .num(lineage.line, true);
 }
 
 function clampU32(n: number): number {
@@ -37,7 +53,12 @@ export const DEAD_LETTER_COLUMNS = ['received_at', 'source', 'partition', 'line'
 /** Raw input is capped so one huge garbage line cannot blow up a batch; the reason says so. */
 export const MAX_DEAD_LETTER_RAW = 65_536;
 
-export function deadLetterRow(receivedAt: number, lineage: Lineage, reason: string, raw: string): string {
-  const text = raw.length > MAX_DEAD_LETTER_RAW ? raw.slice(0, MAX_DEAD_LETTER_RAW) : raw;
-  return `${tsvDateTime64(receivedAt)}\t${tsvString(lineage.source)}\t${lineage.partition}\t${lineage.line}\t${tsvString(reason)}\t${tsvString(text)}\n`;
+export function writeDeadLetterRow(out: TsvBuffer, receivedAt: number, lineage: Lineage, reason: string, raw: string): void {
+  out
+    .num(tsvDateTime64(receivedAt))
+    .str(lineage.source)
+    .num(lineage.partition)
+    .num(lineage.line)
+    .str(reason)
+    .str(raw.length > MAX_DEAD_LETTER_RAW ? raw.slice(0, MAX_DEAD_LETTER_RAW) : raw, true);
 }
