@@ -4,7 +4,7 @@ import type { Alert, AlertImage, AlertKind, Severity } from '../core/alert.ts';
 import { SEVERITIES } from '../core/alert.ts';
 import { newClientState, observe, type ClientState, type DetectorEvent } from '../core/detect/clientState.ts';
 import type { DetectorConfig } from '../core/detect/detectorConfig.ts';
-import { measure, type GeometryLookup, type VolumeBaseline } from '../core/detect/features.ts';
+import { measure, type GeometryLookup, type OpenDataLookup, type VolumeBaseline } from '../core/detect/features.ts';
 import { scoreFullDownloads, scoreHarvest, type Verdict } from '../core/detect/score.ts';
 import { subnetOf } from '../core/logformat/cidr.ts';
 
@@ -14,6 +14,8 @@ export type AlertListener = (alert: Alert) => void;
 export interface StreamingDetectorOptions {
   readonly config: DetectorConfig;
   readonly geometryOf: GeometryLookup;
+  /** Per-image open-data long edge (catalogue); the config default otherwise. */
+  readonly openDataOf?: OpenDataLookup;
   /** Clients never scored (staff, monitors, verified crawlers): returns true to skip. */
   readonly isAllowed?: (ip: string, userAgent: string) => boolean;
   readonly onAlert: AlertListener;
@@ -121,7 +123,7 @@ export class StreamingDetector {
   private evaluate(state: ClientState, ts: number): void {
     state.lastEvalTiles = state.tiles;
     state.lastEvalTs = ts;
-    const features = measure(state, this.opts.geometryOf, this.baseline, this.cfg);
+    const features = measure(state, this.opts.geometryOf, this.baseline, this.cfg, this.opts.openDataOf);
     for (const verdict of [scoreHarvest(features, this.cfg), scoreFullDownloads(features, this.cfg)]) {
       if (verdict?.severity) this.raise(state, verdict, verdict.severity, features.fullyExposed, features.exposures, ts);
     }

@@ -68,7 +68,13 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const batchLines = opts.batchLines ?? 50_000;
   let normalizer: Normalizer | null = null;
   const geometryOf = (protocol: Protocol, imageId: string): ImageGeometry | undefined => normalizer?.geometryOf(protocol, imageId);
-  const detector = new StreamingDetector({ config: opts.detector, geometryOf, isAllowed: opts.isAllowed, onAlert: opts.onAlert });
+  const detector = new StreamingDetector({
+    config: opts.detector,
+    geometryOf,
+    openDataOf: (protocol, imageId) => opts.catalog.get(protocol, imageId)?.openDataLongEdge,
+    isAllowed: opts.isAllowed,
+    onAlert: opts.onAlert,
+  });
   const writer = new BatchWriter({ client: opts.store.client, now });
 
   let parser: NamedParser | null = null;

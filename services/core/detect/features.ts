@@ -70,9 +70,17 @@ export interface Features {
 }
 
 export type GeometryLookup = (protocol: Protocol, imageId: string) => ImageGeometry | undefined;
+/** Per-image open-data long edge from the catalogue; undefined or 0 → the configured default. */
+export type OpenDataLookup = (protocol: Protocol, imageId: string) => number | undefined;
 
 /** Measures a client. Pure: reads the state, the geometry lookup and the baseline. */
-export function measure(state: ClientState, geometryOf: GeometryLookup, baseline: VolumeBaseline | undefined, cfg: DetectorConfig): Features {
+export function measure(
+  state: ClientState,
+  geometryOf: GeometryLookup,
+  baseline: VolumeBaseline | undefined,
+  cfg: DetectorConfig,
+  openDataOf?: OpenDataLookup,
+): Features {
   const exposures: ImageExposure[] = [];
   let protectedTiles = 0;
   let depthTiles = 0;
@@ -88,7 +96,7 @@ export function measure(state: ClientState, geometryOf: GeometryLookup, baseline
   for (const img of state.images.values()) {
     transitions += img.transitions;
     forward += img.forward;
-    const exp = imageExposure(img, geometryOf(img.protocol, img.imageId), cfg);
+    const exp = imageExposure(img, geometryOf(img.protocol, img.imageId), cfg, openDataOf?.(img.protocol, img.imageId) || cfg.openDataLongEdge);
     if (!exp) continue;
     exposures.push(exp.exposure);
     if (exp.exposure.isProtected) {
@@ -149,7 +157,12 @@ export function measure(state: ClientState, geometryOf: GeometryLookup, baseline
   };
 }
 
-function imageExposure(img: ImageState, geom: ImageGeometry | undefined, cfg: DetectorConfig): { exposure: ImageExposure; protectedTiles: number } | null {
+function imageExposure(
+  img: ImageState,
+  geom: ImageGeometry | undefined,
+  cfg: DetectorConfig,
+  openDataLongEdge: number,
+): { exposure: ImageExposure; protectedTiles: number } | null {
   let best: ImageExposure | null = null;
   let protectedTiles = 0;
   const resKeys = new Set<number>([...img.cells.keys(), ...img.whole]);
@@ -174,7 +187,7 @@ function imageExposure(img: ImageState, geom: ImageGeometry | undefined, cfg: De
     } else {
       continue;
     }
-    const isProtected = scale >= cfg.protectedScale && longEdge > cfg.openDataLongEdge;
+    const isProtected = scale >= cfg.protectedScale && longEdge > openDataLongEdge;
     if (isProtected) protectedTiles += img.tilesPerRes.get(res) ?? 0;
     const candidate: ImageExposure = {
       protocol: img.protocol,

@@ -222,6 +222,14 @@ describe('streaming detector', () => {
     assert.deepEqual(alerts, []);
   });
 
+  it('honours a per-image open-data long edge from the catalogue: content published openly is not exposure', () => {
+    const alerts: Alert[] = [];
+    const d = new StreamingDetector({ config: cfg, geometryOf: () => dzi, openDataOf: () => 20_000, onAlert: (a) => alerts.push(a) });
+    for (const e of sweep('203.0.113.8', T0)) d.push(e);
+    d.flush();
+    assert.deepEqual(alerts, []);
+  });
+
   it('evicts idle clients in event time and bounds the number held', () => {
     const { d } = run([...sweep('198.51.100.1', T0)].slice(0, 50).concat([...sweep('198.51.100.2', T0 + 3 * 3600_000)].slice(0, 50)));
     assert.equal(d.stats().clients, 1, 'the first client was idle for longer than idleMs');
