@@ -1,4 +1,6 @@
--- Aggregates kept current by materialized views (as RITA does for beacons).
+-- Aggregates kept current by materialized views (as RITA does for beacons). Each target table keeps
+-- a deduplication window so that a batch re-inserted with the same token (a replay, or recovery after
+-- a crash between insert and ledger) is not counted twice.
 
 -- Traffic per minute by protocol, kind and status: dashboards and volume baselines.
 CREATE TABLE IF NOT EXISTS traffic_minute
@@ -12,7 +14,8 @@ CREATE TABLE IF NOT EXISTS traffic_minute
 )
 ENGINE = SummingMergeTree
 PARTITION BY toYYYYMM(minute)
-ORDER BY (minute, protocol, kind, status);
+ORDER BY (minute, protocol, kind, status)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS traffic_minute_mv TO traffic_minute AS
 SELECT toStartOfMinute(ts) AS minute, protocol, kind, status, count() AS requests, sum(bytes) AS bytes
@@ -31,7 +34,8 @@ CREATE TABLE IF NOT EXISTS client_minute
 )
 ENGINE = SummingMergeTree
 PARTITION BY toYYYYMM(minute)
-ORDER BY (client, minute);
+ORDER BY (client, minute)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS client_minute_mv TO client_minute AS
 SELECT client, toStartOfMinute(ts) AS minute,
@@ -58,7 +62,8 @@ CREATE TABLE IF NOT EXISTS client_image_hour
 )
 ENGINE = AggregatingMergeTree
 PARTITION BY toYYYYMM(hour)
-ORDER BY (client, image_id, hour);
+ORDER BY (client, image_id, hour)
+SETTINGS non_replicated_deduplication_window = 10000;
 
 CREATE MATERIALIZED VIEW IF NOT EXISTS client_image_hour_mv TO client_image_hour AS
 SELECT client, image_id, toStartOfHour(ts) AS hour,

@@ -53,7 +53,7 @@ PARTITION BY toYYYYMM(received_at)
 ORDER BY (source, partition, line)
 SETTINGS non_replicated_deduplication_window = 10000;
 
--- Ledger of stored batches (source identity = SHA-256 of the first 64 KiB of decompressed content, line range): a replay skips what is already stored; the
+-- Ledger of stored batches (source identity = SHA-256 of the source's first line, line range): a replay skips what is already stored; the
 -- insert deduplication token covers a crash between the data insert and this row.
 CREATE TABLE IF NOT EXISTS ingest_batches
 (

@@ -1,4 +1,5 @@
-import type { ClickHouseClient } from '@clickhouse/client';
+import type { Store } from '../store/openStore.ts';
+import { jsonEachRow } from '../store/openStore.ts';
 import type { Alert } from '../core/alert.ts';
 
 /** Columns of the `alerts` table for one alert version. */
@@ -31,7 +32,7 @@ export function alertRow(a: Alert): Record<string, unknown> {
 export class AlertsTableSink {
   private pending: Alert[] = [];
   written = 0;
-  constructor(private readonly client: ClickHouseClient) {}
+  constructor(private readonly store: Pick<Store, 'insertRaw'>) {}
 
   push(a: Alert): void {
     this.pending.push(a);
@@ -41,12 +42,7 @@ export class AlertsTableSink {
     if (this.pending.length === 0) return;
     const batch = this.pending;
     this.pending = [];
-    await this.client.insert({
-      table: 'alerts',
-      values: batch.map(alertRow),
-      format: 'JSONEachRow',
-      clickhouse_settings: { date_time_input_format: 'best_effort' },
-    });
+    await this.store.insertRaw({ table: 'alerts', body: jsonEachRow(batch.map(alertRow)), format: 'JSONEachRow', settings: { date_time_input_format: 'best_effort' } });
     this.written += batch.length;
   }
 }

@@ -12,6 +12,7 @@ import { runSimulate } from './commands/simulate.ts';
 import { runEvaluate } from './commands/evaluate.ts';
 import { runDemo } from './commands/demo.ts';
 import { StoreLockedError } from '../store/openStore.ts';
+import { detachStdin } from './detachStdin.ts';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -87,6 +88,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option('--out <dir>', 'where the simulated log goes', './data/demo'),
   ).action(async (o) => setExit(await runDemo(o)));
 
+  // Only `replay -` reads stdin; otherwise keep the embedded engine from mistaking it for insert data.
+  if (!argv.includes('-')) detachStdin();
   try {
     await program.parseAsync(['node', 'tilewatch', ...argv]);
     return exit;

@@ -5,8 +5,6 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 
-/** Bytes of decompressed content hashed into a source's identity. */
-export const IDENTITY_BYTES = 65_536;
 
 /** A chunk of complete lines with the 1-based number of the first one. */
 export interface LineChunk {
@@ -22,8 +20,10 @@ export interface LineSource {
   /** Bytes read from disk so far (compressed), for progress. */
   bytesRead(): number;
   /**
-   * SHA-256 of the first 64 KiB of decompressed content (or all of it when shorter): the same log
-   * gets the same identity whether plain, gzipped or renamed by rotation. Final once `identityReady()`.
+   * SHA-256 of the first line of decompressed content. An access log's first line carries a
+   * timestamp, a client and a path, so it names the log: the same log gets the same identity whether
+   * plain, gzipped, renamed by rotation, or grown since the last replay. Final once `identityReady()`
+   * (as soon as the first line is read).
    */
   identity(): string;
   identityReady(): boolean;
@@ -48,13 +48,11 @@ export async function openLineSource(name: string, stdin: Readable = process.std
   raw.on('data', (b: Buffer) => {
     read += b.length;
   });
-  const hash = createHash('sha256');
-  let hashed = 0;
   let ready = false;
   let digest = '';
-  const finishIdentity = (): void => {
+  const setIdentity = (firstLine: string): void => {
     if (!ready) {
-      digest = hash.digest('hex');
+      digest = createHash('sha256').update(firstLine).digest('hex');
       ready = true;
     }
   };
@@ -93,7 +91,7 @@ export async function openLineSource(name: string, stdin: Readable = process.std
     sizeBytes,
     bytesRead: () => read,
     identity: () => {
-      if (!ready) throw new Error('source identity requested before 64 KiB were read');
+      if (!ready) throw new Error('source identity requested before the first line was read');
       return digest;
     },
     identityReady: () => ready,
@@ -102,12 +100,6 @@ export async function openLineSource(name: string, stdin: Readable = process.std
       let lineNo = 1;
       const decoder = new TextDecoder('utf-8', { fatal: false });
       for await (const buf of bytes()) {
-        if (!ready) {
-          const take = Math.min(buf.length, IDENTITY_BYTES - hashed);
-          hash.update(buf.subarray(0, take));
-          hashed += take;
-          if (hashed >= IDENTITY_BYTES) finishIdentity();
-        }
         const text = carry + decoder.decode(buf, { stream: true });
         const lines = text.split('\n');
         carry = lines.pop() ?? '';
@@ -116,14 +108,16 @@ export async function openLineSource(name: string, stdin: Readable = process.std
             const l = lines[i]!;
             if (l.endsWith('\r')) lines[i] = l.slice(0, -1);
           }
+          if (!ready) setIdentity(lines[0]!);
           const chunk = { firstLine: lineNo, lines };
           lineNo += lines.length;
           yield chunk;
         }
       }
-      finishIdentity();
       carry += decoder.decode();
-      if (carry.length > 0) yield { firstLine: lineNo, lines: [carry.endsWith('\r') ? carry.slice(0, -1) : carry] };
+      const last = carry.endsWith('\r') ? carry.slice(0, -1) : carry;
+      setIdentity(last);
+      if (carry.length > 0) yield { firstLine: lineNo, lines: [last] };
     },
   };
 }

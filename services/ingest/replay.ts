@@ -75,7 +75,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     isAllowed: opts.isAllowed,
     onAlert: opts.onAlert,
   });
-  const writer = new BatchWriter({ client: opts.store.client, now });
+  const writer = new BatchWriter({ store: opts.store, now });
 
   let parser: NamedParser | null = null;
   let linesRead = 0;

@@ -1,5 +1,5 @@
-import { Readable } from 'node:stream';
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { Store } from './openStore.ts';
 import { DEAD_LETTER_COLUMNS, TILE_REQUEST_COLUMNS } from './tileRequestRows.ts';
 import { tsvDateTime64, tsvString } from './tsv.ts';
 
@@ -18,7 +18,7 @@ export interface Batch {
 }
 
 export interface BatchWriterOptions {
-  readonly client: ClickHouseClient;
+  readonly store: Pick<Store, 'insertRaw'>;
   /** Inserts in flight at once (ClickHouse prefers ~1 insert/s per table). Default 2. */
   readonly maxInFlight?: number;
   /** Attempts per insert before the error propagates (the run stops and nothing after it is claimed stored). Default 6. */
@@ -86,34 +86,22 @@ export class BatchWriter {
     const t0 = performance.now();
     if (b.rowCount > 0) {
       await this.retry(b, () =>
-        this.opts.client.insert({
-          table: 'tile_requests',
-          columns: [...TILE_REQUEST_COLUMNS],
-          values: Readable.from([b.rows], { objectMode: false }),
-          format: 'TabSeparated',
-          clickhouse_settings: { insert_deduplication_token: token, insert_deduplicate: 1 },
-        }),
+        this.opts.store.insertRaw({ table: 'tile_requests', columns: TILE_REQUEST_COLUMNS, body: b.rows, format: 'TabSeparated', settings: dedup(token) }),
       );
     }
     if (b.deadLetterCount > 0) {
       await this.retry(b, () =>
-        this.opts.client.insert({
-          table: 'dead_letters',
-          columns: [...DEAD_LETTER_COLUMNS],
-          values: Readable.from([b.deadLetters], { objectMode: false }),
-          format: 'TabSeparated',
-          clickhouse_settings: { insert_deduplication_token: `${token}:dl`, insert_deduplicate: 1 },
-        }),
+        this.opts.store.insertRaw({ table: 'dead_letters', columns: DEAD_LETTER_COLUMNS, body: b.deadLetters, format: 'TabSeparated', settings: dedup(`${token}:dl`) }),
       );
     }
     const ledger =
       `${tsvString(token)}\t${tsvString(b.sourceId)}\t${tsvString(b.file)}\t${b.partition}\t${b.firstLine}\t${b.lastLine}\t` +
       `${b.rowCount}\t${b.deadLetterCount}\t${tsvDateTime64(this.now())}\n`;
     await this.retry(b, () =>
-      this.opts.client.insert({
+      this.opts.store.insertRaw({
         table: 'ingest_batches',
         columns: ['token', 'source', 'file', 'partition', 'first_line', 'last_line', 'rows', 'dead_letters', 'stored_at'],
-        values: Readable.from([Buffer.from(ledger)], { objectMode: false }),
+        body: Buffer.from(ledger),
         format: 'TabSeparated',
       }),
     );
@@ -136,6 +124,15 @@ export class BatchWriter {
       }
     }
   }
+}
+
+/**
+ * Insert settings for an idempotent insert: the token makes ClickHouse drop a block it already stored,
+ * and the materialized views deduplicate with it, so a re-inserted batch is not counted twice in the
+ * aggregates either.
+ */
+function dedup(token: string): Record<string, string | number> {
+  return { insert_deduplication_token: token, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 };
 }
 
 /** Syntax and type errors are bugs or bad schema, not outages: retrying them only delays the report. */

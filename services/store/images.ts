@@ -1,4 +1,4 @@
-import type { ClickHouseClient } from '@clickhouse/client';
+import { jsonEachRow, type Store } from './openStore.ts';
 import type { ImageGeometry, Protocol } from '../core/types.ts';
 
 export interface ImageRow {
@@ -9,7 +9,7 @@ export interface ImageRow {
 }
 
 /** Upserts catalogue entries and learned extents into `images` (newest `updated_at` wins). */
-export async function writeImages(client: ClickHouseClient, images: readonly ImageRow[], now = Date.now()): Promise<void> {
+export async function writeImages(store: Pick<Store, 'insertRaw'>, images: readonly ImageRow[], now = Date.now()): Promise<void> {
   const BATCH = 50_000;
   for (let i = 0; i < images.length; i += BATCH) {
     const values = images.slice(i, i + BATCH).map((im) => ({
@@ -24,6 +24,6 @@ export async function writeImages(client: ClickHouseClient, images: readonly Ima
       source: im.geometry.source,
       updated_at: new Date(now).toISOString(),
     }));
-    await client.insert({ table: 'images', values, format: 'JSONEachRow', clickhouse_settings: { date_time_input_format: 'best_effort' } });
+    await store.insertRaw({ table: 'images', body: jsonEachRow(values), format: 'JSONEachRow', settings: { date_time_input_format: 'best_effort' } });
   }
 }

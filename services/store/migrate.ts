@@ -78,11 +78,10 @@ export async function migrate(client: ClickHouseClient, migrations = loadMigrati
         throw new Error(`Migration ${m.name} failed: ${(err as Error).message}`, { cause: err });
       }
     }
-    await client.insert({
-      table: 'schema_migrations',
-      values: [{ version: m.version, name: m.name, checksum: m.checksum, applied_at: new Date().toISOString() }],
-      format: 'JSONEachRow',
-      clickhouse_settings: { date_time_input_format: 'best_effort' },
+    // INSERT … SELECT with parameters: no inline data (chDB's inline-data path misreads a busy stdin).
+    await client.command({
+      query: 'INSERT INTO schema_migrations SELECT {version:UInt32}, {name:String}, {checksum:String}, now64(3)',
+      query_params: { version: m.version, name: m.name, checksum: m.checksum },
     });
     applied.push(m.name);
   }

@@ -1,18 +1,39 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createClient, type ClickHouseClient, type ClickHouseClientConfigOptions } from '@clickhouse/client';
+import { Readable } from 'node:stream';
+import { createClient, type ClickHouseClient, type ClickHouseClientConfigOptions, type ClickHouseSettings } from '@clickhouse/client';
 
 /** Where the data lives: an embedded chDB directory (default) or a ClickHouse server. */
 export type StoreTarget =
   | { readonly kind: 'embedded'; readonly dataDir: string }
   | { readonly kind: 'server'; readonly url: string; readonly database?: string; readonly username?: string; readonly password?: string };
 
+/** Pre-encoded rows for one insert. */
+export interface RawInsert {
+  readonly table: string;
+  readonly columns?: readonly string[];
+  readonly format: 'TabSeparated' | 'JSONEachRow';
+  readonly body: Buffer;
+  readonly settings?: Readonly<Record<string, string | number>>;
+}
+
 export interface Store {
   readonly client: ClickHouseClient;
   readonly target: StoreTarget;
   /** Human description for logs and messages (no password). */
   readonly description: string;
+  /**
+   * Inserts pre-encoded rows. On chDB this is the engine's zero-copy raw insert (parsed by its
+   * multithreaded parser, and never confused by data on the process's stdin, which the inline
+   * `INSERT … FORMAT` path of the generic connection is); on a server it is a normal HTTP insert.
+   */
+  insertRaw(insert: RawInsert): Promise<void>;
   close(): Promise<void>;
+}
+
+/** Encodes plain objects as JSONEachRow for {@link Store.insertRaw}. */
+export function jsonEachRow(rows: readonly object[]): Buffer {
+  return Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
 }
 
 /** Raised when the embedded directory is held by another process (chDB allows one per directory). */
@@ -46,7 +67,21 @@ export async function openStore(target: StoreTarget): Promise<Store> {
       await client.close();
       throw new Error(`Cannot reach ClickHouse at ${redactUrl(target.url)}: ${ping.error.message}`);
     }
-    return { client, target, description: `ClickHouse server ${redactUrl(target.url)}`, close: () => client.close() };
+    return {
+      client,
+      target,
+      description: `ClickHouse server ${redactUrl(target.url)}`,
+      insertRaw: async (ins) => {
+        await client.insert({
+          table: ins.table,
+          ...(ins.columns ? { columns: [...ins.columns] as [string, ...string[]] } : {}),
+          values: Readable.from([ins.body], { objectMode: false }),
+          format: ins.format,
+          ...(ins.settings ? { clickhouse_settings: ins.settings as ClickHouseSettings } : {}),
+        });
+      },
+      close: () => client.close(),
+    };
   }
   const dataDir = resolve(target.dataDir);
   mkdirSync(dataDir, { recursive: true });
@@ -56,7 +91,7 @@ export async function openStore(target: StoreTarget): Promise<Store> {
   try {
     connection = createChdbConnection({ path: dataDir });
   } catch (err) {
-    if (/Cannot lock file|code 76|Code: 76/i.test(String((err as Error).message))) throw new StoreLockedError(dataDir, err);
+    if (isLockError(err)) throw new StoreLockedError(dataDir, err);
     throw err;
   }
   // chdb ships its own copy of client-common's types; the runtime contract is the same Connection interface.
@@ -65,10 +100,34 @@ export async function openStore(target: StoreTarget): Promise<Store> {
     await client.query({ query: 'SELECT 1', format: 'CSV' }).then((r) => r.text());
   } catch (err) {
     await client.close();
-    if (/Cannot lock file|code: 76/i.test(String((err as Error).message))) throw new StoreLockedError(dataDir, err);
+    if (isLockError(err)) throw new StoreLockedError(dataDir, err);
     throw err;
   }
-  return { client, target: { kind: 'embedded', dataDir }, description: `embedded chDB at ${dataDir}`, close: () => client.close() };
+  const chdb = connection.chdb;
+  return {
+    client,
+    target: { kind: 'embedded', dataDir },
+    description: `embedded chDB at ${dataDir}`,
+    insertRaw: async (ins) => {
+      await chdb.rawInsert({
+        table: ins.table,
+        values: ins.body,
+        format: ins.format,
+        ...(ins.columns ? { columns: ins.columns } : {}),
+        ...(ins.settings ? { settings: { ...ins.settings } } : {}),
+      });
+    },
+    close: () => client.close(),
+  };
+}
+
+/**
+ * chDB refuses a directory another process holds: the native layer prints "Cannot lock file … (code
+ * 76)" and the binding throws a connection error naming the path.
+ */
+function isLockError(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown };
+  return e?.code === 'CHDB_CONNECTION' || /Cannot lock file|Code: 76|Failed to create connection for path/i.test(String(e?.message ?? ''));
 }
 
 function redactUrl(url: string): string {

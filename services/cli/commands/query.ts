@@ -17,6 +17,8 @@ export async function runQuery(sql: string, flags: QueryFlags): Promise<number> 
   const statement = sql.trim().replace(/;\s*$/, '');
   if (!READ_ONLY.test(statement)) throw new UsageError('query runs read-only statements only (SELECT, WITH, SHOW, DESCRIBE, EXPLAIN, EXISTS)');
   if (statement.includes(';')) throw new UsageError('query runs exactly one statement');
+  // readonly = 1 does not stop a client-side INTO OUTFILE, so refuse it here.
+  if (/\binto\s+outfile\b/i.test(statement)) throw new UsageError('query does not write files (INTO OUTFILE); use --output json and redirect');
   const params: Record<string, string> = {};
   for (const p of flags.param ?? []) {
     const eq = p.indexOf('=');

@@ -42,7 +42,7 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
       await mkdir(dirname(flags.alertsOut), { recursive: true });
       alertsOut = createWriteStream(flags.alertsOut, { flags: 'w' });
     }
-    const table = new AlertsTableSink(store.client);
+    const table = new AlertsTableSink(store);
     const progress = createProgress(!flags.quiet && process.stderr.isTTY === true, started);
     const summary = await replay({
       inputs: files,
@@ -64,7 +64,7 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
     });
     progress?.({ done: true });
     await table.flush();
-    await writeImages(store.client, summary.images);
+    await writeImages(store, summary.images);
     return { summary, alerts, elapsedMs: performance.now() - started };
   } finally {
     if (alertsOut) await new Promise<void>((r) => alertsOut!.end(r));
