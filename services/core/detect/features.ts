@@ -40,7 +40,11 @@ export interface Features {
    * fetched whole at one resolution without navigating, as sweeping scripts do and viewers never do.
    */
   readonly sweptImages: number;
-  /** Σ over images of pixels revealed at protected bands beyond one screenful, in screens. */
+  /**
+   * Pixels revealed at protected bands beyond one screenful per image, in screens: images covered
+   * ≥ fullCoverage count whole, partially covered images count half (viewers explore regions of many
+   * images; reconstructing an image needs all of it).
+   */
   readonly excessScreens: number;
   readonly fullDownloads: number;
   /** Share of tile transitions that extend a raster frontier by a small forward step. */
@@ -110,7 +114,8 @@ export function measure(
       depthAll += img.tiles;
       for (const res of img.tilesPerRes.keys()) if (res <= finest - 2) coarseLevels = true;
       if (exp.exposure.byFullRequest) fullDownloads++;
-      excessPixels += Math.max(0, exp.exposure.revealedPixels - cfg.screenPixels);
+      const excess = Math.max(0, exp.exposure.revealedPixels - cfg.screenPixels);
+      excessPixels += exp.exposure.coverage >= cfg.fullCoverage ? excess : excess / 2;
     }
   }
   exposures.sort((a, b) => Number(b.isProtected) - Number(a.isProtected) || b.coverage * b.longEdge - a.coverage * a.longEdge);

@@ -22,7 +22,7 @@ export const WEIGHTS = Object.freeze({
   maxExposure: 60,
   /** Below `exposureScreens`, points grow linearly up to this. */
   partialExposure: 40,
-  /** First image swept whole at one resolution; a second adds `sweepExtra`. */
+  /** First image swept whole at one resolution; a second one, or a sweep in raster order, adds `sweepExtra`. */
   sweep: 15,
   sweepExtra: 10,
   raster: 15,
@@ -71,14 +71,15 @@ export function scoreHarvest(f: Features, cfg: DetectorConfig): Verdict | null {
     }
   }
 
-  // Whole images fetched at one resolution without navigating.
+  // Whole images fetched at one resolution without navigating; in raster order it is a script's signature.
   if (f.sweptImages > 0) {
-    score += WEIGHTS.sweep + (f.sweptImages > 1 ? WEIGHTS.sweepExtra : 0);
+    const systematic = f.transitions >= 30 && f.rasterFraction >= cfg.rasterFraction;
+    score += WEIGHTS.sweep + (f.sweptImages > 1 || systematic ? WEIGHTS.sweepExtra : 0);
     reasons.push({
       signal: 'whole-image-sweep',
       value: f.sweptImages,
       threshold: 1,
-      text: `fetched ${f.sweptImages} image(s) whole (≥ ${pct(cfg.fullCoverage)}) at one high resolution without coarser levels`,
+      text: `fetched ${f.sweptImages} image(s) whole (≥ ${pct(cfg.fullCoverage)}) at one high resolution without coarser levels${systematic ? ', row by row' : ''}`,
     });
   }
 
