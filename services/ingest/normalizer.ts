@@ -1,5 +1,6 @@
 import type { RefererKind } from '../core/detect/clientState.ts';
 import type { LineParser } from '../core/logformat/lineParser.ts';
+import { ownString } from '../core/ownString.ts';
 import { resolve } from '../core/protocols/geometry.ts';
 import { LearnedExtents } from '../core/protocols/learnedExtents.ts';
 import type { RecogniseOptions } from '../core/protocols/options.ts';
@@ -55,7 +56,7 @@ export function createNormalizer(opts: NormalizerOptions): Normalizer {
       if (addr.imageId !== '' && rec.status >= 200 && rec.status < 300 && !opts.catalog.get(addr.protocol, addr.imageId)) {
         learned.observe(addr);
         const k = `${addr.protocol}\u0000${addr.imageId}`;
-        if (!learnedKeys.has(k) && learnedKeys.size < maxImages) learnedKeys.set(k, { protocol: addr.protocol, imageId: addr.imageId });
+        if (!learnedKeys.has(k) && learnedKeys.size < maxImages) learnedKeys.set(ownString(k), { protocol: addr.protocol, imageId: ownString(addr.imageId) });
       }
       const request = resolve(addr, addr.imageId !== '' ? geometryOf(addr.protocol, addr.imageId) : undefined);
       return { ok: true, record: rec, request, refererKind: refererKind(rec.referer) };

@@ -1,4 +1,5 @@
 import type { RefererKind } from '../core/detect/clientState.ts';
+import { ownString } from '../core/ownString.ts';
 import { recognise } from '../core/protocols/recognise.ts';
 import type { RecogniseOptions } from '../core/protocols/options.ts';
 
@@ -15,7 +16,7 @@ export function createRefererClassifier(options: RecogniseOptions, maxEntries = 
     if (hit !== undefined) return hit;
     const kind = classify(referer, options);
     if (cache.size >= maxEntries) cache.clear();
-    cache.set(referer, kind);
+    cache.set(ownString(referer), kind);
     return kind;
   };
 }

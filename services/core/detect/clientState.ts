@@ -1,6 +1,7 @@
 import type { ImageGeometry, Lineage, Protocol, TileRequest } from '../types.ts';
 import { cellsOf } from './cells.ts';
 import type { DetectorConfig } from './detectorConfig.ts';
+import { ownString } from '../ownString.ts';
 import { classifyUserAgent, type UserAgentClass } from './userAgent.ts';
 
 /** One request as the detector sees it: the parsed record's context plus its tile geometry. */
@@ -52,6 +53,8 @@ export interface ClientState {
   readonly key: string;
   readonly ip: string;
   userAgent: string;
+  /** Class of `userAgent`, recomputed only when the user agent changes. */
+  uaClass: UserAgentClass;
   readonly uaClasses: Map<UserAgentClass, number>;
   firstSeen: number;
   lastSeen: number;
@@ -85,9 +88,10 @@ export interface ClientState {
 
 export function newClientState(key: string, ev: DetectorEvent): ClientState {
   return {
-    key,
-    ip: ev.ip,
-    userAgent: ev.userAgent,
+    key: ownString(key),
+    ip: ownString(ev.ip),
+    userAgent: ownString(ev.userAgent),
+    uaClass: classifyUserAgent(ev.userAgent),
     uaClasses: new Map(),
     firstSeen: ev.ts,
     lastSeen: ev.ts,
@@ -111,7 +115,7 @@ export function newClientState(key: string, ev: DetectorEvent): ClientState {
     hour: Math.floor(ev.ts / 3600_000),
     lastEvalTiles: 0,
     lastEvalTs: ev.ts,
-    source: ev.lineage.source,
+    source: ownString(ev.lineage.source),
     firstLine: ev.lineage.line,
     lastLine: ev.lineage.line,
   };
@@ -120,7 +124,7 @@ export function newClientState(key: string, ev: DetectorEvent): ClientState {
 function newImageState(protocol: Protocol, imageId: string, ts: number): ImageState {
   return {
     protocol,
-    imageId,
+    imageId: ownString(imageId),
     requests: 0,
     tiles: 0,
     firstTs: ts,
@@ -151,9 +155,11 @@ export function observe(state: ClientState, ev: DetectorEvent, geom: ImageGeomet
   const req = ev.request;
   state.requests++;
   state.lastSeen = Math.max(state.lastSeen, ev.ts);
-  state.userAgent = ev.userAgent;
-  const uaClass = classifyUserAgent(ev.userAgent);
-  state.uaClasses.set(uaClass, (state.uaClasses.get(uaClass) ?? 0) + 1);
+  if (ev.userAgent !== state.userAgent) {
+    state.userAgent = ownString(ev.userAgent);
+    state.uaClass = classifyUserAgent(ev.userAgent);
+  }
+  state.uaClasses.set(state.uaClass, (state.uaClasses.get(state.uaClass) ?? 0) + 1);
   if (ev.lineage.source === state.source) state.lastLine = Math.max(state.lastLine, ev.lineage.line);
   if (ev.status === 304) state.notModified++;
   if (ev.status >= 400) state.errors++;
@@ -175,7 +181,7 @@ export function observe(state: ClientState, ev: DetectorEvent, geom: ImageGeomet
   if (!img) {
     if (state.images.size >= cfg.maxImagesPerClient) evictOldestImage(state);
     img = newImageState(req.protocol, req.imageId, ev.ts);
-    state.images.set(ikey, img);
+    state.images.set(ownString(ikey), img);
   } else {
     // Map order = recency order: re-insert so the least recently used image is first.
     state.images.delete(ikey);

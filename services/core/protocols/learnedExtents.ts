@@ -1,3 +1,5 @@
+import { ownString } from '../ownString.ts';
+
 /**
  * Learned image extents: geometry inferred from the requests themselves, for images that are not
  * in the catalogue. A bounded, deterministic data structure: no timers, no clock, no I/O.
@@ -39,6 +41,8 @@ interface PyramidState {
   maxLevel: number;
   maxCol: number;
   maxRow: number;
+  /** Geometry computed from the fields above; undefined once they change. */
+  cached: ImageGeometry | undefined;
 }
 
 interface IiifState {
@@ -47,6 +51,7 @@ interface IiifState {
   maxY1: number;
   /** Output tile width → count (bounded to MAX_WIDTHS distinct values). */
   readonly widths: Map<number, number>;
+  cached: ImageGeometry | undefined;
 }
 
 type State = PyramidState | IiifState;
@@ -103,7 +108,7 @@ export class LearnedExtents {
       return;
     }
     if (addr.kind !== 'tile' || addr.level < 0 || addr.col < 0 || addr.row < 0) return;
-    const s = this.#touch(family, addr.imageId, () => ({ type: 'pyramid', maxLevel: addr.level, maxCol: 0, maxRow: 0 }));
+    const s = this.#touch(family, addr.imageId, () => ({ type: 'pyramid', maxLevel: addr.level, maxCol: 0, maxRow: 0, cached: undefined }));
     if (s.type !== 'pyramid') return;
     let col = addr.col;
     let row = addr.row;
@@ -112,38 +117,54 @@ export class LearnedExtents {
       s.maxCol *= f;
       s.maxRow *= f;
       s.maxLevel = addr.level;
+      s.cached = undefined;
     } else if (addr.level < s.maxLevel) {
       const f = 2 ** (s.maxLevel - addr.level);
       col *= f;
       row *= f;
     }
-    if (col > s.maxCol) s.maxCol = col;
-    if (row > s.maxRow) s.maxRow = row;
+    if (col > s.maxCol) {
+      s.maxCol = col;
+      s.cached = undefined;
+    }
+    if (row > s.maxRow) {
+      s.maxRow = row;
+      s.cached = undefined;
+    }
   }
 
   #observeIiif(addr: TileAddress): void {
     const region = addr.iiif?.region;
     if (addr.iiif === undefined || region === undefined || region.type !== 'px') return;
-    const s = this.#touch('iiif', addr.imageId, () => ({ type: 'iiif', maxX1: 0, maxY1: 0, widths: new Map() }));
+    const s = this.#touch('iiif', addr.imageId, () => ({ type: 'iiif', maxX1: 0, maxY1: 0, widths: new Map(), cached: undefined }));
     if (s.type !== 'iiif') return;
-    if (region.x + region.w > s.maxX1) s.maxX1 = region.x + region.w;
-    if (region.y + region.h > s.maxY1) s.maxY1 = region.y + region.h;
+    if (region.x + region.w > s.maxX1) {
+      s.maxX1 = region.x + region.w;
+      s.cached = undefined;
+    }
+    if (region.y + region.h > s.maxY1) {
+      s.maxY1 = region.y + region.h;
+      s.cached = undefined;
+    }
     if (addr.kind !== 'tile') return;
     const size = addr.iiif.size;
     const w = size.type === 'w' || size.type === 'wh' || size.type === 'confined' ? size.w : size.type === 'full' || size.type === 'max' ? region.w : 0;
     if (w <= 0) return;
+    // Counting the tile size already chosen cannot change the choice; any other width may.
+    if (s.cached !== undefined && w !== s.cached.tileSize) s.cached = undefined;
     const c = s.widths.get(w);
     if (c !== undefined) s.widths.set(w, c + 1);
     else if (s.widths.size < MAX_WIDTHS) s.widths.set(w, 1);
   }
 
   #touch(family: ProtocolFamily, imageId: string, create: () => State): State {
-    const key = `${family}\u0000${imageId}`;
+    let key = `${family}\u0000${imageId}`;
     let s = this.#images.get(key);
     if (s !== undefined) {
       this.#images.delete(key);
     } else {
       s = create();
+      key = ownString(key);
       if (this.#images.size >= this.#maxImages) {
         const oldest = this.#images.keys().next();
         if (oldest.done !== true) this.#images.delete(oldest.value);
@@ -162,9 +183,11 @@ export class LearnedExtents {
     if (family === undefined || family === 'iip') return undefined;
     const s = this.#images.get(`${family}\u0000${imageId}`);
     if (s === undefined) return undefined;
+    if (s.cached !== undefined) return s.cached;
     const t = this.#tileSize[family];
     if (s.type === 'pyramid') {
-      return { width: (s.maxCol + 1) * t, height: (s.maxRow + 1) * t, tileSize: t, overlap: 0, maxLevel: s.maxLevel, source: 'learned' };
+      s.cached = { width: (s.maxCol + 1) * t, height: (s.maxRow + 1) * t, tileSize: t, overlap: 0, maxLevel: s.maxLevel, source: 'learned' };
+      return s.cached;
     }
     if (s.maxX1 <= 0 || s.maxY1 <= 0) return undefined;
     let best = 0;
@@ -175,6 +198,7 @@ export class LearnedExtents {
         bestCount = c;
       }
     }
-    return { width: s.maxX1, height: s.maxY1, tileSize: best > 0 ? best : t, overlap: 0, maxLevel: -1, source: 'learned' };
+    s.cached = { width: s.maxX1, height: s.maxY1, tileSize: best > 0 ? best : t, overlap: 0, maxLevel: -1, source: 'learned' };
+    return s.cached;
   }
 }
