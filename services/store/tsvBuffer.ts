@@ -1,9 +1,9 @@
 import { tsvString } from './tsv.ts';
 
 /**
- * Appends TabSeparated fields straight into a growable byte buffer. Building rows as JS strings made
- * ropes of ~50 pieces per row that cost more to flatten than to encode (measured 81k rows/s for
- * string rows against ~600k rows/s for this buffer).
+ * Appends TabSeparated rows straight into a growable byte buffer. Concatenating row strings into one
+ * batch string made ropes of ~50 pieces per row that cost more to flatten than to encode (measured
+ * 81k rows/s); writing each finished row (or field) into bytes at once avoids that.
  */
 export class TsvBuffer {
   private buf: Buffer;
@@ -25,6 +25,14 @@ export class TsvBuffer {
     const next = Buffer.allocUnsafe(size);
     this.buf.copy(next, 0, 0, this.pos);
     this.buf = next;
+  }
+
+  /** One complete row, already escaped and ending in a newline (the fastest path: one write per row). */
+  line(row: string): this {
+    this.ensure(row.length * 3);
+    this.pos += this.buf.write(row, this.pos, 'utf8');
+    this.rows++;
+    return this;
   }
 
   /** A string field, escaped, followed by a tab (or a newline when `last`). */

@@ -1,0 +1,98 @@
+/**
+ * Bench child: the insert-only rate. A fresh chDB directory opened with openStore (as replay opens it) and
+ * migrated; pre-encoded TSV batches (written by stages.ts, cut where replay cuts them) are loaded into memory
+ * (untimed), then timed while a BatchWriter inserts them, exactly as replay hands them over. Variants change
+ * only the schema:
+ *
+ *   full     the migrated schema (materialized views, projections, skip indexes as declared)
+ *   noviews  materialized views dropped
+ *   plain    views, projections and data-skipping indexes dropped: tile_requests alone
+ *
+ *   node --import tsx test/bench/insertOnly.ts --data DIR --rows PREFIX --variant full|noviews|plain
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { BatchWriter } from '../../services/store/batchWriter.ts';
+import { migrate } from '../../services/store/migrate.ts';
+import { openStore } from '../../services/store/openStore.ts';
+import { loadRowEncoderFactory } from './rowEncoder.ts';
+import { emit, queryRows, requireArg } from './shared.ts';
+
+const args = process.argv.slice(2);
+const dataDir = resolve(requireArg(args, '--data'));
+const prefix = resolve(requireArg(args, '--rows'));
+const variant = requireArg(args, '--variant');
+if (!['full', 'noviews', 'plain'].includes(variant)) throw new Error(`unknown variant ${variant}`);
+
+interface IndexEntry {
+  offset: number;
+  length: number;
+  rows: number;
+  firstLine: number;
+  lastLine: number;
+}
+const index = JSON.parse(readFileSync(`${prefix}.json`, 'utf8')) as { file: string; batches: IndexEntry[] };
+const data = readFileSync(`${prefix}.tsv`);
+// Start from what replay hands BatchWriter: bytes when rows are encoded into a TsvBuffer, else one JS string per batch.
+const { mode } = await loadRowEncoderFactory();
+const batches = index.batches.map((b) => {
+  const bytes = Buffer.from(data.subarray(b.offset, b.offset + b.length));
+  return { ...b, payload: mode === 'buffer' ? bytes : bytes.toString('utf8') };
+});
+const totalRows = batches.reduce((a, b) => a + b.rows, 0);
+
+rmSync(dataDir, { recursive: true, force: true });
+const store = await openStore({ kind: 'embedded', dataDir });
+const client = store.client;
+await migrate(client);
+if (variant === 'noviews' || variant === 'plain') {
+  const views = await queryRows<{ name: string }>(
+    client,
+    "SELECT name FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView'",
+  );
+  for (const v of views) await client.command({ query: `DROP VIEW ${v.name}` });
+}
+if (variant === 'plain') {
+  // Whatever the current schema declares (it changes): drop every projection and data-skipping index.
+  const projections = await queryRows<{ name: string }>(client, "SELECT name FROM system.projections WHERE database = currentDatabase() AND table = 'tile_requests'");
+  for (const p of projections) await client.command({ query: `ALTER TABLE tile_requests DROP PROJECTION ${p.name}` });
+  const indices = await queryRows<{ name: string }>(
+    client,
+    "SELECT name FROM system.data_skipping_indices WHERE database = currentDatabase() AND table = 'tile_requests'",
+  );
+  for (const ix of indices) await client.command({ query: `ALTER TABLE tile_requests DROP INDEX ${ix.name}` });
+}
+const [schema] = await queryRows<{ views: string; projections: string; indices: string }>(
+  client,
+  `SELECT (SELECT count() FROM system.tables WHERE database = currentDatabase() AND engine = 'MaterializedView') AS views,
+          (SELECT count() FROM system.projections WHERE database = currentDatabase() AND table = 'tile_requests') AS projections,
+          (SELECT count() FROM system.data_skipping_indices WHERE database = currentDatabase() AND table = 'tile_requests') AS indices`,
+);
+
+const sourceId = 'bench-insert-only';
+const t0 = performance.now();
+// Both `store` and `client`: BatchWriter takes one or the other depending on the checkout.
+const writer = new BatchWriter({ store, client } as never);
+for (const b of batches) {
+  await writer.write({
+    sourceId,
+    file: index.file,
+    partition: -1,
+    firstLine: b.firstLine,
+    lastLine: b.lastLine,
+    // `as never`: Batch.rows is a string or a Buffer depending on the checkout; the payload matches `mode`.
+    rows: b.payload as never,
+    rowCount: b.rows,
+    deadLetters: (mode === 'buffer' ? Buffer.alloc(0) : '') as never,
+    deadLetterCount: 0,
+  });
+}
+await writer.drain();
+const insertMs = performance.now() - t0;
+const [count] = await queryRows<{ n: string }>(client, 'SELECT count() AS n FROM tile_requests');
+await store.close();
+emit({
+  variant,
+  mode,
+  schema: { views: Number(schema?.views ?? 0), projections: Number(schema?.projections ?? 0), indices: Number(schema?.indices ?? 0) },
+  batches: batches.length, rows: totalRows, stored: Number(count?.n ?? 0), bytes: data.length, insertMs });
