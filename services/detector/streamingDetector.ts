@@ -70,16 +70,16 @@ export class StreamingDetector {
     if (!state) {
       if (this.clients.size >= this.cfg.maxClients) this.evictLeastRecent();
       state = newClientState(key, ev);
-      this.clients.set(key, state);
     } else {
       // Map order is recency order.
       this.clients.delete(key);
-      this.clients.set(key, state);
     }
+    // Keyed by the state's own copy of the key: the event's strings are slices of a whole read chunk.
+    this.clients.set(state.key, state);
     const geom = ev.request.imageId ? this.opts.geometryOf(ev.request.protocol, ev.request.imageId) : undefined;
     const revealed = observe(state, ev, geom, this.cfg);
     if (!revealed) return;
-    this.hourTiles.set(key, state.hourTiles);
+    this.hourTiles.set(state.key, state.hourTiles);
     const due =
       state.tiles - state.lastEvalTiles >= this.cfg.evaluateEveryTiles ||
       (ev.ts - state.lastEvalTs >= this.cfg.evaluateEveryMs && state.tiles > state.lastEvalTiles) ||
