@@ -1,11 +1,11 @@
-import type { RefererKind } from '../core/detect/clientState.ts';
+import type { DetectorEvent, RefererKind } from '../core/detect/clientState.ts';
 import type { LineParser } from '../core/logformat/lineParser.ts';
 import { ownString } from '../core/ownString.ts';
 import { resolve } from '../core/protocols/geometry.ts';
 import { LearnedExtents } from '../core/protocols/learnedExtents.ts';
 import type { RecogniseOptions } from '../core/protocols/options.ts';
 import { recognise } from '../core/protocols/recognise.ts';
-import type { AccessRecord, ImageGeometry, Protocol, TileRequest } from '../core/types.ts';
+import type { AccessRecord, ImageGeometry, Lineage, Protocol, TileRequest } from '../core/types.ts';
 import type { Catalog } from './catalog.ts';
 import { createRefererClassifier } from './refererClassifier.ts';
 
@@ -13,6 +13,12 @@ import { createRefererClassifier } from './refererClassifier.ts';
 export type Normalized =
   | { readonly ok: true; readonly record: AccessRecord; readonly request: TileRequest; readonly refererKind: RefererKind }
   | { readonly ok: false; readonly reason: string };
+
+/** The detector's view of a normalised line. */
+export function detectorEvent(n: Extract<Normalized, { ok: true }>, lineage: Lineage): DetectorEvent {
+  const rec = n.record;
+  return { ts: rec.ts, ip: rec.ip, userAgent: rec.userAgent, referer: rec.referer, status: rec.status, request: n.request, refererKind: n.refererKind, lineage };
+}
 
 export interface Normalizer {
   /** Parses, recognises the tile protocol and resolves geometry (catalogue, else learned extents). */

@@ -10,7 +10,7 @@ import { writeDeadLetterRow, writeTileRequestRow } from '../store/tileRequestRow
 import { TsvBuffer } from '../store/tsvBuffer.ts';
 import type { Catalog } from './catalog.ts';
 import { openLineSource, type LineSource } from './lineReader.ts';
-import { createNormalizer, type Normalizer } from './normalizer.ts';
+import { createNormalizer, detectorEvent, type Normalizer } from './normalizer.ts';
 
 export interface ReplayOptions {
   /** Paths in the order to replay; '-' is stdin. */
@@ -158,16 +158,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
               if (batchFirst === 0) batchFirst = lineNo;
               batchLast = lineNo;
             }
-            detector.push({
-              ts: rec.ts,
-              ip: rec.ip,
-              userAgent: rec.userAgent,
-              referer: rec.referer,
-              status: rec.status,
-              request: n.request,
-              refererKind: n.refererKind,
-              lineage,
-            });
+            detector.push(detectorEvent(n, lineage));
           }
         }
         if (lineNo % batchLines === 0) {

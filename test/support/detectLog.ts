@@ -5,7 +5,7 @@ import { createParser } from '../../services/core/logformat/createParser.ts';
 import { DEFAULT_RECOGNISE_OPTIONS } from '../../services/core/protocols/options.ts';
 import { StreamingDetector } from '../../services/detector/streamingDetector.ts';
 import { emptyCatalog, type Catalog } from '../../services/ingest/catalog.ts';
-import { createNormalizer } from '../../services/ingest/normalizer.ts';
+import { createNormalizer, detectorEvent } from '../../services/ingest/normalizer.ts';
 
 export interface DetectRun {
   readonly alerts: Alert[];
@@ -44,16 +44,7 @@ export function detectLines(
       deadLetters++;
       continue;
     }
-    detector.push({
-      ts: r.record.ts,
-      ip: r.record.ip,
-      userAgent: r.record.userAgent,
-      referer: r.record.referer,
-      status: r.record.status,
-      request: r.request,
-      refererKind: r.refererKind,
-      lineage: { source: 'test', line: n, partition: -1 },
-    });
+    detector.push(detectorEvent(r, { source: 'test', line: n, partition: -1 }));
   }
   detector.flush();
   return { alerts, deadLetters, lines: n, detector };
