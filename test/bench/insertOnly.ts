@@ -15,7 +15,6 @@ import { resolve } from 'node:path';
 import { BatchWriter } from '../../services/store/batchWriter.ts';
 import { migrate } from '../../services/store/migrate.ts';
 import { openStore } from '../../services/store/openStore.ts';
-import { loadRowEncoderFactory } from './rowEncoder.ts';
 import { emit, queryRows, requireArg } from './shared.ts';
 
 const args = process.argv.slice(2);
@@ -33,12 +32,8 @@ interface IndexEntry {
 }
 const index = JSON.parse(readFileSync(`${prefix}.json`, 'utf8')) as { file: string; batches: IndexEntry[] };
 const data = readFileSync(`${prefix}.tsv`);
-// Start from what replay hands BatchWriter: bytes when rows are encoded into a TsvBuffer, else one JS string per batch.
-const { mode } = await loadRowEncoderFactory();
-const batches = index.batches.map((b) => {
-  const bytes = Buffer.from(data.subarray(b.offset, b.offset + b.length));
-  return { ...b, payload: mode === 'buffer' ? bytes : bytes.toString('utf8') };
-});
+// One Buffer per batch, as replay hands BatchWriter what TsvBuffer.take() returns.
+const batches = index.batches.map((b) => ({ ...b, payload: Buffer.from(data.subarray(b.offset, b.offset + b.length)) }));
 const totalRows = batches.reduce((a, b) => a + b.rows, 0);
 
 rmSync(dataDir, { recursive: true, force: true });
@@ -71,8 +66,7 @@ const [schema] = await queryRows<{ views: string; projections: string; indices: 
 
 const sourceId = 'bench-insert-only';
 const t0 = performance.now();
-// Both `store` and `client`: BatchWriter takes one or the other depending on the checkout.
-const writer = new BatchWriter({ store, client } as never);
+const writer = new BatchWriter({ store });
 for (const b of batches) {
   await writer.write({
     sourceId,
@@ -80,10 +74,9 @@ for (const b of batches) {
     partition: -1,
     firstLine: b.firstLine,
     lastLine: b.lastLine,
-    // `as never`: Batch.rows is a string or a Buffer depending on the checkout; the payload matches `mode`.
-    rows: b.payload as never,
+    rows: b.payload,
     rowCount: b.rows,
-    deadLetters: (mode === 'buffer' ? Buffer.alloc(0) : '') as never,
+    deadLetters: Buffer.alloc(0),
     deadLetterCount: 0,
   });
 }
@@ -93,6 +86,5 @@ const [count] = await queryRows<{ n: string }>(client, 'SELECT count() AS n FROM
 await store.close();
 emit({
   variant,
-  mode,
   schema: { views: Number(schema?.views ?? 0), projections: Number(schema?.projections ?? 0), indices: Number(schema?.indices ?? 0) },
   batches: batches.length, rows: totalRows, stored: Number(count?.n ?? 0), bytes: data.length, insertMs });

@@ -119,7 +119,6 @@ async function attempt<T>(label: string, fn: () => Promise<T>): Promise<T | null
 interface BareRun {
   run: ChildRun;
   insertMs: number;
-  openMs: number;
   rows: number;
   version: string;
   maxThreads: number;
@@ -140,9 +139,9 @@ async function bareRun(i: number): Promise<BareRun> {
   const dir = join(runsDir, `bare-${i}`);
   log(`[bare engine #${i}] INSERT … SELECT extractGroups(…) FROM file(…, LineAsString)`);
   const run = await runNode(benchScript('bareEngine.ts', ['--data', dir, '--file', file]));
-  const j = run.json as { insertMs: number; openMs: number; rows: number; version: string; maxThreads: number };
+  const j = run.json as { insertMs: number; rows: number; version: string; maxThreads: number };
   log(`  ${sec(run.wallMs)} wall, INSERT ${sec(j.insertMs)}, ${int(j.rows)} rows, ${int(rate(LINES, run.wallMs))} lines/s (wall)`);
-  return { run, insertMs: j.insertMs, openMs: j.openMs, rows: j.rows, version: j.version, maxThreads: j.maxThreads, dir };
+  return { run, insertMs: j.insertMs, rows: j.rows, version: j.version, maxThreads: j.maxThreads, dir };
 }
 
 async function twRun(i: number): Promise<TwRun> {
@@ -240,7 +239,6 @@ interface StagesOut {
   memory: MemoryResult | null;
   /** The same measurement with every line copied to its own string first (see stages.ts --detach-lines). */
   memoryDetached?: MemoryResult | null;
-  encoder: string;
   gcAvailable: boolean;
   maxRssKb: number;
 }
@@ -283,7 +281,6 @@ if (opts.stages || opts.insert) {
 
 interface InsertOut {
   variant: string;
-  mode: string;
   schema: { views: number; projections: number; indices: number };
   batches: number;
   rows: number;
@@ -387,7 +384,7 @@ if (bares.length > 0 && tws.length > 0) {
 
 // Stages
 if (stages && stages.stages.length > 0) {
-  row(`Stage (in-process, one process and one pass over the file each; rows encoded ${stages.encoder === 'buffer' ? 'into a TsvBuffer' : 'as JS strings'})`, 'time', 'lines/s', 'µs/line', 'added µs/line', 'GC');
+  row('Stage (in-process, one process and one pass over the file each; rows encoded into a TsvBuffer)', 'time', 'lines/s', 'µs/line', 'added µs/line', 'GC');
   row('---', '---:', '---:', '---:', '---:', '---:');
   const us = (s: StageResult): number => (s.ms * 1000) / s.lines;
   const byName = new Map(stages.stages.map((s) => [s.name, s]));
@@ -447,7 +444,7 @@ if (inserts.length > 0) {
       cpu ? sec(cpu) : '?',
     );
   }
-  md.push('', `(Batches handed over as ${inserts[0]!.mode === 'buffer' ? 'Buffers, as replay builds them with TsvBuffer' : 'JS strings, as replay builds them'}. CPU and RSS are the whole child process, including loading the TSV file.)`, '');
+  md.push('', '(Batches handed over as Buffers, as replay builds them with TsvBuffer. CPU and RSS are the whole child process, including loading the TSV file.)', '');
 }
 
 // Storage

@@ -21,7 +21,8 @@ import { StreamingDetector } from '../../services/detector/streamingDetector.ts'
 import { emptyCatalog } from '../../services/ingest/catalog.ts';
 import { openLineSource } from '../../services/ingest/lineReader.ts';
 import { createNormalizer, type Normalized } from '../../services/ingest/normalizer.ts';
-import { loadRowEncoderFactory } from './rowEncoder.ts';
+import { writeTileRequestRow } from '../../services/store/tileRequestRows.ts';
+import { TsvBuffer } from '../../services/store/tsvBuffer.ts';
 import { argValue, emit, requireArg } from './shared.ts';
 
 const args = process.argv.slice(2);
@@ -42,7 +43,7 @@ const gcObserver = new PerformanceObserver((list) => {
 });
 gcObserver.observe({ entryTypes: ['gc'] });
 
-export interface StageResult {
+interface StageResult {
   readonly name: string;
   readonly lines: number;
   readonly ms: number;
@@ -147,17 +148,16 @@ if (want('detect')) {
   detectorRun = { clients: s.clients, clientImages: s.clientImages, alerts: alerts.length, peakClientImages: peak, peakAtLine: peakAt };
 }
 
-const encoders = await loadRowEncoderFactory();
-
 if (want('encode')) {
   const norm = newNormalizer();
-  const enc = encoders.create();
-  const batches: Array<{ payload: Buffer | string; rows: number; firstLine: number; lastLine: number }> = [];
+  const out = new TsvBuffer();
+  const batches: Array<{ payload: Buffer; rows: number; firstLine: number; lastLine: number }> = [];
   let first = 0;
   let last = 0;
   const cut = (): void => {
-    const b = enc.cut();
-    if (b.rows > 0) batches.push({ ...b, firstLine: first, lastLine: last });
+    const rows = out.rows;
+    const payload = out.take();
+    if (rows > 0) batches.push({ payload, rows, firstLine: first, lastLine: last });
     first = 0;
   };
   const r = await pass(
@@ -166,14 +166,14 @@ if (want('encode')) {
       const n = norm.normalize(line);
       if (n.ok) {
         const rec = n.record;
-        enc.add(rec, n.request, { source: file, line: lineNo, partition: -1 }, clientKeyOf(rec.ip, rec.userAgent));
+        writeTileRequestRow(out, rec, n.request, { source: file, line: lineNo, partition: -1 }, clientKeyOf(rec.ip, rec.userAgent));
         if (first === 0) first = lineNo;
         last = lineNo;
       }
       // Replay cuts batches at fixed line numbers (blank lines included); blank lines are rare enough to ignore here.
       if (lineNo % batchLines === 0) cut();
     },
-    `rows encoded as ${encoders.mode === 'buffer' ? 'TsvBuffer bytes' : 'concatenated JS strings'}`,
+    'rows encoded as TsvBuffer bytes',
   );
   cut();
   stages.push(r);
@@ -183,10 +183,9 @@ if (want('encode')) {
     const index: Array<{ offset: number; length: number; rows: number; firstLine: number; lastLine: number }> = [];
     let offset = 0;
     for (const b of batches) {
-      const buf = typeof b.payload === 'string' ? Buffer.from(b.payload) : b.payload;
-      writeSync(fd, buf);
-      index.push({ offset, length: buf.length, rows: b.rows, firstLine: b.firstLine, lastLine: b.lastLine });
-      offset += buf.length;
+      writeSync(fd, b.payload);
+      index.push({ offset, length: b.payload.length, rows: b.rows, firstLine: b.firstLine, lastLine: b.lastLine });
+      offset += b.payload.length;
     }
     closeSync(fd);
     renameSync(`${rowsOut}.tsv.tmp`, `${rowsOut}.tsv`);
@@ -199,8 +198,8 @@ if (want('full')) {
   const norm = newNormalizer();
   const alerts: Alert[] = [];
   const detector = newDetector(norm, alerts);
-  const enc = encoders.create();
-  const kept: Array<Buffer | string> = [];
+  const out = new TsvBuffer();
+  const kept: Buffer[] = [];
   stages.push(
     await pass(
       'normalize + detect + encode (replay minus store)',
@@ -208,10 +207,10 @@ if (want('full')) {
         const n = norm.normalize(line);
         if (!n.ok) return;
         const rec = n.record;
-        enc.add(rec, n.request, { source: file, line: lineNo, partition: -1 }, clientKeyOf(rec.ip, rec.userAgent));
+        writeTileRequestRow(out, rec, n.request, { source: file, line: lineNo, partition: -1 }, clientKeyOf(rec.ip, rec.userAgent));
         pushTo(detector, n, lineNo);
         if (lineNo % batchLines === 0) {
-          kept.push(enc.cut().payload);
+          kept.push(out.take());
           if (kept.length > 2) kept.shift(); // as many batches alive as BatchWriter holds in flight
         }
       },
@@ -303,4 +302,4 @@ if (want('memory') && gc) {
 }
 
 gcObserver.disconnect();
-emit({ stages, detectorRun, memory, encoder: encoders.mode, gcAvailable: gc !== undefined, sink, maxRssKb: process.resourceUsage().maxRSS });
+emit({ stages, detectorRun, memory, gcAvailable: gc !== undefined, sink, maxRssKb: process.resourceUsage().maxRSS });
