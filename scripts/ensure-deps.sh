@@ -16,6 +16,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "installing npm packages (npm ci)" >&2
-  npm ci --no-audit --no-fund --loglevel=error
+  echo "installing npm packages" >&2
+  # npm ci refuses this lock file under npm 11: it records only this platform's chdb engine package
+  # (@chdb/lib-*) and then reports the other platforms' as missing. npm install honours the same
+  # locked versions.
+  npm install --no-audit --no-fund --loglevel=error
 fi
