@@ -85,7 +85,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       .description('simulate a day with scrapers in it, replay it into the embedded store, print alerts, evaluation and a summary')
       .option('--seed <n>', 'random seed', (v) => positiveInt(v, '--seed', true), 7)
       .option('--hours <h>', 'simulated hours', (v) => positiveNumber(v, '--hours'), 24)
-      .option('--out <dir>', 'where the simulated log goes', './data/demo'),
+      .option('--out <dir>', 'where the simulated log, labels and alerts go', './demo'),
   ).action(async (o) => setExit(await runDemo(o)));
 
   // Only `replay -` reads stdin; otherwise keep the embedded engine from mistaking it for insert data.

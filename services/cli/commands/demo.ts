@@ -34,6 +34,6 @@ export async function runDemo(flags: DemoFlags): Promise<number> {
   process.stdout.write('\nevaluation against the simulator labels:\n');
   process.stdout.write(formatReport(evaluate(await readLabels(join(flags.out, 'labels.jsonl')), run.alerts)));
   process.stdout.write(formatSummary(run));
-  process.stdout.write(`\nexplore the store: tilewatch query "SELECT kind, count() FROM tile_requests GROUP BY kind" --data ${flags.data ?? './data'}\n`);
+  process.stdout.write(`\nexplore the store: npx tilewatch query "SELECT kind, count() FROM tile_requests GROUP BY kind" --data ${flags.data ?? './data'}\n`);
   return EXIT.OK;
 }
