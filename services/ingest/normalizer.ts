@@ -23,6 +23,8 @@ export function detectorEvent(n: Extract<Normalized, { ok: true }>, lineage: Lin
 export interface Normalizer {
   /** Parses, recognises the tile protocol and resolves geometry (catalogue, else learned extents). */
   normalize(line: string): Normalized;
+  /** The same without parsing: a record rebuilt from stored rows (detector restore). */
+  normalizeRecord(rec: AccessRecord): Normalized;
   /** Geometry of an image as known now. */
   geometryOf(protocol: Protocol, imageId: string): ImageGeometry | undefined;
   /** Images whose extents were learned (not in the catalogue), for the `images` table. */
@@ -49,6 +51,16 @@ export function createNormalizer(opts: NormalizerOptions): Normalizer {
   const refererKind = createRefererClassifier(opts.recognise);
   const geometryOf = (protocol: Protocol, imageId: string): ImageGeometry | undefined =>
     opts.catalog.get(protocol, imageId)?.geometry ?? learned.geometry(protocol, imageId);
+  const normalizeRecord = (rec: AccessRecord): Normalized => {
+    const addr = recognise(rec.target, opts.recognise);
+    if (addr.imageId !== '' && rec.status >= 200 && rec.status < 300 && !opts.catalog.get(addr.protocol, addr.imageId)) {
+      learned.observe(addr);
+      const k = `${addr.protocol}\u0000${addr.imageId}`;
+      if (!learnedKeys.has(k) && learnedKeys.size < maxImages) learnedKeys.set(ownString(k), { protocol: addr.protocol, imageId: ownString(addr.imageId) });
+    }
+    const request = resolve(addr, addr.imageId !== '' ? geometryOf(addr.protocol, addr.imageId) : undefined);
+    return { ok: true, record: rec, request, refererKind: refererKind(rec.referer) };
+  };
   return {
     geometryOf,
     get learnedCount() {
@@ -56,17 +68,9 @@ export function createNormalizer(opts: NormalizerOptions): Normalizer {
     },
     normalize(line) {
       const res = opts.parse(line);
-      if (!res.ok) return res;
-      const rec = res.record;
-      const addr = recognise(rec.target, opts.recognise);
-      if (addr.imageId !== '' && rec.status >= 200 && rec.status < 300 && !opts.catalog.get(addr.protocol, addr.imageId)) {
-        learned.observe(addr);
-        const k = `${addr.protocol}\u0000${addr.imageId}`;
-        if (!learnedKeys.has(k) && learnedKeys.size < maxImages) learnedKeys.set(ownString(k), { protocol: addr.protocol, imageId: ownString(addr.imageId) });
-      }
-      const request = resolve(addr, addr.imageId !== '' ? geometryOf(addr.protocol, addr.imageId) : undefined);
-      return { ok: true, record: rec, request, refererKind: refererKind(rec.referer) };
+      return res.ok ? normalizeRecord(res.record) : res;
     },
+    normalizeRecord,
     learnedImages() {
       const out: Array<{ protocol: Protocol; imageId: string; geometry: ImageGeometry }> = [];
       for (const { protocol, imageId } of learnedKeys.values()) {

@@ -25,6 +25,8 @@ export interface BatchWriterOptions {
   readonly maxAttempts?: number;
   /** Base backoff in ms, doubled per attempt with jitter. Default 200. */
   readonly backoffMs?: number;
+  /** Cap on one backoff wait. Default 30 s. */
+  readonly maxBackoffMs?: number;
   readonly onRetry?: (err: Error, attempt: number, batch: Batch) => void;
   /** Injected for tests; defaults to setTimeout. */
   readonly sleep?: (ms: number) => Promise<void>;
@@ -50,6 +52,7 @@ export class BatchWriter {
   private readonly maxInFlight: number;
   private readonly maxAttempts: number;
   private readonly backoffMs: number;
+  private readonly maxBackoffMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
   stats = { batches: 0, rows: 0, deadLetters: 0, retries: 0, insertMs: 0 };
@@ -58,6 +61,7 @@ export class BatchWriter {
     this.maxInFlight = opts.maxInFlight ?? 2;
     this.maxAttempts = opts.maxAttempts ?? 6;
     this.backoffMs = opts.backoffMs ?? 200;
+    this.maxBackoffMs = opts.maxBackoffMs ?? 30_000;
     this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
     this.now = opts.now ?? Date.now;
   }
@@ -119,7 +123,7 @@ export class BatchWriter {
         if (attempt >= this.maxAttempts || !isRetryable(err)) throw err;
         this.stats.retries++;
         this.opts.onRetry?.(err as Error, attempt, b);
-        const backoff = this.backoffMs * 2 ** (attempt - 1);
+        const backoff = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** Math.min(attempt - 1, 20));
         await this.sleep(backoff / 2 + Math.random() * backoff);
       }
     }

@@ -1,0 +1,128 @@
+import { createWriteStream, type WriteStream } from 'node:fs';
+import { AlertsTableSink } from '../../alerting/alertsTable.ts';
+import { emptyCatalog, loadCatalog } from '../../ingest/catalog.ts';
+import { KafkaIngest } from '../../ingest/kafka/kafkaIngest.ts';
+import { createKafkajsConsumer } from '../../ingest/kafka/kafkajsConsumer.ts';
+import { buildOpsApp } from '../../observability/httpServer.ts';
+import { createMetrics } from '../../observability/metrics.ts';
+import { UsageError, EXIT } from '../exitCodes.ts';
+import { createAllowlist } from '../config.ts';
+import { openContext, type CommonFlags } from './context.ts';
+import { formatAlertLine } from './replay.ts';
+
+export interface IngestFlags extends CommonFlags {
+  readonly brokers: string;
+  readonly topic: string;
+  readonly group: string;
+  readonly clientId: string;
+  readonly ssl?: boolean;
+  readonly saslMechanism?: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+  readonly saslUsername?: string;
+  readonly fromLatest?: boolean;
+  readonly maxBatchRows: number;
+  readonly maxBatchMs: number;
+  readonly sessionTimeoutMs: number;
+  readonly httpHost: string;
+  readonly httpPort: number;
+  readonly alertsOut?: string;
+  readonly quiet?: boolean;
+  readonly shutdownTimeoutMs: number;
+}
+
+/**
+ * `tilewatch ingest`: consume access logs from Kafka, store them, detect live. Runs until SIGTERM or
+ * SIGINT, then stores and commits what it holds, leaves the group and exits 0 (or 1 past the bound).
+ */
+export async function runIngest(flags: IngestFlags): Promise<number> {
+  const brokers = flags.brokers.split(',').map((b) => b.trim()).filter(Boolean);
+  if (brokers.length === 0) throw new UsageError('--brokers needs at least one host:port');
+  const password = process.env.TILEWATCH_KAFKA_PASSWORD;
+  if (flags.saslMechanism && (!flags.saslUsername || !password)) throw new UsageError('SASL needs --sasl-username and TILEWATCH_KAFKA_PASSWORD');
+  const { config, logger, store } = await openContext(flags);
+  const log = logger.child({ component: 'ingest' });
+  const metrics = createMetrics();
+  const catalog = config.catalog ? await loadCatalog(config.catalog) : emptyCatalog();
+  const alertsTable = new AlertsTableSink(store);
+  let alertsOut: WriteStream | null = flags.alertsOut ? createWriteStream(flags.alertsOut, { flags: 'a' }) : null;
+  const consumer = createKafkajsConsumer(
+    {
+      brokers,
+      topic: flags.topic,
+      groupId: flags.group,
+      clientId: flags.clientId,
+      ssl: flags.ssl === true,
+      ...(flags.saslMechanism && flags.saslUsername && password ? { sasl: { mechanism: flags.saslMechanism, username: flags.saslUsername, password } } : {}),
+      fromBeginning: !flags.fromLatest,
+      sessionTimeoutMs: flags.sessionTimeoutMs,
+    },
+    logger,
+  );
+  const ingest = new KafkaIngest({
+    consumer,
+    store,
+    topic: flags.topic,
+    parser: config.parser,
+    recognise: config.recognise,
+    detector: config.detector,
+    catalog,
+    isAllowed: createAllowlist(config.allowlist),
+    maxBatchRows: flags.maxBatchRows,
+    maxBatchMs: flags.maxBatchMs,
+    metrics,
+    logger,
+    onAlert: (a) => {
+      alertsTable.push(a);
+      alertsOut?.write(`${JSON.stringify(a)}\n`);
+      log.info({ alert: { id: a.id, kind: a.kind, severity: a.severity, score: a.score, version: a.version }, client: { ip: a.client.ip } }, 'alert');
+      if (!flags.quiet) process.stdout.write(formatAlertLine(a));
+    },
+    afterStore: () => alertsTable.flush(),
+  });
+  const app = buildOpsApp(metrics, {
+    ready: () => ingest.health().ready,
+    reason: () => ingest.health().reason,
+  });
+  await app.listen({ host: flags.httpHost, port: flags.httpPort });
+  log.info({ brokers, topic: flags.topic, group: flags.group, store: store.description, http: `${flags.httpHost}:${flags.httpPort}` }, 'ingest starting');
+
+  let stopping: Promise<number> | null = null;
+  const shutdown = (signal: string): Promise<number> => {
+    stopping ??= (async () => {
+      log.info({ signal }, 'stopping: storing and committing what is held');
+      const timer = setTimeout(() => {
+        log.error({ timeoutMs: flags.shutdownTimeoutMs }, 'shutdown did not finish in time; exiting (uncommitted data will be re-read)');
+        process.exit(EXIT.FAILURE);
+      }, flags.shutdownTimeoutMs);
+      timer.unref();
+      try {
+        await ingest.stop();
+        await app.close();
+        if (alertsOut) await new Promise<void>((r) => alertsOut!.end(r));
+        alertsOut = null;
+        await store.close();
+        log.info({ stats: ingest.stats }, 'stopped');
+        return EXIT.OK;
+      } catch (err) {
+        log.error({ err }, 'stop failed');
+        return EXIT.FAILURE;
+      }
+    })();
+    return stopping;
+  };
+
+  return new Promise<number>((resolve) => {
+    process.once('SIGTERM', () => void shutdown('SIGTERM').then(resolve));
+    process.once('SIGINT', () => void shutdown('SIGINT').then(resolve));
+    ingest.start().catch((err: unknown) => {
+      log.error({ err }, 'consumer failed to start');
+      void shutdown('start-failure').then(() => resolve(EXIT.FAILURE));
+    });
+    const watchdog = setInterval(() => {
+      if (ingest.crash) {
+        clearInterval(watchdog);
+        void shutdown('crash').then(() => resolve(EXIT.FAILURE));
+      }
+    }, 500);
+    watchdog.unref();
+  });
+}

@@ -1,0 +1,59 @@
+/**
+ * The one seam between tilewatch and a Kafka client library. kafkajs is in maintenance mode upstream:
+ * everything Kafka-specific the pipeline needs is this interface, implemented in kafkajsConsumer.ts,
+ * so a maintained client (e.g. @platformatic/kafka) can replace it without touching the pipeline.
+ */
+
+export interface ConsumedMessage {
+  /** Offset as a decimal string (64-bit). */
+  readonly offset: string;
+  readonly key: Buffer | null;
+  readonly value: Buffer | null;
+}
+
+export interface ConsumedBatch {
+  readonly topic: string;
+  readonly partition: number;
+  readonly messages: readonly ConsumedMessage[];
+  /** High watermark of the partition when fetched (for lag). */
+  readonly highWatermark: string;
+}
+
+export interface TopicPartition {
+  readonly topic: string;
+  readonly partition: number;
+}
+
+export interface ConsumerHandlers {
+  /** Called for each fetched batch, one partition at a time; the next fetch waits for it (backpressure). */
+  onBatch(batch: ConsumedBatch, control: { heartbeat(): Promise<void>; isStale(): boolean }): Promise<void>;
+  /** The group assigned these partitions (after every rebalance). */
+  onAssigned(partitions: readonly TopicPartition[]): Promise<void>;
+  /** A rebalance is starting: flush and commit what is stored for the partitions held now. */
+  onRebalancing(): void;
+  /** The client crashed and will not restart by itself. */
+  onCrash(err: Error): void;
+}
+
+export interface KafkaConsumer {
+  /** Connects, subscribes and starts delivering batches; resolves once running. */
+  start(handlers: ConsumerHandlers): Promise<void>;
+  /** Commits `offset` = next offset to read, per partition. Only offsets of stored data are committed. */
+  commit(offsets: ReadonlyArray<TopicPartition & { readonly offset: string }>): Promise<void>;
+  /** Moves the read position of an assigned partition (used to skip what ClickHouse already holds). */
+  seek(tp: TopicPartition, offset: string): void;
+  /** Stops fetching, waits for the batch in progress, leaves the group. */
+  stop(): Promise<void>;
+}
+
+export interface KafkaSettings {
+  readonly brokers: readonly string[];
+  readonly topic: string;
+  readonly groupId: string;
+  readonly clientId: string;
+  readonly ssl: boolean;
+  readonly sasl?: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string };
+  /** Where a new group starts: 'earliest' (default: a log is evidence, keep all of it) or 'latest'. */
+  readonly fromBeginning: boolean;
+  readonly sessionTimeoutMs: number;
+}

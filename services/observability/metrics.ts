@@ -1,0 +1,43 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics of one tilewatch process, on its own registry (no global state). */
+export interface Metrics {
+  readonly registry: Registry;
+  readonly messages: Counter<'topic'>;
+  readonly rows: Counter<'topic'>;
+  readonly deadLetters: Counter<'topic'>;
+  readonly batchRows: Histogram;
+  readonly batchBytes: Histogram;
+  readonly insertSeconds: Histogram;
+  readonly insertErrors: Counter;
+  readonly backpressureSeconds: Counter;
+  readonly lag: Gauge<'topic' | 'partition'>;
+  readonly eventTimeLagSeconds: Gauge;
+  readonly alerts: Counter<'kind' | 'severity'>;
+  readonly detectorClients: Gauge;
+  readonly detectorClientImages: Gauge;
+  readonly rebalances: Counter;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'tilewatch_' });
+  const r = [registry];
+  return {
+    registry,
+    messages: new Counter({ name: 'tilewatch_ingest_messages_total', help: 'Kafka messages consumed', labelNames: ['topic'], registers: r }),
+    rows: new Counter({ name: 'tilewatch_ingest_rows_total', help: 'requests stored in tile_requests', labelNames: ['topic'], registers: r }),
+    deadLetters: new Counter({ name: 'tilewatch_dead_letters_total', help: 'messages or lines sent to dead_letters', labelNames: ['topic'], registers: r }),
+    batchRows: new Histogram({ name: 'tilewatch_batch_rows', help: 'rows per insert batch', buckets: [10, 100, 1000, 5000, 10_000, 50_000, 100_000], registers: r }),
+    batchBytes: new Histogram({ name: 'tilewatch_batch_bytes', help: 'bytes per insert batch', buckets: [1e3, 1e4, 1e5, 1e6, 4e6, 16e6, 64e6], registers: r }),
+    insertSeconds: new Histogram({ name: 'tilewatch_insert_seconds', help: 'time to store a batch (with retries)', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60], registers: r }),
+    insertErrors: new Counter({ name: 'tilewatch_insert_errors_total', help: 'failed insert attempts (retried)', registers: r }),
+    backpressureSeconds: new Counter({ name: 'tilewatch_backpressure_seconds_total', help: 'time consumption waited on the store', registers: r }),
+    lag: new Gauge({ name: 'tilewatch_consumer_lag', help: 'messages behind the high watermark', labelNames: ['topic', 'partition'], registers: r }),
+    eventTimeLagSeconds: new Gauge({ name: 'tilewatch_event_time_lag_seconds', help: 'wall clock minus the newest event time consumed', registers: r }),
+    alerts: new Counter({ name: 'tilewatch_alerts_total', help: 'alerts raised or updated', labelNames: ['kind', 'severity'], registers: r }),
+    detectorClients: new Gauge({ name: 'tilewatch_detector_clients', help: 'clients held by the streaming detector', registers: r }),
+    detectorClientImages: new Gauge({ name: 'tilewatch_detector_client_images', help: 'client×image states held', registers: r }),
+    rebalances: new Counter({ name: 'tilewatch_rebalances_total', help: 'consumer group rebalances', registers: r }),
+  };
+}
