@@ -3,7 +3,8 @@
 # unit and integration tests with node's test runner (integration tests use the real engines).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/ensure-deps.sh
+# librdkafka1: the mock Kafka cluster the ingest tests run against (a real Kafka-protocol broker).
+bash scripts/ensure-deps.sh librdkafka1
 echo "== typecheck" && npx tsc --noEmit -p tsconfig.json
 echo "== lint" && npx eslint --max-warnings 0 .
 echo "== tests"

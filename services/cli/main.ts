@@ -26,6 +26,11 @@ function storeOptions(cmd: Command): Command {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  // A development broker for trying `ingest` locally: librdkafka's mock cluster (Debian librdkafka1).
+  if (argv[0] === 'mock-kafka') {
+    const { runMockKafka } = await import('../dev/mockKafkaMain.ts');
+    return runMockKafka(argv.slice(1));
+  }
   const program = new Command('tilewatch')
     .description('Access-audit anomaly detector for image-tile servers: flags clients harvesting images tile by tile.')
     .exitOverride()
@@ -117,6 +122,11 @@ export async function main(argv: readonly string[]): Promise<number> {
 
   // Only `replay -` reads stdin; otherwise keep the embedded engine from mistaking it for insert data.
   if (!argv.includes('-')) detachStdin();
+  program
+    .command('mock-kafka')
+    .description('start librdkafka\'s mock Kafka cluster for local trials: --brokers N --topic name:partitions (prints its bootstrap as JSON)')
+    .allowUnknownOption()
+    .helpOption(false);
   try {
     await program.parseAsync(['node', 'tilewatch', ...argv]);
     return exit;

@@ -24,9 +24,17 @@ export interface TopicPartition {
   readonly partition: number;
 }
 
+export interface BatchControl {
+  heartbeat(): Promise<void>;
+  /** The partition was revoked by a rebalance: stop processing this batch. */
+  isStale(): boolean;
+  /** Marks a message processed so the next fetch starts after it (this is not a commit). */
+  resolveOffset(offset: string): void;
+}
+
 export interface ConsumerHandlers {
   /** Called for each fetched batch, one partition at a time; the next fetch waits for it (backpressure). */
-  onBatch(batch: ConsumedBatch, control: { heartbeat(): Promise<void>; isStale(): boolean }): Promise<void>;
+  onBatch(batch: ConsumedBatch, control: BatchControl): Promise<void>;
   /** The group assigned these partitions (after every rebalance). */
   onAssigned(partitions: readonly TopicPartition[]): Promise<void>;
   /** A rebalance is starting: flush and commit what is stored for the partitions held now. */

@@ -14,7 +14,7 @@ import { writeDeadLetterRow, writeTileRequestRow } from '../../store/tileRequest
 import { TsvBuffer } from '../../store/tsvBuffer.ts';
 import type { Catalog } from '../catalog.ts';
 import { createNormalizer, detectorEvent, type Normalized, type Normalizer } from '../normalizer.ts';
-import type { ConsumedBatch, KafkaConsumer, TopicPartition } from './consumer.ts';
+import type { BatchControl, ConsumedBatch, KafkaConsumer, TopicPartition } from './consumer.ts';
 import { decodeMessage } from './decodeMessage.ts';
 import { restoreDetector } from './restoreDetector.ts';
 
@@ -236,7 +236,7 @@ export class KafkaIngest {
     return this.normalizer;
   }
 
-  private async consume(batch: ConsumedBatch, control: { heartbeat(): Promise<void>; isStale(): boolean }): Promise<void> {
+  private async consume(batch: ConsumedBatch, control: BatchControl): Promise<void> {
     if (batch.topic !== this.opts.topic) return;
     let ps = this.partitions.get(batch.partition);
     if (!ps) {
@@ -247,6 +247,7 @@ export class KafkaIngest {
     for (const msg of batch.messages) {
       if (control.isStale()) break;
       const offset = Number(msg.offset);
+      control.resolveOffset(msg.offset);
       if (offset <= ps.lastOffset) continue;
       this.stats.messages++;
       m.messages.inc({ topic: batch.topic });

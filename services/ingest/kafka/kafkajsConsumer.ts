@@ -50,7 +50,7 @@ export function createKafkajsConsumer(settings: KafkaSettings, logger: Logger): 
         autoCommit: false,
         eachBatchAutoResolve: false,
         partitionsConsumedConcurrently: 1,
-        eachBatch: async ({ batch, heartbeat, isStale }) => {
+        eachBatch: async ({ batch, heartbeat, isStale, resolveOffset }) => {
           await handlers.onBatch(
             {
               topic: batch.topic,
@@ -58,7 +58,7 @@ export function createKafkajsConsumer(settings: KafkaSettings, logger: Logger): 
               highWatermark: batch.highWatermark,
               messages: batch.messages.map((m) => ({ offset: m.offset, key: m.key, value: m.value })),
             },
-            { heartbeat, isStale },
+            { heartbeat, isStale, resolveOffset },
           );
         },
       });
