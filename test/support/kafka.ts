@@ -146,3 +146,29 @@ export async function topicWatermarks(bootstrap: string, topic: string): Promise
     await admin.disconnect();
   }
 }
+
+/** Committed offset per partition of `groupId` on `topic` (-1 where nothing is committed). */
+export async function committedOffsets(bootstrap: string, groupId: string, topic: string): Promise<Map<number, number>> {
+  const admin = kafkaClient(bootstrap, { clientId: 'tilewatch-test-admin' }).admin();
+  await admin.connect();
+  try {
+    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map((t?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Waits until the group has committed every partition of `topic` up to its high watermark. */
+export async function waitUntilCommitted(bootstrap: string, groupId: string, topic: string, timeoutMs: number): Promise<void> {
+  await waitFor(
+    async () => {
+      const [marks, committed] = await Promise.all([topicWatermarks(bootstrap, topic), committedOffsets(bootstrap, groupId, topic)]);
+      for (const [p, m] of marks) if (m.high > 0 && (committed.get(p) ?? -1) < m.high) return false;
+      return true;
+    },
+    timeoutMs,
+    `group ${groupId} to commit ${topic} to its end`,
+    250,
+  );
+}
