@@ -188,4 +188,25 @@ describe('tilewatch ingest against the mock Kafka cluster', () => {
     const others = new Set(alerts.filter((a) => a.client.ip !== scraper).map((a) => a.client.ip));
     assert.deepEqual([...others], [], 'no viewer alerted');
   });
+
+  it('rides out a broker outage and injected fetch errors without losing or duplicating a request', async (t) => {
+    const dir = tempDir(t, 'kafka-broker');
+    const data = join(dir, 'data');
+    const first = background(2000, Date.UTC(2026, 2, 4, 10));
+    const second = background(1000, Date.UTC(2026, 2, 4, 11)).map((m) => ({ key: `x${m.key}`, value: m.value.replace('198.51.', '192.0.') }));
+    await produceLines(cluster.bootstrap, TOPIC, first);
+    const ing = await startIngest(cluster.bootstrap, data, join(dir, 'alerts.jsonl'));
+    await waitReady(ing);
+    cluster.pushRequestErrors(1, [6, 6, 6]); // Fetch: NOT_LEADER_FOR_PARTITION three times
+    cluster.brokerDown(1);
+    await new Promise((r) => setTimeout(r, 3000));
+    cluster.brokerUp(1);
+    await produceLines(cluster.bootstrap, TOPIC, second);
+    await waitUntilCommitted(cluster.bootstrap, GROUP, TOPIC, 90_000);
+    await stopGracefully(ing);
+    const c = await storedCounts(data);
+    assert.equal(c.rows, first.length + second.length);
+    assert.equal(c.distinct, first.length + second.length);
+    assert.equal(c.dead, 0);
+  });
 });
