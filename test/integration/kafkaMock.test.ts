@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { Consumer, EachBatchPayload, PartitionAssigner, Producer } from 'kafkajs';
 import { mockSafeRoundRobin } from '../../services/dev/mockSafeAssigner.ts';
 import {
+  committedOffsets,
   createProducer,
   kafkaClient,
   produceLines,
@@ -101,17 +102,6 @@ async function consumeInGroup(
     },
   });
   return { consumer, seen, joinedAfterMs: () => (joinedAt === 0 ? -1 : joinedAt - started), assignment: () => assigned };
-}
-
-async function committedOffsets(bootstrap: string, groupId: string, topic: string): Promise<Map<number, number>> {
-  const admin = kafkaClient(bootstrap).admin();
-  await admin.connect();
-  try {
-    const [t] = await admin.fetchOffsets({ groupId, topics: [topic] });
-    return new Map((t?.partitions ?? []).map((p) => [p.partition, Number(p.offset)]));
-  } finally {
-    await admin.disconnect();
-  }
 }
 
 const countBy = <T>(xs: readonly T[], f: (x: T) => string | number): Map<string | number, number> => {
