@@ -23,7 +23,6 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import kafkajs from 'kafkajs';
@@ -31,7 +30,7 @@ import type { EachMessagePayload } from 'kafkajs';
 import { createSimulation } from '../../services/sim/index.ts';
 import { openStore } from '../../services/store/openStore.ts';
 import { BIN, childEnv } from '../support/cli.ts';
-import { committedOffsets, createProducer, kafkaClient, produceLines, startCluster, stopCluster, topicWatermarks, type MockKafkaCluster } from '../support/kafka.ts';
+import { committedOffsets, createProducer, freePort, kafkaClient, produceLines, startCluster, stopCluster, topicWatermarks, type MockKafkaCluster } from '../support/kafka.ts';
 import { REPO_ROOT, RUSAGE_HOOK, benchScript, runNode, type ChildUsage } from './shared.ts';
 
 // ---------------------------------------------------------------------------------------------- options
@@ -80,16 +79,6 @@ async function attempt<T>(label: string, fn: () => Promise<T>): Promise<T | null
     failures.push(`${label}: ${msg.replace(/\s+/g, ' ').slice(0, 300)}`);
     return null;
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
 }
 
 // ---------------------------------------------------------------------------------------------- 1. lines + produce

@@ -6,26 +6,15 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openStore } from '../../services/store/openStore.ts';
 import { BIN, REPO_ROOT, childEnv, tempDir } from '../support/cli.ts';
-import { produceLines, startCluster, stopCluster, waitFor, waitUntilCommitted, type MockKafkaCluster } from '../support/kafka.ts';
+import { freePort, produceLines, startCluster, stopCluster, waitFor, waitUntilCommitted, type MockKafkaCluster } from '../support/kafka.ts';
 
 const TOPIC = 'tile-access';
 const PARTITIONS = 4;
 const GROUP = 'tw-test';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.listen(0, '127.0.0.1', () => {
-      const a = s.address();
-      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** A raster sweep line: client `ip` fetching tile (col, row) of a 40×32-tile DZI level at time t. */
 function tileLine(ip: string, t: number, col: number, row: number, ua = 'python-requests/2.31.0'): string {

@@ -5,6 +5,7 @@
  * kafkajs is CommonJS and spreads its error classes into module.exports, so Node's ESM loader does
  * not see them as named exports: import the default and destructure (as done here).
  */
+import { createServer } from 'node:net';
 import kafkajs from 'kafkajs';
 import type { Kafka as KafkaClient, KafkaConfig, LogEntry, Producer, ProducerConfig, RetryOptions } from 'kafkajs';
 import { startMockKafkaCluster } from '../../services/dev/mockKafkaCluster.ts';
@@ -171,4 +172,15 @@ export async function waitUntilCommitted(bootstrap: string, groupId: string, top
     `group ${groupId} to commit ${topic} to its end`,
     250,
   );
+}
+
+/** A TCP port free on loopback right now (for a child's --http-port). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => {
+      const a = s.address();
+      s.close(() => (typeof a === 'object' && a ? resolve(a.port) : reject(new Error('no port'))));
+    });
+  });
 }
