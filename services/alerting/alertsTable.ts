@@ -20,7 +20,7 @@ export function alertRow(a: Alert): Record<string, unknown> {
     image_ids: a.images.map((i) => i.id),
     reasons: a.reasons.map((r) => r.text).join('; '),
     body: JSON.stringify(a),
-    status: 'open',
+    status: a.status,
   };
 }
 

@@ -11,7 +11,18 @@ export type AlertKind =
   /** One client harvesting one or more images tile by tile (streaming detector). */
   | 'bulk-harvest'
   /** One request (or a few) downloading whole images at high resolution. */
-  | 'full-download';
+  | 'full-download'
+  /** Hunt: one client covering an image at high resolution slowly, over hours or days. */
+  | 'low-and-slow'
+  /** Hunt: many clients jointly covering images, each one below the per-client thresholds. */
+  | 'campaign'
+  /** Hunt: an image whose union coverage above its open-data resolution crossed policy. */
+  | 'image-exposure';
+
+export const ALERT_KINDS: readonly AlertKind[] = ['bulk-harvest', 'full-download', 'low-and-slow', 'campaign', 'image-exposure'];
+
+/** Detector-side lifecycle. Analyst actions (acknowledge, mute, resolve) live in `alert_actions`. */
+export type AlertStatus = 'open' | 'resolved';
 
 /** One measured signal behind an alert: what was measured, against which threshold, in words. */
 export interface AlertReason {
@@ -55,8 +66,11 @@ export interface Alert {
   readonly lastSeen: string;
   readonly images: readonly AlertImage[];
   readonly reasons: readonly AlertReason[];
-  /** Monotonic per alert id: 1 when first raised, +1 for each update. */
+  /** Monotonic per alert id: 1 when first raised, +1 for each update (and for the resolution). */
   readonly version: number;
+  readonly status: AlertStatus;
+  /** Event time at which the alert was resolved (inactivity); absent while open. */
+  readonly resolvedAt?: string;
   /** Where the raw evidence is: the source and line range of the triggering requests. */
   readonly evidence: { readonly source: string; readonly firstLine: number; readonly lastLine: number };
 }

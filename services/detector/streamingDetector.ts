@@ -185,6 +185,7 @@ export class StreamingDetector {
       images,
       reasons: verdict.reasons,
       version: open.version,
+      status: 'open',
       evidence: { source: state.source, firstLine: state.firstLine, lastLine: state.lastLine },
     };
   }

@@ -112,6 +112,7 @@ function toAlerts(st: Map<string, IpState>, threshold: number, source: string): 
         },
       ],
       version: 1,
+      status: 'open',
       evidence: { source, firstLine: s.firstLine, lastLine: s.lastLine },
     });
   }

@@ -29,6 +29,7 @@ function alert(id: string, ips: string[], detectedMin: number, version = 1): Ale
     images: [],
     reasons: [],
     version,
+    status: 'open',
     evidence: { source: 'x', firstLine: 1, lastLine: 2 },
   };
 }
