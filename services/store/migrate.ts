@@ -3,6 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { ClickHouseClient } from '@clickhouse/client';
+import { toClusterDdl } from './clusterDdl.ts';
+import type { Store } from './openStore.ts';
 
 /** schemas/clickhouse/ in this checkout. */
 export const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL('../../schemas/clickhouse/', import.meta.url));
@@ -12,6 +14,20 @@ export interface Migration {
   readonly name: string;
   readonly statements: readonly string[];
   readonly checksum: string;
+}
+
+export interface MigrateOptions {
+  /**
+   * Apply the cluster form of every statement (services/store/clusterDdl.ts): replicated local tables,
+   * Distributed tables over them, ON CLUSTER. The cluster name or a macro such as `{cluster}`.
+   * Default: none (single node, the statements as written).
+   */
+  readonly cluster?: string;
+}
+
+/** The cluster a store's migrations take, if any. */
+export function clusterOf(store: Pick<Store, 'target'>): string | undefined {
+  return store.target.kind === 'server' ? store.target.cluster : undefined;
 }
 
 export interface MigrationResult {
@@ -49,12 +65,14 @@ export function splitStatements(sql: string): string[] {
  * Applies every migration not yet recorded in `schema_migrations`, in order. Idempotent: statements use
  * IF NOT EXISTS, and an applied migration whose file changed is an error (never silently re-run).
  */
-export async function migrate(client: ClickHouseClient, migrations = loadMigrations()): Promise<MigrationResult> {
-  await client.command({
-    query: `CREATE TABLE IF NOT EXISTS schema_migrations
+export async function migrate(client: ClickHouseClient, migrations = loadMigrations(), options: MigrateOptions = {}): Promise<MigrationResult> {
+  const { cluster } = options;
+  const form = (statement: string): string[] => (cluster ? toClusterDdl(statement, { cluster }) : [statement]);
+  for (const query of form(`CREATE TABLE IF NOT EXISTS schema_migrations
             (version UInt32, name String, checksum String, applied_at DateTime64(3, 'UTC'))
-            ENGINE = ReplacingMergeTree ORDER BY version`,
-  });
+            ENGINE = ReplacingMergeTree ORDER BY version`)) {
+    await client.command({ query });
+  }
   const rows = await (
     await client.query({ query: 'SELECT version, name, checksum FROM schema_migrations FINAL', format: 'JSONEachRow' })
   ).json<{ version: number; name: string; checksum: string }>();
@@ -71,7 +89,7 @@ export async function migrate(client: ClickHouseClient, migrations = loadMigrati
       }
       continue;
     }
-    for (const statement of m.statements) {
+    for (const statement of m.statements.flatMap(form)) {
       try {
         await client.command({ query: statement });
       } catch (err) {
@@ -82,6 +100,8 @@ export async function migrate(client: ClickHouseClient, migrations = loadMigrati
     await client.command({
       query: 'INSERT INTO schema_migrations SELECT {version:UInt32}, {name:String}, {checksum:String}, now64(3)',
       query_params: { version: m.version, name: m.name, checksum: m.checksum },
+      // On a cluster the ledger is a Distributed table: write through synchronously so the next run sees it.
+      ...(cluster ? { clickhouse_settings: { insert_distributed_sync: 1 } } : {}),
     });
     applied.push(m.name);
   }

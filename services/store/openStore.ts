@@ -6,7 +6,15 @@ import { createClient, type ClickHouseClient, type ClickHouseClientConfigOptions
 /** Where the data lives: an embedded chDB directory (default) or a ClickHouse server. */
 export type StoreTarget =
   | { readonly kind: 'embedded'; readonly dataDir: string }
-  | { readonly kind: 'server'; readonly url: string; readonly database?: string; readonly username?: string; readonly password?: string };
+  | {
+      readonly kind: 'server';
+      readonly url: string;
+      readonly database?: string;
+      readonly username?: string;
+      readonly password?: string;
+      /** ClickHouse cluster (or `{cluster}` macro): migrations take their cluster form (clusterDdl.ts). */
+      readonly cluster?: string;
+    };
 
 /** Pre-encoded rows for one insert. */
 export interface RawInsert {

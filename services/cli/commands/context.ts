@@ -1,5 +1,5 @@
 import pino, { type Logger } from 'pino';
-import { migrate } from '../../store/migrate.ts';
+import { clusterOf, migrate } from '../../store/migrate.ts';
 import { openStore, type Store } from '../../store/openStore.ts';
 import { loadConfig, type ConfigFlags, type TilewatchConfig } from '../config.ts';
 
@@ -18,7 +18,7 @@ export async function openContext(flags: CommonFlags): Promise<{ config: Tilewat
   const logger = createLogger(flags.logLevel);
   const store = await openStore(config.store);
   try {
-    const result = await migrate(store.client);
+    const result = await migrate(store.client, undefined, { cluster: clusterOf(store) });
     if (result.applied.length > 0) logger.child({ component: 'store' }).info({ applied: result.applied }, 'migrations applied');
   } catch (err) {
     await store.close();

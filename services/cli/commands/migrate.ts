@@ -1,4 +1,4 @@
-import { migrate } from '../../store/migrate.ts';
+import { clusterOf, migrate } from '../../store/migrate.ts';
 import { openStore } from '../../store/openStore.ts';
 import { loadConfig } from '../config.ts';
 import { EXIT } from '../exitCodes.ts';
@@ -8,7 +8,7 @@ export async function runMigrate(flags: CommonFlags): Promise<number> {
   const config = loadConfig(flags, process.env);
   const store = await openStore(config.store);
   try {
-    const r = await migrate(store.client);
+    const r = await migrate(store.client, undefined, { cluster: clusterOf(store) });
     process.stdout.write(
       r.applied.length > 0
         ? `applied ${r.applied.length} migration(s) to ${store.description}: ${r.applied.join(', ')}\n`

@@ -1,0 +1,209 @@
+/**
+ * The Grafana dashboards (dashboards/grafana/*.json). Grafana cannot run here, so this test does what
+ * Grafana and the ClickHouse plugin would: validate each dashboard against the fields Grafana needs
+ * (dashboards/dashboard.schema.json, ajv), resolve its template variables by running their queries,
+ * expand every panel's SQL (variables, then the plugin's macros; test/support/grafanaSql.ts) and run it
+ * on the real migrated schema in chDB, filled by `tilewatch replay` of a simulated day. Each query must
+ * succeed and return the columns its panel type needs.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Ajv } from 'ajv';
+import { parse as parseYaml } from 'yaml';
+import { openStore, type Store } from '../../services/store/openStore.ts';
+import { REPO_ROOT, runCliOk, tempDir } from '../support/cli.ts';
+import { expandGrafanaSql, GrafanaSqlError, panelIntervalMs, type GrafanaQueryContext, type TimeRange } from '../support/grafanaSql.ts';
+
+interface Target {
+  refId: string;
+  rawSql: string;
+  format: number;
+  queryType: string;
+  datasource: { type: string; uid: string };
+}
+interface Panel {
+  id: number;
+  type: string;
+  title: string;
+  interval?: string;
+  gridPos: { x: number; y: number; w: number; h: number };
+  targets: Target[];
+}
+interface Variable {
+  name: string;
+  type: string;
+  query?: string;
+  multi?: boolean;
+  includeAll?: boolean;
+}
+interface Dashboard {
+  uid: string;
+  title: string;
+  panels: Panel[];
+  templating: { list: Variable[] };
+}
+
+const DASHBOARD_DIR = join(REPO_ROOT, 'dashboards', 'grafana');
+const files = readdirSync(DASHBOARD_DIR).filter((f) => f.endsWith('.json')).sort();
+const dashboards = files.map((f) => ({ file: f, json: JSON.parse(readFileSync(join(DASHBOARD_DIR, f), 'utf8')) as unknown }));
+const typed = (): Array<{ file: string; d: Dashboard }> => dashboards.map(({ file, json }) => ({ file, d: json as Dashboard }));
+
+test('every dashboard validates against the fields Grafana and the ClickHouse plugin need', () => {
+  assert.ok(files.length >= 4, `expected overview, client, image and alerts dashboards, found ${files.join(', ')}`);
+  const ajv = new Ajv({ allErrors: true });
+  const validate = ajv.compile(JSON.parse(readFileSync(join(REPO_ROOT, 'dashboards', 'dashboard.schema.json'), 'utf8')) as object);
+  for (const { file, json } of dashboards) assert.ok(validate(json), `${file}: ${ajv.errorsText(validate.errors, { separator: '\n' })}`);
+
+  const provisioned = parseYaml(readFileSync(join(REPO_ROOT, 'dashboards', 'provisioning', 'datasources', 'clickhouse.yaml'), 'utf8')) as {
+    datasources: Array<{ uid: string; type: string }>;
+  };
+  const ds = provisioned.datasources.find((d) => d.type === 'grafana-clickhouse-datasource');
+  assert.ok(ds, 'the datasource provisioning file defines a grafana-clickhouse-datasource');
+  const uids = new Set<string>();
+  for (const { file, d } of typed()) {
+    assert.ok(!uids.has(d.uid), `${file}: duplicate dashboard uid ${d.uid}`);
+    uids.add(d.uid);
+    const ids = d.panels.map((p) => p.id);
+    assert.equal(new Set(ids).size, ids.length, `${file}: panel ids must be unique`);
+    for (const p of d.panels) {
+      assert.ok(p.gridPos.x + p.gridPos.w <= 24, `${file} panel ${p.id}: gridPos runs past 24 columns`);
+      for (const t of p.targets) {
+        assert.equal(t.datasource.uid, ds.uid, `${file} panel ${p.id}: datasource uid is not the provisioned one`);
+        const wantsSeries = p.type === 'timeseries';
+        assert.equal(t.format, wantsSeries ? 0 : 1, `${file} panel ${p.id}: format must be ${wantsSeries ? '0 (time series)' : '1 (table)'}`);
+        assert.equal(t.queryType, wantsSeries ? 'timeseries' : 'table', `${file} panel ${p.id}: queryType`);
+      }
+    }
+    // No two panels overlap on the grid.
+    for (const a of d.panels)
+      for (const b of d.panels)
+        if (a.id < b.id) {
+          const overlap = a.gridPos.x < b.gridPos.x + b.gridPos.w && b.gridPos.x < a.gridPos.x + a.gridPos.w && a.gridPos.y < b.gridPos.y + b.gridPos.h && b.gridPos.y < a.gridPos.y + a.gridPos.h;
+          assert.ok(!overlap, `${file}: panels ${a.id} and ${b.id} overlap`);
+        }
+  }
+  for (const uid of ['tilewatch-overview', 'tilewatch-client', 'tilewatch-image', 'tilewatch-alerts']) assert.ok(uids.has(uid), `missing dashboard ${uid}`);
+  const variables = new Set(typed().flatMap(({ d }) => d.templating.list.map((v) => v.name)));
+  for (const v of ['client', 'image', 'host']) assert.ok(variables.has(v), `no dashboard has the ${v} variable`);
+});
+
+test('the expander refuses what Grafana or the plugin would not expand', () => {
+  const ctx: GrafanaQueryContext = { range: { fromMs: 0, toMs: 3_600_000 }, intervalMs: 60_000, variables: { host: ['a', "b'c"] } };
+  assert.throws(() => expandGrafanaSql('SELECT 1 WHERE $__timeGroup(ts, 1m)', ctx), GrafanaSqlError);
+  assert.throws(() => expandGrafanaSql('SELECT $__nope', ctx), GrafanaSqlError);
+  assert.throws(() => expandGrafanaSql("SELECT '$client'", ctx), /unknown dashboard variable/);
+  assert.throws(() => expandGrafanaSql('SELECT $host', ctx), /2 values/);
+  assert.throws(() => expandGrafanaSql('SELECT $__timeFilter(a, b)', ctx), /expected 1 argument/);
+  assert.equal(
+    expandGrafanaSql('SELECT $__timeInterval(ts) AS t WHERE $__timeFilter(ts) AND host IN (${host:sqlstring}) AND $__interval_s > 0', ctx),
+    "SELECT toStartOfInterval(toDateTime(ts), INTERVAL 60 second) AS t WHERE ts >= toDateTime(0) AND ts <= toDateTime(3600) AND host IN ('a','b''c') AND 60 > 0",
+  );
+  assert.equal(expandGrafanaSql('$__fromTime_ms $__toTime $__dt(d, toDateTime(t))', ctx), "fromUnixTimestamp64Milli(0) toDateTime(3600) (d >= toDate('1970-01-01') AND d <= toDate('1970-01-01')) AND (toDateTime(t) >= toDateTime(0) AND toDateTime(t) <= toDateTime(3600))");
+});
+
+interface Column {
+  name: string;
+  type: string;
+}
+
+/** Strips Nullable(…) and LowCardinality(…). */
+function baseType(type: string): string {
+  let t = type;
+  for (let m = /^(?:Nullable|LowCardinality)\((.*)\)$/.exec(t); m; m = /^(?:Nullable|LowCardinality)\((.*)\)$/.exec(t)) t = m[1]!;
+  return t;
+}
+const isTime = (c: Column): boolean => /^(DateTime64|DateTime|Date32|Date)\b/.test(baseType(c.type));
+const isNumber = (c: Column): boolean => /^(U?Int\d+|Float\d+|Decimal)/.test(baseType(c.type));
+const isString = (c: Column): boolean => /^(String|FixedString|Enum|IPv4|IPv6)/.test(baseType(c.type));
+
+/** What a panel type needs from its result, or why the columns do not fit. */
+function columnProblem(panelType: string, cols: readonly Column[]): string | null {
+  const shown = cols.map((c) => `${c.name} ${c.type}`).join(', ');
+  switch (panelType) {
+    case 'timeseries':
+      if (!cols.some(isTime)) return `no time column (${shown})`;
+      if (!cols.some(isNumber)) return `no numeric column (${shown})`;
+      return cols.every((c) => isTime(c) || isNumber(c) || isString(c)) ? null : `a column is neither time, number nor label (${shown})`;
+    case 'stat':
+      return cols.length > 0 && cols.every(isNumber) ? null : `stat needs numeric columns only (${shown})`;
+    case 'barchart':
+      return cols.some(isString) && cols.some(isNumber) ? null : `barchart needs a label and a number (${shown})`;
+    case 'table':
+      return cols.length > 0 ? null : 'no columns';
+    default:
+      return `unknown panel type ${panelType}`;
+  }
+}
+
+async function run(store: Store, sql: string): Promise<{ meta: Column[]; data: unknown[][] }> {
+  const rs = await store.client.query({ query: sql, format: 'JSONCompact', clickhouse_settings: { readonly: '1' } });
+  const res = await rs.json<unknown[]>();
+  return { meta: res.meta ?? [], data: res.data };
+}
+
+test('every panel query runs on the migrated schema with simulated data and returns the columns its panel needs', async (t) => {
+  const dir = tempDir(t, 'dash');
+  const data = join(dir, 'data');
+  await runCliOk(['simulate', '--seed', '5', '--hours', '2', '--scale', '0.3', '--out', join(dir, 'sim')], { timeoutMs: 60_000 });
+  // Two lines that cannot parse, so the dead-letter panels have something to show.
+  const log = join(dir, 'access.log');
+  writeFileSync(log, readFileSync(join(dir, 'sim', 'access.log'), 'utf8') + 'not an access log line\n\u0001binary junk\n');
+  await runCliOk(['replay', log, '--data', data, '--quiet'], { timeoutMs: 120_000 });
+
+  const store = await openStore({ kind: 'embedded', dataDir: data });
+  t.after(() => store.close());
+  // Analysts at work (what the API writes): acknowledge three alerts 7 minutes after detection, mute one.
+  await store.client.command({
+    query: `INSERT INTO alert_actions SELECT id, detected_at + INTERVAL 7 MINUTE, 'acknowledge', 'it:analyst', 'looking', NULL
+            FROM alerts FINAL ORDER BY id LIMIT 3`,
+  });
+  await store.client.command({
+    query: `INSERT INTO alert_actions SELECT id, detected_at + INTERVAL 1 HOUR, 'mute', 'it:analyst', 'known partner', detected_at + INTERVAL 30 DAY
+            FROM alerts FINAL ORDER BY id DESC LIMIT 1`,
+  });
+
+  // The dashboard's time range: from the first event (event time) to now (dead letters and the ingest
+  // ledger carry wall-clock times).
+  const span = (await run(store, 'SELECT toUnixTimestamp64Milli(min(ts)) AS a, toUnixTimestamp64Milli(now64(3)) AS b FROM tile_requests')).data[0]!;
+  const range: TimeRange = { fromMs: Number(span[0]) - 3_600_000, toMs: Number(span[1]) + 60_000 };
+  assert.ok(range.toMs > range.fromMs + 3_600_000, 'the replay stored rows');
+
+  const results: Array<{ where: string; rows: number }> = [];
+  for (const { file, d } of typed()) {
+    // Resolve variables in order, as Grafana does: run each query, select its first value (All: every value).
+    const variables: Record<string, string[]> = {};
+    for (const v of d.templating.list) {
+      assert.equal(v.type, 'query', `${file}: variable ${v.name} is not a query variable; teach this test its type`);
+      const ctx: GrafanaQueryContext = { range, intervalMs: panelIntervalMs(range, undefined), variables };
+      const res = await run(store, expandGrafanaSql(v.query!, ctx));
+      const values = res.data.map((r) => String(r[0]));
+      assert.ok(values.length > 0, `${file}: variable ${v.name} has no values on the simulated data`);
+      variables[v.name] = v.includeAll ? values : [values[0]!];
+    }
+    for (const p of d.panels) {
+      const where = `${file} panel ${p.id} "${p.title}"`;
+      const ctx: GrafanaQueryContext = { range, intervalMs: panelIntervalMs(range, p.interval), variables };
+      for (const target of p.targets) {
+        const sql = expandGrafanaSql(target.rawSql, ctx);
+        let res;
+        try {
+          res = await run(store, sql);
+        } catch (err) {
+          assert.fail(`${where}: ${(err as Error).message}\n${sql}`);
+        }
+        const problem = columnProblem(p.type, res.meta);
+        assert.equal(problem, null, `${where}: ${problem}\n${sql}`);
+        results.push({ where, rows: res.data.length });
+      }
+    }
+  }
+  const empty = results.filter((r) => r.rows === 0).map((r) => r.where);
+  t.diagnostic(`${results.length} panel queries, ${results.length - empty.length} with rows; empty: ${empty.join('; ') || 'none'}`);
+  // The simulated day has traffic, scrapers, alerts, dead letters and analyst actions: every panel has
+  // something to show, except alerts naming the busiest image when no alert names it.
+  const allowedEmpty = [/image\.json panel \d+ "Alerts naming this image"/];
+  const unexpected = empty.filter((w) => !allowedEmpty.some((re) => re.test(w)));
+  assert.deepEqual(unexpected, [], 'panels without rows on the simulated data');
+});
