@@ -1,0 +1,112 @@
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import type { Alert } from '../core/alert.ts';
+import { createKafkajsProducer } from '../ingest/kafka/kafkajsProducer.ts';
+import type { MessageProducer, ProducerSettings } from '../ingest/kafka/producer.ts';
+import { createAlertmanagerSink } from './alertmanagerSink.ts';
+import { createBlockListSink } from './blockListSink.ts';
+import { systemClock, type SinkClock } from './clock.ts';
+import { createSinkDispatcher, type ConfiguredSink, type SinkDispatcher } from './dispatcher.ts';
+import type { FetchFn } from './httpPost.ts';
+import { createKafkaSink } from './kafkaSink.ts';
+import { createLogSink } from './logSink.ts';
+import type { SinkDelivery, SinksConfig } from './sinksConfig.ts';
+import { createWebhookSink } from './webhookSink.ts';
+
+export interface SinkDeps {
+  readonly logger: Logger;
+  /** Builds the Kafka producer. Default: kafkajs (kafkajsProducer.ts). */
+  readonly producerFactory?: (settings: ProducerSettings, logger: Logger) => MessageProducer;
+  /** Wall clock in ms. Default Date.now. Ignored when `clock` is given. */
+  readonly now?: () => number;
+  /** Wall clock with sleep (tests). Default: the system clock. */
+  readonly clock?: SinkClock;
+  /** Registers `tilewatch_sink_*` metrics here (the process registry from metrics.ts). */
+  readonly registry?: Registry;
+  /** Mute predicate (see muteRules.ts `createMuteRuleSet`). Default: nothing muted. */
+  readonly isMuted?: (alert: Alert, now: number) => boolean;
+  /** The main allow-list (`allowlist.cidrs`): never written to the block list. */
+  readonly allowCidrs?: readonly string[];
+  readonly random?: () => number;
+  readonly fetch?: FetchFn;
+}
+
+/**
+ * Builds every configured sink and the dispatcher over them. Sink order in the dispatcher: log,
+ * webhooks, alertmanager, kafka, blocklist (independent of each other; order only matters for stats).
+ * The caller pushes every alert version (`dispatcher.push(alert)`) and, at shutdown,
+ * `await dispatcher.drain(cfg.drainTimeoutMs)`.
+ */
+export function buildSinks(cfg: SinksConfig, deps: SinkDeps): SinkDispatcher {
+  const clock: SinkClock = deps.clock ?? (deps.now ? { now: deps.now, sleep: systemClock.sleep } : systemClock);
+  const fetchOpt = deps.fetch ? { fetch: deps.fetch } : {};
+  const sinks: ConfiguredSink[] = [];
+  const add = (sink: ConfiguredSink['sink'], d: SinkDelivery): void => {
+    sinks.push({ sink, retry: d.retry, queueCapacity: d.queueCapacity, minSeverity: d.minSeverity });
+  };
+
+  if (cfg.log) add(createLogSink(deps.logger), cfg.log);
+  for (const w of cfg.webhooks) {
+    add(createWebhookSink({ name: w.name, url: w.url, secret: w.secret.reveal(), format: w.format, timeoutMs: w.timeoutMs, clock, ...fetchOpt }), w);
+  }
+  if (cfg.alertmanager) {
+    const a = cfg.alertmanager;
+    add(
+      createAlertmanagerSink({
+        urls: a.urls,
+        openTtlMs: a.openTtlMs,
+        extraLabels: a.extraLabels,
+        timeoutMs: a.timeoutMs,
+        clock,
+        ...(a.apiBaseUrl ? { apiBaseUrl: a.apiBaseUrl } : {}),
+        ...(a.bearerToken ? { bearerToken: a.bearerToken.reveal() } : {}),
+        ...fetchOpt,
+      }),
+      a,
+    );
+  }
+  if (cfg.kafka) {
+    const k = cfg.kafka;
+    const factory = deps.producerFactory ?? createKafkajsProducer;
+    const producer = factory(
+      {
+        brokers: k.brokers,
+        clientId: k.clientId,
+        ssl: k.ssl,
+        idempotent: k.idempotent,
+        ...(k.sasl ? { sasl: { mechanism: k.sasl.mechanism, username: k.sasl.username, password: k.sasl.password.reveal() } } : {}),
+      },
+      deps.logger,
+    );
+    add(createKafkaSink({ producer, topic: k.topic }), k);
+  }
+  if (cfg.blockList) {
+    const b = cfg.blockList;
+    add(
+      createBlockListSink({
+        geoFile: b.geoFile,
+        ...(b.cidrFile ? { cidrFile: b.cidrFile } : {}),
+        variable: b.variable,
+        minSeverity: b.blockSeverity,
+        ttlMs: b.ttlMs,
+        allowCidrs: [...(deps.allowCidrs ?? []), ...b.allowCidrs],
+        maxEntries: b.maxEntries,
+        sweepIntervalMs: b.sweepIntervalMs,
+        clock,
+        logger: deps.logger,
+      }),
+      b,
+    );
+  }
+
+  return createSinkDispatcher({
+    sinks,
+    logger: deps.logger,
+    clock,
+    retry: cfg.retry,
+    queueCapacity: cfg.queueCapacity,
+    ...(deps.random ? { random: deps.random } : {}),
+    ...(deps.isMuted ? { isMuted: deps.isMuted } : {}),
+    ...(deps.registry ? { registry: deps.registry } : {}),
+  });
+}

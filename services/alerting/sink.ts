@@ -1,0 +1,29 @@
+import type { Alert } from '../core/alert.ts';
+
+/**
+ * Where alert versions go: a webhook, Alertmanager, Kafka, a log, a block list. Each version of an
+ * alert (`version` 1 when raised, +1 per update, `status: 'resolved'` for the resolution) is
+ * delivered separately, in order per alert id.
+ *
+ * Contract: `deliver` resolves once the version is accepted by the destination, and rejects when it
+ * was not. Rejections are retried by the dispatcher with backoff unless the error is a
+ * {@link PermanentSinkError} (the destination refused this version for good, e.g. HTTP 400: retrying
+ * cannot help). `deliver` must be safe to call again with the same version (idempotent at the
+ * destination, or harmless to repeat), and should stop early when `signal` aborts (shutdown).
+ */
+export interface AlertSink {
+  /** Stable name for metrics labels and logs (`webhook`, `alertmanager`, …; unique per dispatcher). */
+  readonly name: string;
+  deliver(alert: Alert, signal?: AbortSignal): Promise<void>;
+  /** Releases connections and files; called once by the dispatcher's `close()`. */
+  close?(): Promise<void>;
+}
+
+/** The destination refused this alert version; retrying it cannot succeed. */
+export class PermanentSinkError extends Error {
+  override readonly name = 'PermanentSinkError';
+}
+
+export function isPermanentSinkError(err: unknown): err is PermanentSinkError {
+  return err instanceof PermanentSinkError;
+}

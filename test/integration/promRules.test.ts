@@ -1,0 +1,42 @@
+/**
+ * Prometheus alerting rules for tilewatch itself (deploy/prometheus/tilewatch-rules.yml): Debian's
+ * promtool checks them and runs their unit tests, and every tilewatch_* metric they use is one a
+ * tilewatch process actually registers.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createSinkMetrics } from '../../services/alerting/sinkMetrics.ts';
+import { createMetrics } from '../../services/observability/metrics.ts';
+import { REPO_ROOT } from '../support/cli.ts';
+
+const run = promisify(execFile);
+const DIR = join(REPO_ROOT, 'deploy', 'prometheus');
+const PROMTOOL = '/usr/bin/promtool';
+
+test('promtool check rules accepts the rules file', async () => {
+  const { stdout } = await run(PROMTOOL, ['check', 'rules', 'tilewatch-rules.yml'], { cwd: DIR });
+  assert.match(stdout, /SUCCESS: \d+ rules found/);
+});
+
+test('promtool test rules: each rule fires on its fault and stays quiet otherwise', async () => {
+  const r = await run(PROMTOOL, ['test', 'rules', 'tilewatch-rules.test.yml'], { cwd: DIR }).catch((err: { stdout: string; stderr: string }) => {
+    throw new Error(`promtool test rules failed:\n${err.stdout}\n${err.stderr}`);
+  });
+  assert.match(r.stdout, /SUCCESS/);
+});
+
+test('every tilewatch_* metric in the rules is registered by tilewatch', async () => {
+  const metrics = createMetrics();
+  createSinkMetrics(metrics.registry);
+  const registered = new Set((await metrics.registry.getMetricsAsJSON()).map((m) => m.name));
+  const rules = readFileSync(join(DIR, 'tilewatch-rules.yml'), 'utf8');
+  const used = new Set([...rules.matchAll(/\b(tilewatch_\w+)\b/g)].map((m) => m[1]!));
+  assert.ok(used.size >= 6, `expected the rules to use tilewatch metrics, found ${[...used].join(', ')}`);
+  for (const name of used) assert.ok(registered.has(name), `${name} is used by a rule but no tilewatch process registers it`);
+  for (const alert of ['TilewatchConsumerLagGrowing', 'TilewatchDeadLettersRising', 'TilewatchNoData', 'TilewatchSinkFailures', 'TilewatchInsertErrors'])
+    assert.match(rules, new RegExp(`alert: ${alert}\\b`));
+});

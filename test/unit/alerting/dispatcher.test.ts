@@ -1,0 +1,228 @@
+/**
+ * The sink dispatcher on a fake clock: fan-out, per-sink order, backoff with jitter, permanent
+ * failures, bounded queues dropping the oldest, mute rules, per-sink severity, drain, metrics.
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { pino, type Logger } from 'pino';
+import { Registry } from 'prom-client';
+import { backoffDelay } from '../../../services/alerting/backoff.ts';
+import { createSinkDispatcher } from '../../../services/alerting/dispatcher.ts';
+import { PermanentSinkError, type AlertSink } from '../../../services/alerting/sink.ts';
+import type { Alert } from '../../../services/core/alert.ts';
+import { makeAlert } from '../../support/alerts.ts';
+import { FakeClock, flush } from '../../support/fakeClock.ts';
+
+function captureLogger(): { logger: Logger; lines: Array<Record<string, unknown>> } {
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as Record<string, unknown>) });
+  return { logger, lines };
+}
+
+const tag = (a: Alert): string => `${a.id}:${a.version}`;
+
+/**
+ * A sink that records attempts and deliveries. `fail(alert, attempt)` returns an error to throw
+ * (or undefined to accept); `gate` holds every delivery until released.
+ */
+class TestSink implements AlertSink {
+  readonly attempts: string[] = [];
+  readonly delivered: string[] = [];
+  readonly signals: AbortSignal[] = [];
+  closed = false;
+  private readonly tries = new Map<string, number>();
+  private gates: Array<() => void> = [];
+  held = false;
+  constructor(
+    readonly name: string,
+    private readonly fail: (a: Alert, attempt: number) => Error | undefined = () => undefined,
+  ) {}
+  async deliver(a: Alert, signal?: AbortSignal): Promise<void> {
+    const n = (this.tries.get(tag(a)) ?? 0) + 1;
+    this.tries.set(tag(a), n);
+    this.attempts.push(tag(a));
+    if (signal) this.signals.push(signal);
+    if (this.held) await new Promise<void>((r) => this.gates.push(r));
+    const err = this.fail(a, n);
+    if (err) throw err;
+    this.delivered.push(tag(a));
+  }
+  release(): void {
+    this.held = false;
+    for (const g of this.gates.splice(0)) g();
+  }
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+}
+
+const A = (id: string, version = 1, over: Partial<Alert> = {}): Alert => makeAlert({ id, version, ...over });
+
+describe('backoffDelay', () => {
+  const policy = { maxAttempts: 10, baseDelayMs: 100, maxDelayMs: 1000 };
+  test('doubles per failure within the upper half of each step, capped', () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, policy, () => 0)), [50, 100, 200, 400, 500, 500]);
+    assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, policy, () => 0.999999)), [100, 200, 400, 800, 1000, 1000]);
+  });
+});
+
+describe('sink dispatcher', () => {
+  test('push returns before any delivery completes, and every sink gets every version', async () => {
+    const clock = new FakeClock();
+    const a = new TestSink('a');
+    const b = new TestSink('b');
+    a.held = true;
+    const d = createSinkDispatcher({ sinks: [a, b], logger: captureLogger().logger, clock });
+    d.push(A('tw-00000000000000000001'));
+    d.push(A('tw-00000000000000000002'));
+    // Sink a is stuck; push did not wait for it and sink b is unaffected.
+    await flush();
+    assert.deepEqual(a.delivered, []);
+    assert.deepEqual(b.delivered, ['tw-00000000000000000001:1', 'tw-00000000000000000002:1']);
+    assert.equal(d.stats().sinks[0]!.queued, 2);
+    a.release();
+    await flush();
+    assert.deepEqual(a.delivered, ['tw-00000000000000000001:1', 'tw-00000000000000000002:1']);
+    assert.deepEqual(await d.drain(1000), { drained: true, abandoned: 0 });
+    assert.ok(a.closed && b.closed, 'drain closes the sinks');
+  });
+
+  test('retries with exponential backoff and jitter, keeping per-alert order behind a failing version', async () => {
+    const clock = new FakeClock();
+    // The first version of alert X fails twice; everything else succeeds at once.
+    const s = new TestSink('s', (a, n) => (a.id === 'tw-x0000000000000000000' && a.version === 1 && n <= 2 ? new Error('503') : undefined));
+    const d = createSinkDispatcher({ sinks: [s], logger: captureLogger().logger, clock, random: () => 0.5, retry: { baseDelayMs: 100, maxDelayMs: 10_000, maxAttempts: 5 } });
+    d.push(A('tw-x0000000000000000000', 1));
+    d.push(A('tw-x0000000000000000000', 2));
+    d.push(A('tw-y0000000000000000000', 1));
+    await clock.runUntil(() => s.delivered.length === 3);
+    assert.deepEqual(s.delivered, ['tw-x0000000000000000000:1', 'tw-x0000000000000000000:2', 'tw-y0000000000000000000:1']);
+    assert.deepEqual(s.attempts.slice(0, 3), ['tw-x0000000000000000000:1', 'tw-x0000000000000000000:1', 'tw-x0000000000000000000:1']);
+    // equal jitter at 0.5: 0.75 × 100, 0.75 × 200
+    assert.deepEqual(clock.sleeps, [75, 150]);
+    const st = d.stats().sinks[0]!;
+    assert.equal(st.delivered, 3);
+    assert.equal(st.failedAttempts, 2);
+    assert.equal(st.queued, 0);
+  });
+
+  test('gives up after maxAttempts and moves on; a permanent error is not retried', async () => {
+    const clock = new FakeClock();
+    const { logger, lines } = captureLogger();
+    const s = new TestSink('s', (a) => (a.id === 'tw-down000000000000000' ? new Error('ECONNREFUSED') : a.id === 'tw-bad0000000000000000' ? new PermanentSinkError('HTTP 400') : undefined));
+    const d = createSinkDispatcher({ sinks: [s], logger, clock, random: () => 0, retry: { baseDelayMs: 1000, maxDelayMs: 3000, maxAttempts: 4 } });
+    d.push(A('tw-down000000000000000'));
+    d.push(A('tw-bad0000000000000000'));
+    d.push(A('tw-ok00000000000000000'));
+    await clock.runUntil(() => s.delivered.length === 1);
+    assert.deepEqual(s.delivered, ['tw-ok00000000000000000:1']);
+    assert.equal(s.attempts.filter((t) => t.startsWith('tw-down')).length, 4);
+    assert.equal(s.attempts.filter((t) => t.startsWith('tw-bad')).length, 1);
+    assert.deepEqual(clock.sleeps, [500, 1000, 1500], 'three waits between four attempts, capped at maxDelayMs');
+    const st = d.stats().sinks[0]!;
+    assert.equal(st.failedAttempts, 5);
+    assert.deepEqual(st.dropped, { queue_full: 0, rejected: 1, retries_exhausted: 1, shutdown: 0 });
+    const dropped = lines.filter((l) => l.msg === 'alert version dropped');
+    assert.deepEqual(dropped.map((l) => l.reason), ['retries_exhausted', 'rejected']);
+  });
+
+  test('a full queue drops its oldest waiting version and counts it', async () => {
+    const clock = new FakeClock();
+    const s = new TestSink('s');
+    s.held = true;
+    const registry = new Registry();
+    const d = createSinkDispatcher({ sinks: [{ sink: s, queueCapacity: 2 }], logger: captureLogger().logger, clock, registry });
+    for (let v = 1; v <= 5; v++) d.push(A('tw-q0000000000000000000', v));
+    // v1 is in delivery; the queue held v2, v3, then v4 pushed out v2 and v5 pushed out v3.
+    assert.equal(d.stats().sinks[0]!.dropped.queue_full, 2);
+    assert.equal(d.stats().sinks[0]!.queued, 3);
+    const depth = await registry.getSingleMetric('tilewatch_sink_queue_depth')!.get();
+    assert.deepEqual(depth.values.map((v) => [v.labels.sink, v.value]), [['s', 3]]);
+    s.release();
+    await flush();
+    await flush();
+    assert.deepEqual(s.delivered, ['tw-q0000000000000000000:1', 'tw-q0000000000000000000:4', 'tw-q0000000000000000000:5']);
+    const dropped = await registry.getSingleMetric('tilewatch_sink_dropped_total')!.get();
+    assert.deepEqual(dropped.values.map((v) => [v.labels.reason, v.value]), [['queue_full', 2]]);
+  });
+
+  test('muted versions reach no sink; the predicate sees the clock', async () => {
+    const clock = new FakeClock(Date.UTC(2026, 0, 5));
+    const s = new TestSink('s');
+    const seen: number[] = [];
+    const registry = new Registry();
+    const d = createSinkDispatcher({
+      sinks: [s],
+      logger: captureLogger().logger,
+      clock,
+      registry,
+      isMuted: (a, now) => {
+        seen.push(now);
+        return a.kind === 'full-download';
+      },
+    });
+    d.push(A('tw-m0000000000000000000', 1, { kind: 'full-download' }));
+    d.push(A('tw-n0000000000000000000', 1));
+    await flush();
+    assert.deepEqual(s.delivered, ['tw-n0000000000000000000:1']);
+    assert.deepEqual(seen, [Date.UTC(2026, 0, 5), Date.UTC(2026, 0, 5)]);
+    assert.equal(d.stats().muted, 1);
+    assert.equal((await registry.getSingleMetric('tilewatch_alerts_muted_total')!.get()).values[0]!.value, 1);
+  });
+
+  test('a sink with minSeverity only gets versions at or above it', async () => {
+    const clock = new FakeClock();
+    const all = new TestSink('all');
+    const high = new TestSink('high');
+    const d = createSinkDispatcher({ sinks: [all, { sink: high, minSeverity: 'high' }], logger: captureLogger().logger, clock });
+    d.push(A('tw-s0000000000000000000', 1, { severity: 'medium' }));
+    d.push(A('tw-s0000000000000000000', 2, { severity: 'high' }));
+    d.push(A('tw-s0000000000000000000', 3, { severity: 'critical', status: 'resolved', resolvedAt: '2026-01-05T12:00:00.000Z' }));
+    await flush();
+    assert.equal(all.delivered.length, 3);
+    assert.deepEqual(high.delivered, ['tw-s0000000000000000000:2', 'tw-s0000000000000000000:3']);
+  });
+
+  test('drain gives up at its timeout: abandons what is queued, aborts the retry wait, closes sinks', async () => {
+    const clock = new FakeClock();
+    const s = new TestSink('s', () => new Error('503'));
+    const ok = new TestSink('ok');
+    const registry = new Registry();
+    const d = createSinkDispatcher({ sinks: [s, ok], logger: captureLogger().logger, clock, registry, random: () => 0, retry: { baseDelayMs: 60_000, maxDelayMs: 60_000, maxAttempts: 10 } });
+    d.push(A('tw-d0000000000000000001'));
+    d.push(A('tw-d0000000000000000002'));
+    await flush();
+    const draining = d.drain(5000);
+    await clock.advance(5000);
+    assert.deepEqual(await draining, { drained: false, abandoned: 2 });
+    assert.ok(s.signals[0]!.aborted, 'the delivery signal aborts at the timeout');
+    assert.ok(s.closed && ok.closed);
+    assert.equal(clock.pending, 0, 'no timer left behind');
+    const st = d.stats().sinks;
+    assert.deepEqual(st[0]!.dropped, { queue_full: 0, rejected: 0, retries_exhausted: 0, shutdown: 2 });
+    assert.equal(st[1]!.delivered, 2);
+    // Nothing is accepted after drain.
+    d.push(A('tw-d0000000000000000003'));
+    await flush();
+    assert.equal(ok.delivered.length, 2);
+    const failures = await registry.getSingleMetric('tilewatch_sink_failures_total')!.get();
+    assert.deepEqual(failures.values.map((v) => [v.labels.sink, v.value]), [['s', 1]]);
+  });
+
+  test('drain waits for retries that succeed within the timeout', async () => {
+    const clock = new FakeClock();
+    const s = new TestSink('s', (_a, n) => (n === 1 ? new Error('503') : undefined));
+    const d = createSinkDispatcher({ sinks: [s], logger: captureLogger().logger, clock, random: () => 0, retry: { baseDelayMs: 2000 } });
+    d.push(A('tw-w0000000000000000000'));
+    await flush();
+    const draining = d.drain(10_000);
+    await clock.advance(1000);
+    assert.deepEqual(await draining, { drained: true, abandoned: 0 });
+    assert.deepEqual(s.delivered, ['tw-w0000000000000000000:1']);
+  });
+
+  test('refuses duplicate sink names', () => {
+    assert.throws(() => createSinkDispatcher({ sinks: [new TestSink('x'), new TestSink('x')], logger: captureLogger().logger }), /two sinks are named "x"/);
+  });
+});
