@@ -1,9 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { DEFAULT_DETECTOR_CONFIG, type DetectorConfig } from '../core/detect/detectorConfig.ts';
+import { DEFAULT_HUNT_CONFIG, type HuntConfig } from '../core/hunts/huntConfig.ts';
 import { compileCidrMatcher } from '../core/logformat/cidr.ts';
 import type { ParserSpec } from '../core/logformat/createParser.ts';
 import { compileOptions, type RecogniseConfig, type RecogniseOptions } from '../core/protocols/options.ts';
 import type { StoreTarget } from '../store/openStore.ts';
+import { parseSinksConfig, SinksConfigError, type SinksConfig } from '../alerting/sinksConfig.ts';
 
 /**
  * tilewatch's configuration: read once (config file, then flags, then TILEWATCH_* environment for
@@ -16,6 +18,10 @@ export interface TilewatchConfig {
   readonly detector: DetectorConfig;
   readonly allowlist: { readonly cidrs: readonly string[]; readonly userAgents: readonly string[] };
   readonly catalog: string | null;
+  /** Hunts (scheduled SQL in event time); null when disabled (`--no-hunts`). */
+  readonly hunts: HuntConfig | null;
+  /** Where alert versions go besides the alerts table (README "Alert sinks"). */
+  readonly sinks: SinksConfig;
 }
 
 /** Shape of the optional JSON config file (`--config FILE`). Every field optional. */
@@ -24,23 +30,34 @@ export interface ConfigFile {
   readonly clickhouseUrl?: string;
   readonly clickhouseDatabase?: string;
   readonly clickhouseUser?: string;
+  /** Apply the schema ON CLUSTER as replicated + Distributed tables (server only). */
+  readonly clickhouseCluster?: string;
   readonly logFormat?: string;
   readonly trustedProxies?: readonly string[];
   readonly protocols?: RecogniseConfig;
   readonly detector?: Partial<DetectorConfig>;
   readonly allowlist?: { readonly cidrs?: readonly string[]; readonly userAgents?: readonly string[] };
   readonly catalog?: string;
+  /** Overrides of DEFAULT_HUNT_CONFIG (nested objects merge key by key); `false` disables hunts. */
+  readonly hunts?: Record<string, unknown> | false;
+  /** Alert sinks (webhooks, Alertmanager, Kafka, block list, log). */
+  readonly sinks?: unknown;
 }
 
 export interface ConfigFlags {
   readonly config?: string;
   readonly data?: string;
   readonly clickhouseUrl?: string;
+  readonly clickhouseCluster?: string;
   readonly format?: string;
   readonly trustedProxy?: readonly string[];
   readonly catalog?: string;
   readonly clientKey?: string;
   readonly allowCidr?: readonly string[];
+  /** commander's `--no-hunts` sets this false. */
+  readonly hunts?: boolean;
+  /** Minutes between hunt windows (event time). */
+  readonly huntEvery?: number;
 }
 
 export class ConfigError extends Error {
@@ -59,11 +76,14 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Tilewatc
     }
   }
   const url = flags.clickhouseUrl ?? file.clickhouseUrl ?? env.TILEWATCH_CLICKHOUSE_URL;
+  const cluster = flags.clickhouseCluster ?? file.clickhouseCluster;
+  if (cluster !== undefined && !url) throw new ConfigError('--clickhouse-cluster needs a ClickHouse server (--clickhouse-url); the embedded store is one node');
   const store: StoreTarget = url
     ? {
         kind: 'server',
         url,
         ...(file.clickhouseDatabase ? { database: file.clickhouseDatabase } : {}),
+        ...(cluster ? { cluster } : {}),
         ...(file.clickhouseUser ?? env.TILEWATCH_CLICKHOUSE_USER ? { username: file.clickhouseUser ?? env.TILEWATCH_CLICKHOUSE_USER } : {}),
         ...(env.TILEWATCH_CLICKHOUSE_PASSWORD ? { password: env.TILEWATCH_CLICKHOUSE_PASSWORD } : {}),
       }
@@ -103,7 +123,21 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Tilewatc
       throw new ConfigError(`allowlist.userAgents: invalid pattern ${ua}: ${(err as Error).message}`);
     }
   }
+  let hunts: HuntConfig | null = null;
+  if (flags.hunts !== false && file.hunts !== false) {
+    hunts = mergeChecked('hunts', DEFAULT_HUNT_CONFIG, file.hunts ?? {}) as HuntConfig;
+    if (flags.huntEvery !== undefined) hunts = Object.freeze({ ...hunts, everyMs: flags.huntEvery * 60_000 });
+  }
+  let sinks: SinksConfig;
+  try {
+    sinks = parseSinksConfig(file.sinks, env);
+  } catch (err) {
+    if (err instanceof SinksConfigError) throw new ConfigError(err.message);
+    throw err;
+  }
   return Object.freeze({
+    hunts,
+    sinks,
     store,
     parser: Object.freeze({ format: flags.format ?? file.logFormat ?? 'auto', trustedProxies }),
     recognise,
@@ -118,4 +152,18 @@ export function createAllowlist(allow: TilewatchConfig['allowlist']): (ip: strin
   const inCidr = compileCidrMatcher(allow.cidrs);
   const ua = allow.userAgents.length > 0 ? new RegExp(allow.userAgents.map((p) => `(?:${p})`).join('|'), 'i') : null;
   return (ip, userAgent) => inCidr(ip) || (ua !== null && ua.test(userAgent));
+}
+
+/** Deep-merges overrides into defaults, rejecting unknown keys and values of another type. */
+function mergeChecked(path: string, defaults: object, overrides: unknown): unknown {
+  if (typeof overrides !== 'object' || overrides === null || Array.isArray(overrides)) throw new ConfigError(`${path} must be an object`);
+  const out: Record<string, unknown> = { ...(defaults as Record<string, unknown>) };
+  for (const [k, v] of Object.entries(overrides)) {
+    if (!(k in out)) throw new ConfigError(`Unknown setting ${path}.${k} (known: ${Object.keys(out).join(', ')})`);
+    const def = out[k];
+    if (typeof def === 'object' && def !== null) out[k] = mergeChecked(`${path}.${k}`, def, v);
+    else if (typeof v !== typeof def) throw new ConfigError(`${path}.${k} must be a ${typeof def}`);
+    else out[k] = v;
+  }
+  return Object.freeze(out);
 }

@@ -12,6 +12,8 @@ import { runSimulate } from './commands/simulate.ts';
 import { runEvaluate } from './commands/evaluate.ts';
 import { runDemo } from './commands/demo.ts';
 import { runIngest } from './commands/ingest.ts';
+import { runHunt } from './commands/hunt.ts';
+import { registerIncidentCommands } from './commands/incidentCommands.ts';
 import { StoreLockedError } from '../store/openStore.ts';
 import { detachStdin } from './detachStdin.ts';
 
@@ -22,6 +24,7 @@ function storeOptions(cmd: Command): Command {
     .option('--config <file>', 'JSON config file (see README "Configuration")')
     .option('--data <dir>', 'embedded chDB data directory', './data')
     .option('--clickhouse-url <url>', 'use a ClickHouse server instead of the embedded store (password from TILEWATCH_CLICKHOUSE_PASSWORD)')
+    .option('--clickhouse-cluster <name>', 'create the schema ON CLUSTER as replicated tables + Distributed tables (a cluster name or {cluster})')
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug']).default('warn'));
 }
 
@@ -40,6 +43,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     exit = code;
   };
 
+  storeOptions(
+    program
+      .command('hunt')
+      .description('run the hunts (low-and-slow, campaigns, image exposure) over stored history, window by window in event time')
+      .requiredOption('--from <time>', 'ISO-8601 start of the period')
+      .requiredOption('--to <time>', 'ISO-8601 end of the period')
+      .option('--allow-cidr <cidr>', 'never hunt clients in this CIDR (repeatable)', collect)
+      .option('--hunt-every <minutes>', 'minutes between windows (default 10)', (v) => positiveInt(v, '--hunt-every'))
+      .option('--json', 'print the alert versions and a summary as JSON')
+      .option('--quiet', 'only the summary'),
+  ).action(async (o) => setExit(await runHunt(o)));
+
   storeOptions(program.command('migrate').description('apply schema migrations (idempotent; replay and ingest also do this at start)')).action(
     async (o) => setExit(await runMigrate(o)),
   );
@@ -56,6 +71,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       .addOption(new Option('--client-key <key>', 'group requests by').choices(['ip', 'ip+ua']))
       .option('--alerts-out <file>', 'write one JSON line per alert and per update (schemas/alert.schema.json)')
       .option('--batch-lines <n>', 'lines per insert batch', (v) => positiveInt(v, '--batch-lines'), 50_000)
+      .option('--no-hunts', 'do not run the hunts (low-and-slow, campaigns, image exposure) in event time')
+      .option('--hunt-every <minutes>', 'event-time minutes between hunt windows (default 10)', (v) => positiveInt(v, '--hunt-every'))
       .option('--quiet', 'no progress and no alert lines on stdout; only the summary'),
   ).action(async (files: string[], o) => setExit(await runReplay(files, o)));
 
@@ -82,7 +99,14 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option('--http-port <port>', 'metrics/health port (/metrics, /healthz, /readyz)', (v) => positiveInt(v, '--http-port', true), 9464)
       .option('--shutdown-timeout-ms <ms>', 'bound on a graceful stop', (v) => positiveInt(v, '--shutdown-timeout-ms'), 30_000)
       .option('--alerts-out <file>', 'append one JSON line per alert and per update')
-      .option('--quiet', 'no alert lines on stdout'),
+      .option('--quiet', 'no alert lines on stdout')
+      .option('--dead-letter-topic <topic>', 'also produce bad messages here (raw value; headers reason, source-topic/-partition/-offset)')
+      .option('--republish-topic <topic>', 're-publish parsed requests keyed by client to this topic for detection workers (no detection here)')
+      .option('--no-store', 'detection worker on a re-published topic: do not store requests (the re-publishing ingest did)')
+      .option('--fetch-max-wait-ms <ms>', 'how long an idle fetch waits for data', (v) => positiveInt(v, '--fetch-max-wait-ms'), 250)
+      // Development and test only (see README "Live ingest from Kafka").
+      .addOption(new Option('--partition-assigner <name>', 'dev only').choices(['round-robin', 'mock-safe']).default('round-robin').hideHelp())
+      .addOption(new Option('--debug-kill-after-insert <n>', 'dev only').argParser((v) => positiveInt(v, '--debug-kill-after-insert')).hideHelp()),
   ).action(async (o) => setExit(await runIngest(o)));
 
   storeOptions(
@@ -108,6 +132,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     .description('score alerts against simulator labels: recall and time to detect per threat, false positives per benign class')
     .requiredOption('--labels <file>', 'labels.jsonl from simulate')
     .requiredOption('--alerts <file>', 'alerts JSON lines from replay --alerts-out')
+    .option('--baseline-log <file>', 'also score a naive requests-per-minute rule over this access log, side by side')
+    .option('--baseline-rpm <n>', 'the naive rule fires above this many requests in one minute (default 60)', (v) => positiveInt(v, '--baseline-rpm'))
     .option('--json', 'print the report as JSON')
     .action(async (o) => setExit(await runEvaluate(o)));
 
@@ -119,6 +145,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option('--hours <h>', 'simulated hours', (v) => positiveNumber(v, '--hours'), 24)
       .option('--out <dir>', 'where the simulated log, labels and alerts go', './demo'),
   ).action(async (o) => setExit(await runDemo(o)));
+
+  registerIncidentCommands(program, { storeOptions, setExit });
 
   // Only `replay -` reads stdin; otherwise keep the embedded engine from mistaking it for insert data.
   if (!argv.includes('-')) detachStdin();

@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+
 /**
  * The alert model (schemas/alert.schema.json is its JSON Schema). Plain data; ids are deterministic
  * so replays and restarts never duplicate an alert.
@@ -46,6 +48,7 @@ export interface AlertImage {
 }
 
 export interface AlertClient {
+  /** The client (campaigns: the first member; image exposure: the largest contributor). */
   readonly ip: string;
   readonly ips: readonly string[];
   readonly userAgent: string;
@@ -69,8 +72,22 @@ export interface Alert {
   /** Monotonic per alert id: 1 when first raised, +1 for each update (and for the resolution). */
   readonly version: number;
   readonly status: AlertStatus;
+  /** Hunt alerts: what the alert is about — the client IP, the campaign group ('net:<cidr>' or 'ua:<user agent>'), or the image id. */
+  readonly subject?: string;
   /** Event time at which the alert was resolved (inactivity); absent while open. */
   readonly resolvedAt?: string;
   /** Where the raw evidence is: the source and line range of the triggering requests. */
-  readonly evidence: { readonly source: string; readonly firstLine: number; readonly lastLine: number };
+  readonly evidence: {
+    readonly source: string;
+    readonly firstLine: number;
+    readonly lastLine: number;
+    /** Hunt alerts: the event-time window of tile_requests the finding was measured over (ISO-8601). */
+    readonly from?: string;
+    readonly to?: string;
+  };
+}
+
+/** Deterministic alert id: the same kind, key (client, campaign or image) and episode start always give the same id. */
+export function alertId(kind: AlertKind, clientKey: string, episodeStart: number): string {
+  return 'tw-' + createHash('sha256').update(`${kind}\n${clientKey}\n${episodeStart}`).digest('hex').slice(0, 20);
 }

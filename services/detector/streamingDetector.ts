@@ -1,7 +1,6 @@
-import { createHash } from 'node:crypto';
 import { median, medianAbsoluteDeviation } from 'simple-statistics';
 import type { Alert, AlertImage, AlertKind, Severity } from '../core/alert.ts';
-import { SEVERITIES } from '../core/alert.ts';
+import { SEVERITIES, alertId } from '../core/alert.ts';
 import { newClientState, observe, type ClientState, type DetectorEvent } from '../core/detect/clientState.ts';
 import type { DetectorConfig } from '../core/detect/detectorConfig.ts';
 import { measure, type GeometryLookup, type OpenDataLookup, type VolumeBaseline } from '../core/detect/features.ts';
@@ -214,9 +213,6 @@ export class StreamingDetector {
 }
 
 /** Deterministic: the same client episode (key + first event time) and kind always get the same id. */
-export function alertId(kind: AlertKind, clientKey: string, episodeStart: number): string {
-  return 'tw-' + createHash('sha256').update(`${kind}\n${clientKey}\n${episodeStart}`).digest('hex').slice(0, 20);
-}
 
 function round3(x: number): number {
   return Math.round(x * 1000) / 1000;

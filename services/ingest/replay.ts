@@ -8,6 +8,7 @@ import { BatchWriter, storedRanges } from '../store/batchWriter.ts';
 import type { Store } from '../store/openStore.ts';
 import { writeDeadLetterRow, writeTileRequestRow } from '../store/tileRequestRows.ts';
 import { TsvBuffer } from '../store/tsvBuffer.ts';
+import type { HuntSchedule } from '../hunts/huntRunner.ts';
 import type { Catalog } from './catalog.ts';
 import { openLineSource, type LineSource } from './lineReader.ts';
 import { createNormalizer, detectorEvent, type Normalizer } from './normalizer.ts';
@@ -25,6 +26,8 @@ export interface ReplayOptions {
   /** Lines per batch; batches are cut at fixed line numbers so a replay produces the same tokens. Default 50,000. */
   readonly batchLines?: number;
   readonly onAlert: (alert: Alert) => void;
+  /** Hunts in event time: each due window end runs once everything up to it (plus lateness) is stored. */
+  readonly hunts?: { readonly schedule: HuntSchedule; readonly run: (windowEnd: number) => Promise<unknown> };
   readonly onProgress?: (p: ReplayProgress) => void;
   /** Wall clock for progress and audit columns only (never for detection). */
   readonly now?: () => number;
@@ -84,6 +87,11 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   let deadLetters = 0;
   let tFrom = Number.POSITIVE_INFINITY;
   let tTo = Number.NEGATIVE_INFINITY;
+  const runHunts = async (windowEnds: number[]): Promise<void> => {
+    if (!opts.hunts || windowEnds.length === 0) return;
+    await writer.drain();
+    for (const end of windowEnds) await opts.hunts.run(end);
+  };
   const clientKeyOf = opts.detector.clientKey === 'ip' ? (ip: string) => ip : (ip: string, ua: string) => `${ip}|${ua}`;
 
   for (let inputIndex = 0; inputIndex < opts.inputs.length; inputIndex++) {
@@ -164,6 +172,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
         if (lineNo % batchLines === 0) {
           if (ranges === null) ranges = await storedRanges(opts.store.client, source.identity());
           await flush();
+          if (opts.hunts) await runHunts(opts.hunts.schedule.due(tFrom, tTo));
         }
       }
       const t = now();
@@ -176,6 +185,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   }
   await writer.drain();
   detector.flush();
+  if (opts.hunts) await runHunts(opts.hunts.schedule.final(tFrom, tTo));
 
   const images: Array<{ protocol: Protocol; imageId: string; geometry: ImageGeometry; openDataLongEdge: number }> = [];
   for (const e of opts.catalog.entries()) images.push({ protocol: e.protocol, imageId: e.id, geometry: e.geometry, openDataLongEdge: e.openDataLongEdge });

@@ -70,9 +70,12 @@ export interface EvaluationReport {
     readonly benignClients: number;
     readonly fpClients: number;
     readonly fpPer1000: number | null;
-    /** Distinct alert ids. */
+    /** Distinct alert ids naming clients (all kinds but image-exposure). */
     readonly alerts: number;
     readonly unlabelledAlerts: number;
+    /** Image-exposure alerts (per image, policy): not counted against clients. */
+    readonly imageExposureAlerts: number;
+    readonly alertsByKind: Readonly<Record<string, number>>;
   };
   readonly actors: readonly ActorResult[];
   readonly unlabelled: readonly UnlabelledAlert[];
@@ -136,7 +139,9 @@ function kindOrder(known: readonly string[], present: Iterable<string>): string[
 const START_SLACK_MS = 1000;
 
 export function evaluate(labels: readonly Label[], rawAlerts: readonly Alert[]): EvaluationReport {
-  const alerts = mergeAlertVersions(rawAlerts);
+  const merged = mergeAlertVersions(rawAlerts);
+  // Image-exposure alerts are about images (policy), not accusations of the clients they list.
+  const alerts = merged.filter((a) => a.kind !== 'image-exposure');
   // IP → alerts naming it.
   const byIp = new Map<string, { id: string; detectedAt: number }[]>();
   for (const a of alerts) {
@@ -234,6 +239,8 @@ export function evaluate(labels: readonly Label[], rawAlerts: readonly Alert[]):
       fpPer1000: allBenignIps.size > 0 ? (1000 * fpClients) / allBenignIps.size : null,
       alerts: alerts.length,
       unlabelledAlerts: unlabelled.length,
+      imageExposureAlerts: merged.length - alerts.length,
+      alertsByKind: Object.fromEntries([...new Set(merged.map((a) => a.kind))].sort().map((k) => [k, merged.filter((a) => a.kind === k).length])),
     },
     actors,
     unlabelled,
@@ -274,11 +281,35 @@ export function formatReport(r: EvaluationReport): string {
     'Benign',
     table(['kind', 'actors', 'clients', 'FP clients', 'FP / 1000'], benignRows),
     '',
-    `Alerts: ${t.alerts} (${t.unlabelledAlerts} unlabelled)`,
+    `Alerts: ${t.alerts} naming clients (${t.unlabelledAlerts} unlabelled); ${t.imageExposureAlerts} image-exposure alerts; by kind: ${Object.entries(t.alertsByKind)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ')}`,
   ];
   for (const u of r.unlabelled.slice(0, 20)) out.push(`  unlabelled ${u.id} ${u.ips.join(',')} ${u.kind} ${u.detectedAt}`);
   if (r.unlabelled.length > 20) out.push(`  … ${r.unlabelled.length - 20} more`);
   return `${out.join('\n')}\n`;
+}
+
+/** Two evaluations of the same traffic side by side (tilewatch vs a baseline rule): recall, time to detect, false positives. */
+export function formatComparison(ours: EvaluationReport, theirs: EvaluationReport, names: readonly [string, string]): string {
+  const [a, b] = names;
+  const threatRows = ours.threats.map((k) => {
+    const o = theirs.threats.find((x) => x.kind === k.kind);
+    return [k.kind, String(k.actors), `${k.detected}`, mins(k.ttdMedianMin), `${o?.detected ?? 0}`, mins(o?.ttdMedianMin ?? null)];
+  });
+  threatRows.push(['TOTAL', String(ours.totals.threatActors), String(ours.totals.detected), mins(ours.totals.ttdMedianMin), String(theirs.totals.detected), mins(theirs.totals.ttdMedianMin)]);
+  const benignRows = ours.benign.map((k) => {
+    const o = theirs.benign.find((x) => x.kind === k.kind);
+    return [k.kind, String(k.clients), String(k.fpClients), num(k.fpPer1000), String(o?.fpClients ?? 0), num(o?.fpPer1000 ?? null)];
+  });
+  benignRows.push(['TOTAL', String(ours.totals.benignClients), String(ours.totals.fpClients), num(ours.totals.fpPer1000), String(theirs.totals.fpClients), num(theirs.totals.fpPer1000)]);
+  return [
+    `Side by side: ${a} vs ${b}`,
+    table(['threat', 'actors', `${a} det.`, `${a} TTD`, `${b} det.`, `${b} TTD`], threatRows),
+    '',
+    table(['benign', 'clients', `${a} FP`, `${a} /1000`, `${b} FP`, `${b} /1000`], benignRows),
+    '',
+  ].join('\n');
 }
 
 async function readJsonLines(path: string): Promise<unknown[]> {

@@ -1,7 +1,7 @@
 /** Public API of the traffic simulator and evaluator. */
 export { createSimulation, simulate, writeSimulation, allowlistHint, diurnal, DEFAULT_START } from './simulate.ts';
 export type { SimulateOptions, Simulation, SimulationStats, WriteSimulationOptions, WriteSimulationResult } from './simulate.ts';
-export { evaluate, formatReport, readAlerts, readLabels, mergeAlertVersions } from './evaluate.ts';
+export { evaluate, formatComparison, formatReport, readAlerts, readLabels, mergeAlertVersions } from './evaluate.ts';
 export type { EvaluationReport, ThreatKindRow, BenignKindRow, ActorResult, UnlabelledAlert } from './evaluate.ts';
 export { naiveRateBaseline, naiveRateBaselineFile } from './baseline.ts';
 export { BENIGN_KINDS, THREAT_KINDS } from './labels.ts';

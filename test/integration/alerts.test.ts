@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Alert } from '../../services/core/alert.ts';
-import { alertId } from '../../services/detector/streamingDetector.ts';
+import { alertId } from '../../services/core/alert.ts';
 import { describeRun, parseSummary, runCli, tempDir } from '../support/cli.ts';
 import { scraperScenario, SCRAPER_UA, T0 } from '../support/logs.ts';
 import { sqlRows } from '../support/store.ts';

@@ -1,13 +1,14 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { AlertsTableSink } from '../../alerting/alertsTable.ts';
 import type { Alert } from '../../core/alert.ts';
 import { emptyCatalog, loadCatalog } from '../../ingest/catalog.ts';
 import { replay, type ReplayProgress, type ReplaySummary } from '../../ingest/replay.ts';
 import { writeImages } from '../../store/images.ts';
+import { HuntRunner, HuntSchedule } from '../../hunts/huntRunner.ts';
 import { createAllowlist } from '../config.ts';
 import { EXIT } from '../exitCodes.ts';
+import { openAlertOutputs } from './alertOutputs.ts';
 import { openContext, type CommonFlags } from './context.ts';
 
 export interface ReplayFlags extends CommonFlags {
@@ -20,6 +21,7 @@ export interface ReplayRun {
   readonly summary: ReplaySummary;
   readonly alerts: readonly Alert[];
   readonly elapsedMs: number;
+  readonly hunts: { readonly runs: number; readonly emitted: number; readonly totalMs: number } | null;
 }
 
 /** `tilewatch replay`: prints alerts as they are raised (unless --quiet) and a summary at the end. */
@@ -42,8 +44,24 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
       await mkdir(dirname(flags.alertsOut), { recursive: true });
       alertsOut = createWriteStream(flags.alertsOut, { flags: 'w' });
     }
-    const table = new AlertsTableSink(store);
+    const outputs = await openAlertOutputs({ config, store, logger });
     const progress = createProgress(!flags.quiet && process.stderr.isTTY === true, started);
+    const emit = (a: Alert): void => {
+      alerts.push(a);
+      outputs.emit(a);
+      alertsOut?.write(`${JSON.stringify(a)}\n`);
+      log.info({ alert: { id: a.id, kind: a.kind, severity: a.severity, score: a.score, version: a.version, status: a.status }, client: { ip: a.client.ip } }, 'alert');
+      if (out.printAlerts) process.stdout.write(formatAlertLine(a));
+    };
+    const hunter = config.hunts
+      ? new HuntRunner({
+          store,
+          config: config.hunts,
+          exclusions: huntExclusions(config.allowlist),
+          onAlert: emit,
+          onRun: (r) => log.debug({ windowEnd: new Date(r.windowEnd).toISOString(), ms: r.timings }, 'hunt run'),
+        })
+      : null;
     const summary = await replay({
       inputs: files,
       store,
@@ -55,25 +73,37 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
       ...(flags.batchLines ? { batchLines: flags.batchLines } : {}),
       onProgress: progress,
       onAlert: (a) => {
-        alerts.push(a);
-        table.push(a);
-        alertsOut?.write(`${JSON.stringify(a)}\n`);
-        log.info({ alert: { id: a.id, kind: a.kind, severity: a.severity, score: a.score, version: a.version }, client: { ip: a.client.ip } }, 'alert');
-        if (out.printAlerts) process.stdout.write(formatAlertLine(a));
+        hunter?.noteStreamingAlert(a);
+        emit(a);
       },
+      ...(hunter && config.hunts
+        ? { hunts: { schedule: new HuntSchedule(config.hunts.everyMs, config.hunts.latenessMs), run: (end: number) => hunter.runAt(end) } }
+        : {}),
     });
     progress?.({ done: true });
-    await table.flush();
+    await outputs.close();
     await writeImages(store, summary.images);
-    return { summary, alerts, elapsedMs: performance.now() - started };
+    return {
+      summary,
+      alerts,
+      elapsedMs: performance.now() - started,
+      hunts: hunter ? { runs: hunter.runs, emitted: hunter.emitted, totalMs: hunter.totalMs } : null,
+    };
   } finally {
     if (alertsOut) await new Promise<void>((r) => alertsOut!.end(r));
     await store.close();
   }
 }
 
+/** Allow-lists as hunt exclusions: CIDRs, and the user-agent patterns as case-insensitive RE2. */
+export function huntExclusions(allow: { readonly cidrs: readonly string[]; readonly userAgents: readonly string[] }): { cidrs: string[]; userAgentPatterns: string[] } {
+  return { cidrs: [...allow.cidrs], userAgentPatterns: allow.userAgents.map((p) => `(?i)${p}`) };
+}
+
 export function formatAlertLine(a: Alert): string {
-  const head = `[${a.severity.toUpperCase()}] ${a.kind} ${a.client.ip} score ${a.score} at ${a.detectedAt}${a.version > 1 ? ` (update ${a.version})` : ''}`;
+  if (a.status === 'resolved') return `[RESOLVED] ${a.kind} ${a.subject ?? a.client.ip} ${a.id} at ${a.resolvedAt ?? a.lastSeen}\n`;
+  const who = a.kind === 'campaign' ? `${a.subject ?? ''} (${a.client.ips.length} clients)` : a.kind === 'image-exposure' ? `image ${a.subject ?? ''}` : a.client.ip;
+  const head = `[${a.severity.toUpperCase()}] ${a.kind} ${who} score ${a.score} at ${a.detectedAt}${a.version > 1 ? ` (update ${a.version})` : ''}`;
   return `${head}\n${a.reasons.map((r) => `    - ${r.text}`).join('\n')}\n`;
 }
 
@@ -94,6 +124,7 @@ export function formatSummary(run: ReplayRun): string {
     `  stored          ${s.stored} new rows${s.alreadyStored > 0 ? `, ${s.alreadyStored} lines already stored by an earlier replay` : ''}`,
     `  dead letters    ${s.deadLetters}${s.blankLines > 0 ? ` (+${s.blankLines} blank lines skipped)` : ''}`,
     `  alerts          ${firsts.length}${sev ? ` (${sev})` : ''}, ${run.alerts.length - firsts.length} updates`,
+    ...(run.hunts ? [`  hunts           ${run.hunts.runs} event-time windows in ${(run.hunts.totalMs / 1000).toFixed(1)} s, ${run.hunts.emitted} alert versions`] : []),
     `  clients held    ${s.detector.clients} at end, ${s.detector.evicted} evicted idle; images learned ${s.learnedImages}`,
     `  elapsed         ${secs.toFixed(1)} s, ${Math.round(s.linesRead / Math.max(secs, 0.001))} lines/s (insert ${Math.round(s.insertMs)} ms over ${s.batches} batches${s.retries ? `, ${s.retries} retries` : ''})`,
     '',

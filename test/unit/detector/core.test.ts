@@ -7,7 +7,8 @@ import type { Features } from '../../../services/core/detect/features.ts';
 import { scoreFullDownloads, scoreHarvest, severityOf } from '../../../services/core/detect/score.ts';
 import { classifyUserAgent } from '../../../services/core/detect/userAgent.ts';
 import type { ImageGeometry, TileRequest } from '../../../services/core/types.ts';
-import { StreamingDetector, alertId } from '../../../services/detector/streamingDetector.ts';
+import { StreamingDetector } from '../../../services/detector/streamingDetector.ts';
+import { alertId } from '../../../services/core/alert.ts';
 
 const cfg = DEFAULT_DETECTOR_CONFIG;
 const dzi: ImageGeometry = { width: 10000, height: 8000, tileSize: 254, overlap: 1, maxLevel: 14, source: 'catalog' };

@@ -1,0 +1,375 @@
+/**
+ * The hunts' SQL. Parameterised only ({name:Type} placeholders bound through query_params); runs on
+ * chDB and ClickHouse servers alike. Each function reads one event-time window [from, to) and returns
+ * plain rows for the pure hunt core (services/core/hunts).
+ *
+ * Coverage is computed from the stored full-resolution rectangles: at one band (scale rounded to a
+ * power of two) the tiles of a pyramid partition the image, so the summed area of a client's distinct
+ * rectangles over the image's area is its coverage there (IIIF regions that overlap are capped at 1).
+ * Image sizes come from the `images` table, else from the extents of every request in the window.
+ */
+import type { ClickHouseClient } from '@clickhouse/client';
+import { parseCidr } from '../core/logformat/cidr.ts';
+import { canonicalIp } from '../core/logformat/canonicalIp.ts';
+import type { CampaignCandidateRow, CampaignMemberRow, ClientImageCoverageRow, ImageExposureRow, SlowClientRow } from '../core/hunts/findings.ts';
+
+export interface HuntWindow {
+  readonly from: number;
+  readonly to: number;
+  /** Start of the last hunt step: only images/clients active in [recentFrom, to) are re-examined. Default `from`. */
+  readonly recentFrom?: number;
+}
+
+/** Clients never hunted: allow-listed CIDRs and user-agent patterns (RE2). */
+export interface HuntExclusions {
+  readonly cidrs: readonly string[];
+  readonly userAgentPatterns: readonly string[];
+}
+
+export interface HuntParams {
+  readonly protectedScale: number;
+  readonly openDataLongEdge: number;
+}
+
+function ts(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+}
+
+/** IPv6 range bounds (IPv4 as IPv4-mapped) of each CIDR, for `client BETWEEN lo AND hi`. */
+export function cidrBounds(cidrs: readonly string[]): { lo: string[]; hi: string[] } {
+  const lo: string[] = [];
+  const hi: string[] = [];
+  for (const text of cidrs) {
+    const c = parseCidr(text);
+    if (c.family === 4) {
+      const size = 2 ** (32 - c.prefix);
+      const a = c.network;
+      const b = a + size - 1;
+      const v4 = (n: number): string => `::ffff:${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
+      lo.push(v4(a));
+      hi.push(v4(b));
+    } else {
+      const low = c.groups.slice();
+      const high = c.groups.map((g, i) => {
+        const bits = Math.max(0, Math.min(16, c.prefix - i * 16));
+        return g | (bits === 16 ? 0 : 0xffff >>> bits);
+      });
+      lo.push(low.map((g) => g.toString(16)).join(':'));
+      hi.push(high.map((g) => g.toString(16)).join(':'));
+    }
+  }
+  return { lo, hi };
+}
+
+/**
+ * Shared CTEs: the window's successful image requests by non-excluded clients, and image sizes.
+ * `scope` restricts the window to what the last hunt step touched (images or clients active since
+ * {recentFrom}): evidence that did not grow since the last run cannot raise a new finding, and the
+ * restriction keeps each run proportional to recent traffic rather than to the look-back.
+ */
+function windowCtes(scope: 'images' | 'clients' | 'all'): string {
+  const recent =
+    scope === 'images'
+      ? `AND image_id IN (SELECT DISTINCT image_id FROM tile_requests WHERE ts >= {recentFrom:DateTime64(3, 'UTC')} AND ts < {to:DateTime64(3, 'UTC')} AND image_id != '')`
+      : scope === 'clients'
+        ? `AND client IN (SELECT DISTINCT client FROM tile_requests WHERE ts >= {recentFrom:DateTime64(3, 'UTC')} AND ts < {to:DateTime64(3, 'UTC')} AND image_id != '')`
+        : '';
+  return `
+img_cat AS (
+  SELECT image_id, argMax(width, updated_at) AS cw, argMax(height, updated_at) AS ch, argMax(open_data_long_edge, updated_at) AS cod
+  FROM images GROUP BY image_id
+),
+req AS (
+  SELECT ts, client, user_agent, referer, image_id, toInt8(round(log2(greatest(scale, 1e-6)))) AS band, rect_x, rect_y, rect_w, rect_h,
+         toUInt64(rect_w) * rect_h AS area
+  FROM tile_requests
+  WHERE ts >= {from:DateTime64(3, 'UTC')} AND ts < {to:DateTime64(3, 'UTC')}
+    AND kind IN ('tile', 'region', 'full') AND scale > 0 AND image_id != '' AND status < 400
+    AND NOT arrayExists((lo, hi) -> client >= lo AND client <= hi, {allowLo:Array(IPv6)}, {allowHi:Array(IPv6)})
+    AND NOT multiMatchAny(toString(user_agent), {allowUa:Array(String)})
+    ${recent}
+),
+img AS (
+  SELECT l.image_id AS image_id,
+         if(c.cw > 0, toUInt64(c.cw), l.lw) AS w, if(c.ch > 0, toUInt64(c.ch), l.lh) AS h,
+         if(c.cod > 0, toFloat64(c.cod), toFloat64({openData:UInt32})) AS od
+  FROM (SELECT image_id, max(toUInt64(rect_x) + rect_w) AS lw, max(toUInt64(rect_y) + rect_h) AS lh FROM req GROUP BY image_id) AS l
+  LEFT JOIN img_cat AS c ON c.image_id = l.image_id
+),
+prot AS (
+  SELECT r.*, i.w AS w, i.h AS h, i.od AS od, greatest(i.w, i.h) * pow(2, r.band) AS edge
+  FROM req AS r INNER JOIN img AS i ON i.image_id = r.image_id
+  WHERE r.band >= {protectedBand:Int8} AND greatest(i.w, i.h) * pow(2, r.band) > i.od AND i.w > 0 AND i.h > 0
+)`;
+}
+
+function baseParams(w: HuntWindow, ex: HuntExclusions, p: HuntParams): Record<string, unknown> {
+  const { lo, hi } = cidrBounds(ex.cidrs);
+  return {
+    from: ts(w.from),
+    to: ts(w.to),
+    recentFrom: ts(w.recentFrom ?? w.from),
+    allowLo: lo,
+    allowHi: hi,
+    allowUa: [...ex.userAgentPatterns],
+    openData: p.openDataLongEdge,
+    protectedBand: Math.round(Math.log2(p.protectedScale)),
+  };
+}
+
+async function rows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown>): Promise<T[]> {
+  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' });
+  return rs.json<T>();
+}
+
+/** Text form of a stored client address: IPv4 for IPv4-mapped addresses. */
+export function ipText(stored: string): string {
+  const text = stored.startsWith('::ffff:') && stored.includes('.') ? stored.slice(7) : stored;
+  return canonicalIp(text) ?? text;
+}
+
+// ---------------------------------------------------------------- low-and-slow
+
+
+
+/** Clients with many distinct high-resolution tiles spread over several hours in the window. */
+export async function slowClients(
+  client: ClickHouseClient,
+  w: HuntWindow,
+  ex: HuntExclusions,
+  p: HuntParams,
+  gates: { minTiles: number; minActiveHours: number },
+): Promise<SlowClientRow[]> {
+  const q = `WITH ${windowCtes('clients')},
+deep AS (
+  SELECT client, any(toString(user_agent)) AS ua,
+         uniqExact(image_id, band, rect_x, rect_y, rect_w, rect_h) AS deep_tiles, count() AS deep_requests,
+         uniqExact(toStartOfHour(ts)) AS active_hours, min(ts) AS first_ts, max(ts) AS last_ts,
+         countIf(referer = '') / count() AS no_ref,
+         arrayDifference(arraySort(groupArray(toUnixTimestamp64Milli(ts)))) AS gaps
+  FROM prot GROUP BY client
+  HAVING deep_tiles >= {minTiles:UInt32} AND active_hours >= {minHours:UInt32}
+),
+allreq AS (SELECT client, count() AS tile_requests FROM req WHERE client IN (SELECT client FROM deep) GROUP BY client)
+SELECT IPv6NumToString(d.client) AS client, d.ua AS userAgent, d.deep_tiles AS deepTiles, d.deep_requests AS deepRequests,
+       a.tile_requests AS tileRequests, d.active_hours AS activeHours,
+       toUnixTimestamp64Milli(d.first_ts) AS firstTs, toUnixTimestamp64Milli(d.last_ts) AS lastTs, d.no_ref AS noRefererFraction,
+       arrayReduce('median', arraySlice(d.gaps, 2)) AS medianGapMs,
+       arrayReduce('median', arrayMap(g -> abs(g - medianGapMs), arraySlice(d.gaps, 2))) AS madGapMs
+FROM deep AS d INNER JOIN allreq AS a ON a.client = d.client`;
+  const out = await rows<Record<string, unknown>>(client, q, { ...baseParams(w, ex, p), minTiles: gates.minTiles, minHours: gates.minActiveHours });
+  return out.map((r) => ({
+    client: ipText(String(r.client)),
+    userAgent: String(r.userAgent),
+    deepTiles: Number(r.deepTiles),
+    deepRequests: Number(r.deepRequests),
+    tileRequests: Number(r.tileRequests),
+    activeHours: Number(r.activeHours),
+    firstTs: Number(r.firstTs),
+    lastTs: Number(r.lastTs),
+    noRefererFraction: Number(r.noRefererFraction),
+    medianGapMs: Number(r.medianGapMs),
+    madGapMs: Number(r.madGapMs),
+  }));
+}
+
+/** Distinct event-time hours with high-resolution tiles, per client (population baseline): value → clients. */
+export async function activeHoursHistogram(client: ClickHouseClient, w: HuntWindow, ex: HuntExclusions, p: HuntParams): Promise<Array<{ hours: number; clients: number }>> {
+  const q = `WITH ${windowCtes('all')}
+SELECT hours, count() AS clients FROM (SELECT client, uniqExact(toStartOfHour(ts)) AS hours FROM prot GROUP BY client) GROUP BY hours ORDER BY hours`;
+  const out = await rows<Record<string, unknown>>(client, q, baseParams(w, ex, p));
+  return out.map((r) => ({ hours: Number(r.hours), clients: Number(r.clients) }));
+}
+
+/** Coverage of each image at each high-resolution band for the given clients. */
+export async function clientImageCoverage(
+  client: ClickHouseClient,
+  w: HuntWindow,
+  ex: HuntExclusions,
+  p: HuntParams,
+  clients: readonly string[],
+): Promise<ClientImageCoverageRow[]> {
+  if (clients.length === 0) return [];
+  const q = `WITH ${windowCtes('all')},
+rects AS (
+  SELECT client, image_id, band, rect_x, rect_y, rect_w, rect_h, any(area) AS area, any(w) AS w, any(h) AS h, any(edge) AS edge, count() AS n
+  FROM prot WHERE client IN {clients:Array(IPv6)}
+  GROUP BY client, image_id, band, rect_x, rect_y, rect_w, rect_h
+)
+SELECT IPv6NumToString(client) AS client, image_id AS imageId, band, least(1, sum(area) / (any(w) * any(h))) AS coverage,
+       any(edge) AS longEdge, coverage * any(w) * any(h) * pow(4, band) AS revealedPixels, sum(n) AS requests
+FROM rects GROUP BY client, image_id, band`;
+  const out = await rows<Record<string, unknown>>(client, q, { ...baseParams(w, ex, p), clients: [...clients] });
+  return out.map((r) => ({
+    client: ipText(String(r.client)),
+    imageId: String(r.imageId),
+    band: Number(r.band),
+    coverage: Number(r.coverage),
+    longEdge: Number(r.longEdge),
+    revealedPixels: Number(r.revealedPixels),
+    requests: Number(r.requests),
+  }));
+}
+
+// ---------------------------------------------------------------- campaigns
+
+
+
+/**
+ * (image, band, group) triples where several clients sharing a /24 (/48) or a user agent jointly
+ * covered much of the image at high resolution.
+ */
+export async function campaignCandidates(
+  client: ClickHouseClient,
+  w: HuntWindow,
+  ex: HuntExclusions,
+  p: HuntParams,
+  gates: { minMembers: number; minUnionCoverage: number },
+): Promise<CampaignCandidateRow[]> {
+  const q = `WITH ${windowCtes('images')},
+grouped AS (
+  SELECT image_id, band, rect_x, rect_y, rect_w, rect_h, area, w, h, edge, client,
+         [if(IPv6NumToString(client) LIKE '::ffff:%.%',
+             concat('net:', IPv6NumToString(tupleElement(IPv6CIDRToRange(client, 120), 1)), '/24'),
+             concat('net:', IPv6NumToString(tupleElement(IPv6CIDRToRange(client, 48), 1)), '/48')),
+          concat('ua:', toString(user_agent))] AS groups
+  FROM prot
+),
+rects AS (
+  SELECT image_id, band, grp, rect_x, rect_y, rect_w, rect_h, any(area) AS area, any(w) AS w, any(h) AS h, any(edge) AS edge,
+         groupUniqArray(client) AS cl
+  FROM grouped ARRAY JOIN groups AS grp
+  GROUP BY image_id, band, grp, rect_x, rect_y, rect_w, rect_h
+)
+SELECT image_id AS imageId, band, grp AS group, arrayMap(c -> IPv6NumToString(c), groupUniqArrayArray(cl)) AS members,
+       least(1, sum(area) / (any(w) * any(h))) AS unionCoverage,
+       sum(area * length(cl)) / sum(area) AS overlap, any(edge) AS longEdge,
+       unionCoverage * any(w) * any(h) * pow(4, band) AS unionPixels
+FROM rects GROUP BY image_id, band, grp
+HAVING length(members) >= {minMembers:UInt32} AND unionCoverage >= {minUnion:Float64}`;
+  const out = await rows<Record<string, unknown>>(client, q, { ...baseParams(w, ex, p), minMembers: gates.minMembers, minUnion: gates.minUnionCoverage });
+  return out.map((r) => ({
+    imageId: String(r.imageId),
+    band: Number(r.band),
+    group: String(r.group).startsWith('net:::ffff:') ? `net:${String(r.group).slice(11)}` : String(r.group),
+    members: (r.members as string[]).map(ipText).sort(),
+    unionCoverage: Number(r.unionCoverage),
+    overlap: Number(r.overlap),
+    longEdge: Number(r.longEdge),
+    unionPixels: Number(r.unionPixels),
+  }));
+}
+
+/** Per member and image: depth profile, share of the band's area, activity span. */
+export async function campaignMembers(
+  client: ClickHouseClient,
+  w: HuntWindow,
+  ex: HuntExclusions,
+  p: HuntParams,
+  clients: readonly string[],
+  images: readonly string[],
+): Promise<CampaignMemberRow[]> {
+  if (clients.length === 0 || images.length === 0) return [];
+  const q = `WITH ${windowCtes('all')},
+mine AS (SELECT * FROM req WHERE client IN {clients:Array(IPv6)} AND image_id IN {images:Array(String)}),
+deep AS (
+  SELECT client, image_id, sum(area) AS covered FROM (
+    SELECT client, image_id, band, rect_x, rect_y, rect_w, rect_h, any(area) AS area
+    FROM prot WHERE client IN {clients:Array(IPv6)} AND image_id IN {images:Array(String)}
+    GROUP BY client, image_id, band, rect_x, rect_y, rect_w, rect_h
+  ) GROUP BY client, image_id
+)
+SELECT IPv6NumToString(m.client) AS client, m.image_id AS imageId, any(toString(m.user_agent)) AS userAgent,
+       countIf(m.band >= {protectedBand:Int8}) / count() AS deepFraction, any(d.covered) AS coveredArea, count() AS requests,
+       toUnixTimestamp64Milli(min(m.ts)) AS firstTs, toUnixTimestamp64Milli(max(m.ts)) AS lastTs
+FROM mine AS m LEFT JOIN deep AS d ON d.client = m.client AND d.image_id = m.image_id
+GROUP BY m.client, m.image_id`;
+  const out = await rows<Record<string, unknown>>(client, q, { ...baseParams(w, ex, p), clients: [...clients], images: [...images] });
+  return out.map((r) => ({
+    client: ipText(String(r.client)),
+    imageId: String(r.imageId),
+    userAgent: String(r.userAgent),
+    deepFraction: Number(r.deepFraction),
+    coveredArea: Number(r.coveredArea),
+    requests: Number(r.requests),
+    firstTs: Number(r.firstTs),
+    lastTs: Number(r.lastTs),
+  }));
+}
+
+// ---------------------------------------------------------------- image exposure
+
+
+/** Images whose union coverage over all (non-excluded) clients at a high-resolution band reached a level. */
+export async function exposedImages(
+  client: ClickHouseClient,
+  w: HuntWindow,
+  ex: HuntExclusions,
+  p: HuntParams,
+  gates: { minUnionCoverage: number; minEdgeRatio: number },
+): Promise<ImageExposureRow[]> {
+  const q = `WITH ${windowCtes('images')},
+rects AS (
+  SELECT image_id, band, rect_x, rect_y, rect_w, rect_h, any(area) AS a, any(w) AS iw, any(h) AS ih, any(edge) AS e, any(od) AS o,
+         groupUniqArray(client) AS cl, min(ts) AS first_ts, max(ts) AS last_ts
+  FROM prot WHERE prot.edge >= prot.od * {minEdgeRatio:Float64}
+  GROUP BY image_id, band, rect_x, rect_y, rect_w, rect_h
+)
+SELECT image_id AS imageId, band, least(1, sum(a) / (any(iw) * any(ih))) AS unionCoverage, any(e) AS longEdge, any(o) AS openDataLongEdge,
+       length(groupUniqArrayArray(cl)) AS clients, arrayMap(c -> IPv6NumToString(c), topKArray(5)(cl)) AS topClients,
+       toUnixTimestamp64Milli(min(first_ts)) AS firstTs, toUnixTimestamp64Milli(max(last_ts)) AS lastTs
+FROM rects GROUP BY image_id, band
+HAVING unionCoverage >= {minUnion:Float64}`;
+  const out = await rows<Record<string, unknown>>(client, q, { ...baseParams(w, ex, p), minUnion: gates.minUnionCoverage, minEdgeRatio: gates.minEdgeRatio });
+  return out.map((r) => ({
+    imageId: String(r.imageId),
+    band: Number(r.band),
+    unionCoverage: Number(r.unionCoverage),
+    longEdge: Number(r.longEdge),
+    openDataLongEdge: Number(r.openDataLongEdge),
+    clients: Number(r.clients),
+    topClients: (r.topClients as string[]).map(ipText),
+    firstTs: Number(r.firstTs),
+    lastTs: Number(r.lastTs),
+  }));
+}
+
+// ---------------------------------------------------------------- baselines
+
+/** Tiles per client per hour, by hour of day (0–23), from the client_minute aggregate. */
+export async function hourlyTilesByHourOfDay(client: ClickHouseClient, w: HuntWindow): Promise<Array<{ hourOfDay: number; tiles: number[] }>> {
+  const q = `SELECT toHour(hour) AS hourOfDay, groupArray(tiles) AS tiles FROM (
+  SELECT client, toStartOfHour(minute) AS hour, sum(tiles) AS tiles FROM client_minute
+  WHERE minute >= toDateTime({from:DateTime64(3, 'UTC')}) AND minute < toDateTime({to:DateTime64(3, 'UTC')})
+  GROUP BY client, hour HAVING tiles > 0
+) GROUP BY hourOfDay ORDER BY hourOfDay`;
+  const out = await rows<Record<string, unknown>>(client, q, { from: ts(w.from), to: ts(w.to) });
+  return out.map((r) => ({ hourOfDay: Number(r.hourOfDay), tiles: (r.tiles as Array<string | number>).map(Number) }));
+}
+
+/** Tiles per hour of each given client in the window (peak hour), for comparison with the baseline. */
+export async function clientPeakHours(client: ClickHouseClient, w: HuntWindow, clients: readonly string[]): Promise<Array<{ client: string; hour: number; tiles: number }>> {
+  if (clients.length === 0) return [];
+  const q = `SELECT IPv6NumToString(client) AS client, toUnixTimestamp(argMax(hour, tiles)) * 1000 AS peakHour, max(tiles) AS peakTiles FROM (
+  SELECT client, toStartOfHour(minute) AS hour, sum(tiles) AS tiles FROM client_minute
+  WHERE minute >= toDateTime({from:DateTime64(3, 'UTC')}) AND minute < toDateTime({to:DateTime64(3, 'UTC')}) AND client IN {clients:Array(IPv6)}
+  GROUP BY client, hour
+) GROUP BY client`;
+  const out = await rows<Record<string, unknown>>(client, q, { from: ts(w.from), to: ts(w.to), clients: [...clients] });
+  return out.map((r) => ({ client: ipText(String(r.client)), hour: Number(r.peakHour), tiles: Number(r.peakTiles) }));
+}
+
+/** Alert ids and clients of alerts (any kind in `kinds`) whose episode overlaps the window. */
+export async function alertedClients(client: ClickHouseClient, w: HuntWindow, kinds: readonly string[]): Promise<string[]> {
+  const q = `SELECT DISTINCT IPv6NumToString(client) AS client FROM alerts FINAL
+WHERE kind IN {kinds:Array(String)} AND last_seen >= {from:DateTime64(3, 'UTC')} AND detected_at < {to:DateTime64(3, 'UTC')}`;
+  const out = await rows<Record<string, unknown>>(client, q, { from: ts(w.from), to: ts(w.to), kinds: [...kinds] });
+  return out.map((r) => ipText(String(r.client)));
+}
+
+/** Newest version of every alert of the given kinds (hunt alerts are reconciled against these). */
+export async function huntAlertBodies(client: ClickHouseClient, kinds: readonly string[]): Promise<string[]> {
+  const q = `SELECT body FROM alerts FINAL WHERE kind IN {kinds:Array(String)}`;
+  const out = await rows<{ body: string }>(client, q, { kinds: [...kinds] });
+  return out.map((r) => r.body);
+}

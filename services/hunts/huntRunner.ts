@@ -1,0 +1,191 @@
+/**
+ * Runs the hunts at event-time window ends: measures in ClickHouse (huntQueries), judges with the
+ * pure core (core/hunts), reconciles with the open alerts, emits alert versions, and records each run
+ * in `hunt_runs`. Used by replay (in event time, as data is stored), ingest/serve, and `tilewatch hunt`.
+ */
+import type { Alert } from '../core/alert.ts';
+import {
+  HUNT_KINDS,
+  baselineOfHistogram,
+  campaignFindings,
+  hourOfDayBaselines,
+  imageExposureFindings,
+  lowAndSlowFindings,
+  type Finding,
+} from '../core/hunts/findings.ts';
+import type { HuntConfig } from '../core/hunts/huntConfig.ts';
+import { reconcile, stateFromStored, type HuntAlertState } from '../core/hunts/reconcile.ts';
+import type { Store } from '../store/openStore.ts';
+import { jsonEachRow } from '../store/openStore.ts';
+import * as q from './huntQueries.ts';
+
+export interface HuntRunnerOptions {
+  readonly store: Store;
+  readonly config: HuntConfig;
+  readonly exclusions: q.HuntExclusions;
+  readonly onAlert: (alert: Alert) => void;
+  /** Called after each run with per-query timings (ms), for logs and the benchmark. */
+  readonly onRun?: (r: { windowEnd: number; timings: Record<string, number> }) => void;
+  /** Wall clock for the ledger only. */
+  readonly now?: () => number;
+}
+
+export interface HuntRunStats {
+  readonly windowEnd: number;
+  readonly findings: Record<string, number>;
+  readonly emitted: number;
+  readonly durationMs: number;
+}
+
+/** Window ends on a fixed event-time grid (multiples of everyMs since the epoch), so replays repeat them exactly. */
+export class HuntSchedule {
+  private next = Number.NaN;
+  constructor(
+    private readonly everyMs: number,
+    private readonly latenessMs: number,
+  ) {}
+
+  /**
+   * Window ends that are due once everything from `firstEventTs` up to `storedUpTo` (event time) is
+   * stored. The first window is the first grid point after the first event.
+   */
+  due(firstEventTs: number, storedUpTo: number): number[] {
+    if (!Number.isFinite(storedUpTo) || !Number.isFinite(firstEventTs)) return [];
+    if (Number.isNaN(this.next)) this.next = (Math.floor(firstEventTs / this.everyMs) + 1) * this.everyMs;
+    const out: number[] = [];
+    while (this.next + this.latenessMs <= storedUpTo) {
+      out.push(this.next);
+      this.next += this.everyMs;
+    }
+    return out;
+  }
+
+  /** At the end of a finite input: every remaining grid point up to and including the one after `lastEventTs`. */
+  final(firstEventTs: number, lastEventTs: number): number[] {
+    if (!Number.isFinite(lastEventTs) || !Number.isFinite(firstEventTs)) return [];
+    const end = (Math.floor(lastEventTs / this.everyMs) + 1) * this.everyMs;
+    if (Number.isNaN(this.next)) this.next = (Math.floor(firstEventTs / this.everyMs) + 1) * this.everyMs;
+    const out: number[] = [];
+    while (this.next <= end) {
+      out.push(this.next);
+      this.next += this.everyMs;
+    }
+    return out;
+  }
+}
+
+export class HuntRunner {
+  private state: HuntAlertState = { open: new Map(), closed: new Map() };
+  /** Clients with a streaming (per-client) alert seen in this process; the alerts table covers earlier ones. */
+  private readonly streamingAlerted = new Set<string>();
+  private started = false;
+  runs = 0;
+  emitted = 0;
+  totalMs = 0;
+
+  constructor(private readonly opts: HuntRunnerOptions) {}
+
+  /** Loads the open hunt alerts from the store (restarts and replays continue them, never duplicate them). */
+  async start(): Promise<void> {
+    if (this.started) return;
+    const bodies = await q.huntAlertBodies(this.opts.store.client, HUNT_KINDS);
+    this.state = stateFromStored(bodies.map((b) => JSON.parse(b) as Alert));
+    this.started = true;
+  }
+
+  /** Tell the runner about per-client alerts (low-and-slow leaves clients already alerted to them). */
+  noteStreamingAlert(a: Alert): void {
+    if (a.kind === 'bulk-harvest' || a.kind === 'full-download') for (const ip of a.client.ips) this.streamingAlerted.add(ip);
+  }
+
+  openAlerts(): Alert[] {
+    return [...this.state.open.values()].map((o) => o.alert);
+  }
+
+  async runAt(windowEnd: number): Promise<HuntRunStats> {
+    await this.start();
+    const t0 = performance.now();
+    const cfg = this.opts.config;
+    const client = this.opts.store.client;
+    const ex = this.opts.exclusions;
+    const p: q.HuntParams = { protectedScale: cfg.protectedScale, openDataLongEdge: cfg.openDataLongEdge };
+    const due = (every: number): boolean => windowEnd % Math.max(every, cfg.everyMs) === 0;
+    const findings: Finding[] = [];
+    const timings: Record<string, number> = {};
+    let mark = performance.now();
+    const lap = (name: string): void => {
+      const t = performance.now();
+      timings[name] = Math.round(t - mark);
+      mark = t;
+    };
+
+    // low-and-slow
+    const slowW = { from: windowEnd - cfg.lowAndSlow.lookbackMs, to: windowEnd, recentFrom: windowEnd - cfg.lowAndSlow.everyMs };
+    const slow = !due(cfg.lowAndSlow.everyMs) ? [] : await q.slowClients(client, slowW, ex, p, { minTiles: cfg.lowAndSlow.minTiles, minActiveHours: cfg.lowAndSlow.minActiveHours });
+    if (slow.length > 0) {
+      const hist = await q.activeHoursHistogram(client, slowW, ex, p);
+      const alerted = new Set([...this.streamingAlerted, ...(await q.alertedClients(client, slowW, ['bulk-harvest', 'full-download']))]);
+      const candidates = slow.filter((r) => !(cfg.lowAndSlow.skipAlerted && alerted.has(r.client)));
+      const coverage = await q.clientImageCoverage(client, slowW, ex, p, candidates.map((r) => r.client));
+      findings.push(...lowAndSlowFindings(candidates, coverage, baselineOfHistogram(hist.map((h) => ({ value: h.hours, count: h.clients }))), alerted, cfg));
+    }
+    const nSlow = findings.length;
+    lap('low-and-slow');
+
+    // campaigns
+    const campW = { from: windowEnd - cfg.campaign.lookbackMs, to: windowEnd, recentFrom: windowEnd - cfg.campaign.everyMs };
+    const cands = !due(cfg.campaign.everyMs) ? [] : await q.campaignCandidates(client, campW, ex, p, { minMembers: cfg.campaign.minMembers, minUnionCoverage: cfg.campaign.minUnionCoverage });
+    const plausible = cands.filter(
+      (c) => c.overlap <= cfg.campaign.maxOverlap && c.unionPixels / cfg.screenPixels - 1 >= cfg.campaign.minExcessScreens,
+    );
+    if (plausible.length > 0) {
+      const ips = [...new Set(plausible.flatMap((c) => c.members))];
+      const images = [...new Set(plausible.map((c) => c.imageId))];
+      const members = await q.campaignMembers(client, campW, ex, p, ips, images);
+      const hourly = hourOfDayBaselines(await q.hourlyTilesByHourOfDay(client, campW));
+      const peaks = await q.clientPeakHours(client, campW, ips);
+      findings.push(...campaignFindings(plausible, members, hourly, peaks, cfg));
+    }
+    const nCampaign = findings.length - nSlow;
+    lap('campaign');
+
+    // image exposure
+    const expW = { from: windowEnd - cfg.imageExposure.lookbackMs, to: windowEnd, recentFrom: windowEnd - cfg.imageExposure.everyMs };
+    if (due(cfg.imageExposure.everyMs))
+      findings.push(
+        ...imageExposureFindings(
+          await q.exposedImages(client, expW, ex, p, { minUnionCoverage: cfg.imageExposure.minUnionCoverage, minEdgeRatio: cfg.imageExposure.minEdgeRatio }),
+          cfg,
+        ),
+      );
+    const nExposure = findings.length - nSlow - nCampaign;
+    lap('image-exposure');
+
+    const versions = reconcile(this.state, findings, windowEnd, cfg);
+    for (const a of versions) this.opts.onAlert(a);
+    const durationMs = performance.now() - t0;
+    this.opts.onRun?.({ windowEnd, timings });
+    this.runs++;
+    this.emitted += versions.length;
+    this.totalMs += durationMs;
+    const now = (this.opts.now ?? Date.now)();
+    await this.opts.store.insertRaw({
+      table: 'hunt_runs',
+      format: 'JSONEachRow',
+      body: jsonEachRow(
+        (
+          [
+            ['low-and-slow', slowW, nSlow],
+            ['campaign', campW, nCampaign],
+            ['image-exposure', expW, nExposure],
+          ] as const
+        ).map(([hunt, w, n]) => ({ hunt, window_start: sqlTime(w.from), window_end: sqlTime(w.to), ran_at: sqlTime(now), alerts: n, duration_ms: Math.round(durationMs) })),
+      ),
+    });
+    return { windowEnd, findings: { 'low-and-slow': nSlow, campaign: nCampaign, 'image-exposure': nExposure }, emitted: versions.length, durationMs };
+  }
+}
+
+function sqlTime(ms: number): string {
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
+}
