@@ -17,6 +17,7 @@ export interface Metrics {
   readonly detectorClients: Gauge;
   readonly detectorClientImages: Gauge;
   readonly rebalances: Counter;
+  readonly assignedPartitions: Gauge;
 }
 
 export function createMetrics(): Metrics {
@@ -39,5 +40,6 @@ export function createMetrics(): Metrics {
     detectorClients: new Gauge({ name: 'tilewatch_detector_clients', help: 'clients held by the streaming detector', registers: r }),
     detectorClientImages: new Gauge({ name: 'tilewatch_detector_client_images', help: 'client×image states held', registers: r }),
     rebalances: new Counter({ name: 'tilewatch_rebalances_total', help: 'consumer group rebalances', registers: r }),
+    assignedPartitions: new Gauge({ name: 'tilewatch_assigned_partitions', help: 'partitions assigned to this consumer', registers: r }),
   };
 }

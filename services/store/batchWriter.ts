@@ -120,7 +120,7 @@ export class BatchWriter {
       try {
         return await fn();
       } catch (err) {
-        if (attempt >= this.maxAttempts || !isRetryable(err)) throw err;
+        if (attempt >= this.maxAttempts || !isRetryableStoreError(err)) throw err;
         this.stats.retries++;
         this.opts.onRetry?.(err as Error, attempt, b);
         const backoff = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** Math.min(attempt - 1, 20));
@@ -140,7 +140,7 @@ function dedup(token: string): Record<string, string | number> {
 }
 
 /** Syntax and type errors are bugs or bad schema, not outages: retrying them only delays the report. */
-function isRetryable(err: unknown): boolean {
+export function isRetryableStoreError(err: unknown): boolean {
   const msg = String((err as Error)?.message ?? err);
   return !/SYNTAX_ERROR|UNKNOWN_TABLE|UNKNOWN_IDENTIFIER|CANNOT_PARSE|TYPE_MISMATCH|NO_SUCH_COLUMN|Code: (62|60|47|27|53|16)\./.test(msg);
 }

@@ -4,62 +4,20 @@
  * test asserts that the stored rows equal the produced messages exactly: count, lineage, no duplicates.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openStore } from '../../services/store/openStore.ts';
-import { BIN, REPO_ROOT, childEnv, tempDir } from '../support/cli.ts';
-import { freePort, produceLines, startCluster, stopCluster, waitFor, waitUntilCommitted, type MockKafkaCluster } from '../support/kafka.ts';
+import { tempDir } from '../support/cli.ts';
+import { background, metric, startIngest as startShared, stopGracefully, tileLine, waitReady, type Ingest } from '../support/ingest.ts';
+import { produceLines, startCluster, stopCluster, waitFor, waitUntilCommitted, type MockKafkaCluster } from '../support/kafka.ts';
 
 const TOPIC = 'tile-access';
 const PARTITIONS = 4;
 const GROUP = 'tw-test';
 
-/** A raster sweep line: client `ip` fetching tile (col, row) of a 40×32-tile DZI level at time t. */
-function tileLine(ip: string, t: number, col: number, row: number, ua = 'python-requests/2.31.0'): string {
-  const d = new Date(t);
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  const mon = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getUTCMonth()];
-  const ts = `${pad(d.getUTCDate())}/${mon}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
-  return `${ip} - - [${ts}] "GET /dz/painting_files/14/${col}_${row}.jpg HTTP/1.1" 200 31000 "-" "${ua}"`;
-}
-
-/** Many clients, each a few tiles: plenty of keyed messages spread over every partition. */
-function background(n: number, t0: number): Array<{ key: string; value: string }> {
-  return Array.from({ length: n }, (_, i) => {
-    const ip = `198.51.${(i >> 8) & 255}.${i & 255}`;
-    return { key: ip, value: tileLine(ip, t0 + i * 10, i % 7, i % 5, 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36') };
-  });
-}
-
-interface Ingest {
-  readonly child: ChildProcessWithoutNullStreams;
-  readonly port: number;
-  readonly stderr: () => string;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-async function startIngest(bootstrap: string, data: string, alertsOut: string, group = GROUP, topic = TOPIC): Promise<Ingest> {
-  const port = await freePort();
-  const child = spawn(
-    process.execPath,
-    [BIN, 'ingest', '--brokers', bootstrap, '--topic', topic, '--group', group, '--data', data, '--http-port', String(port), '--alerts-out', alertsOut, '--quiet', '--max-batch-ms', '300', '--session-timeout-ms', '3000', '--log-level', 'warn'],
-    { cwd: REPO_ROOT, env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] },
-  );
-  let err = '';
-  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
-  child.stdout.resume();
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
-  return { child, port, stderr: () => err, exited };
-}
-
-async function metric(port: number, name: string): Promise<number> {
-  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
-  const text = await res.text();
-  let sum = 0;
-  for (const line of text.split('\n')) if (line.startsWith(name) && !line.startsWith('#')) sum += Number(line.split(' ').pop());
-  return sum;
+function startIngest(bootstrap: string, data: string, alertsOut: string, group = GROUP, topic = TOPIC): Promise<Ingest> {
+  return startShared({ bootstrap, topic, group, data, alertsOut });
 }
 
 /** Waits until the ingest has stored everything up to the topic's end (its counters stop moving). */
@@ -88,17 +46,6 @@ async function waitUntilIdle(ing: Ingest, minMessages: number, timeoutMs = 60_00
   } catch (err) {
     throw new Error(`${(err as Error).message}; last count ${last} ${lastErr}; exit ${String(ing.child.exitCode)}; stderr: ${ing.stderr().slice(-800)}`, { cause: err });
   }
-}
-
-/** Waits until the ingest answers /readyz (consuming, store writable). */
-async function waitReady(ing: Ingest, timeoutMs = 60_000): Promise<void> {
-  await waitFor(async () => (await fetch(`http://127.0.0.1:${ing.port}/readyz`).catch(() => null))?.status === 200, timeoutMs, 'ingest /readyz', 200);
-}
-
-async function stopGracefully(ing: Ingest): Promise<void> {
-  ing.child.kill('SIGTERM');
-  const r = await ing.exited;
-  assert.equal(r.code, 0, `graceful stop exits 0 (stderr: ${ing.stderr().slice(-800)})`);
 }
 
 async function storedCounts(data: string): Promise<{ rows: number; distinct: number; dead: number; deadReasons: Record<string, number> }> {

@@ -2,7 +2,10 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { AlertsTableSink } from '../../alerting/alertsTable.ts';
 import { emptyCatalog, loadCatalog } from '../../ingest/catalog.ts';
 import { KafkaIngest } from '../../ingest/kafka/kafkaIngest.ts';
+import type { KafkaConnection } from '../../ingest/kafka/consumer.ts';
 import { createKafkajsConsumer } from '../../ingest/kafka/kafkajsConsumer.ts';
+import { createKafkajsProducer } from '../../ingest/kafka/kafkajsProducer.ts';
+import type { MessageProducer } from '../../ingest/kafka/producer.ts';
 import { buildOpsApp } from '../../observability/httpServer.ts';
 import { createMetrics } from '../../observability/metrics.ts';
 import { UsageError, EXIT } from '../exitCodes.ts';
@@ -27,6 +30,15 @@ export interface IngestFlags extends CommonFlags {
   readonly alertsOut?: string;
   readonly quiet?: boolean;
   readonly shutdownTimeoutMs: number;
+  readonly deadLetterTopic?: string;
+  readonly republishTopic?: string;
+  /** false with --no-store (a detection worker on a re-published topic). */
+  readonly store: boolean;
+  readonly fetchMaxWaitMs: number;
+  /** Dev only: 'mock-safe' for librdkafka's mock cluster with several members. */
+  readonly partitionAssigner: 'round-robin' | 'mock-safe';
+  /** Dev only: SIGKILL this process right after the Nth stored batch, before its offsets are committed. */
+  readonly debugKillAfterInsert?: number;
 }
 
 /**
@@ -38,25 +50,41 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
   if (brokers.length === 0) throw new UsageError('--brokers needs at least one host:port');
   const password = process.env.TILEWATCH_KAFKA_PASSWORD;
   if (flags.saslMechanism && (!flags.saslUsername || !password)) throw new UsageError('SASL needs --sasl-username and TILEWATCH_KAFKA_PASSWORD');
+  if (flags.republishTopic && !flags.store) throw new UsageError('--republish-topic stores the requests it re-publishes: it cannot be combined with --no-store');
+  if (flags.republishTopic === flags.topic) throw new UsageError('--republish-topic must differ from --topic');
   const { config, logger, store } = await openContext(flags);
   const log = logger.child({ component: 'ingest' });
   const metrics = createMetrics();
   const catalog = config.catalog ? await loadCatalog(config.catalog) : emptyCatalog();
   const alertsTable = new AlertsTableSink(store);
   let alertsOut: WriteStream | null = flags.alertsOut ? createWriteStream(flags.alertsOut, { flags: 'a' }) : null;
+  const connection: KafkaConnection = {
+    brokers,
+    clientId: flags.clientId,
+    ssl: flags.ssl === true,
+    ...(flags.saslMechanism && flags.saslUsername && password ? { sasl: { mechanism: flags.saslMechanism, username: flags.saslUsername, password } } : {}),
+  };
   const consumer = createKafkajsConsumer(
     {
-      brokers,
+      ...connection,
       topic: flags.topic,
       groupId: flags.group,
-      clientId: flags.clientId,
-      ssl: flags.ssl === true,
-      ...(flags.saslMechanism && flags.saslUsername && password ? { sasl: { mechanism: flags.saslMechanism, username: flags.saslUsername, password } } : {}),
       fromBeginning: !flags.fromLatest,
       sessionTimeoutMs: flags.sessionTimeoutMs,
+      fetch: { maxWaitTimeInMs: flags.fetchMaxWaitMs },
+      assigner: flags.partitionAssigner,
     },
     logger,
   );
+  // One producer for the dead-letter and re-publish topics, when either is asked for.
+  let producer: MessageProducer | null = null;
+  if (flags.deadLetterTopic || flags.republishTopic) {
+    // Not idempotent: both topics are at least once anyway (a crash before the commit re-sends), and
+    // librdkafka's mock cluster cannot serve kafkajs' idempotent InitProducerId.
+    producer = createKafkajsProducer({ ...connection, idempotent: false }, logger);
+    await producer.connect();
+  }
+  const killAfter = flags.debugKillAfterInsert;
   const ingest = new KafkaIngest({
     consumer,
     store,
@@ -68,6 +96,20 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
     isAllowed: createAllowlist(config.allowlist),
     maxBatchRows: flags.maxBatchRows,
     maxBatchMs: flags.maxBatchMs,
+    storeRequests: flags.store,
+    // A re-publishing ingest sees clients spread over partitions: the detection workers detect.
+    detect: !flags.republishTopic,
+    ...(producer && flags.deadLetterTopic ? { deadLetterTopic: { topic: flags.deadLetterTopic, producer } } : {}),
+    ...(producer && flags.republishTopic ? { republish: { topic: flags.republishTopic, producer } } : {}),
+    ...(killAfter !== undefined
+      ? {
+          beforeCommit: (n: number) => {
+            if (n < killAfter) return;
+            log.warn({ batch: n }, 'debug: SIGKILL after insert, before commit');
+            process.kill(process.pid, 'SIGKILL');
+          },
+        }
+      : {}),
     metrics,
     logger,
     onAlert: (a) => {
@@ -96,6 +138,7 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
       timer.unref();
       try {
         await ingest.stop();
+        await producer?.disconnect();
         await app.close();
         if (alertsOut) await new Promise<void>((r) => alertsOut!.end(r));
         alertsOut = null;

@@ -54,14 +54,22 @@ export interface KafkaConsumer {
   stop(): Promise<void>;
 }
 
-export interface KafkaSettings {
+/** Where and how to connect (consumers and producers alike). */
+export interface KafkaConnection {
   readonly brokers: readonly string[];
-  readonly topic: string;
-  readonly groupId: string;
   readonly clientId: string;
   readonly ssl: boolean;
   readonly sasl?: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string };
+}
+
+export interface KafkaSettings extends KafkaConnection {
+  readonly topic: string;
+  readonly groupId: string;
   /** Where a new group starts: 'earliest' (default: a log is evidence, keep all of it) or 'latest'. */
   readonly fromBeginning: boolean;
   readonly sessionTimeoutMs: number;
+  /** Fetch sizing; defaults: 16 MiB per fetch, 4 MiB per partition, idle fetches answered after 250 ms. */
+  readonly fetch?: { readonly maxBytes?: number; readonly maxBytesPerPartition?: number; readonly maxWaitTimeInMs?: number };
+  /** Partition assignment: kafkajs' round robin, or 'mock-safe' (dev only: librdkafka's mock cluster with several members). */
+  readonly assigner?: 'round-robin' | 'mock-safe';
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Alert } from '../../core/alert.ts';
 import type { DetectorConfig } from '../../core/detect/detectorConfig.ts';
@@ -5,18 +6,22 @@ import { createJsonParser } from '../../core/logformat/createJsonParser.ts';
 import { createParser, type ParserSpec } from '../../core/logformat/createParser.ts';
 import type { LineParser } from '../../core/logformat/lineParser.ts';
 import type { RecogniseOptions } from '../../core/protocols/options.ts';
-import type { Lineage } from '../../core/types.ts';
+import type { AccessRecord, Lineage } from '../../core/types.ts';
 import { StreamingDetector } from '../../detector/streamingDetector.ts';
 import type { Metrics } from '../../observability/metrics.ts';
-import { BatchWriter } from '../../store/batchWriter.ts';
+import { isRetryableStoreError } from '../../store/batchWriter.ts';
 import type { Store } from '../../store/openStore.ts';
-import { writeDeadLetterRow, writeTileRequestRow } from '../../store/tileRequestRows.ts';
+import { DEAD_LETTER_COLUMNS, TILE_REQUEST_COLUMNS, writeDeadLetterRow, writeTileRequestRow } from '../../store/tileRequestRows.ts';
 import { TsvBuffer } from '../../store/tsvBuffer.ts';
 import type { Catalog } from '../catalog.ts';
 import { createNormalizer, detectorEvent, type Normalized, type Normalizer } from '../normalizer.ts';
 import type { BatchControl, ConsumedBatch, KafkaConsumer, TopicPartition } from './consumer.ts';
 import { decodeMessage } from './decodeMessage.ts';
+import type { MessageProducer, ProducedMessage } from './producer.ts';
 import { restoreDetector } from './restoreDetector.ts';
+
+/** How far a due batch may grow while the previous one is still being stored (× maxBatchRows). */
+const BATCH_GROWTH = 4;
 
 export interface KafkaIngestOptions {
   readonly consumer: KafkaConsumer;
@@ -27,45 +32,70 @@ export interface KafkaIngestOptions {
   readonly detector: DetectorConfig;
   readonly catalog: Catalog;
   readonly isAllowed: (ip: string, userAgent: string) => boolean;
-  /** A partition's batch is stored when it holds this many rows… Default 10,000. */
+  /** A batch (all partitions together) is stored when it holds this many rows or messages… Default 10,000. */
   readonly maxBatchRows?: number;
-  /** …or its first row is this old (wall clock). Default 1,000 ms. */
+  /** …or its first message is this old (wall clock). Default 1,000 ms. */
   readonly maxBatchMs?: number;
   /** Larger messages go to dead letters. Default 1 MiB. */
   readonly maxMessageBytes?: number;
+  /** Store requests in tile_requests (default). Off for detection workers reading a re-published topic whose requests are stored upstream. */
+  readonly storeRequests?: boolean;
+  /** Feed the streaming detector (default). Off for a re-publishing ingest, whose partitions are not per client. */
+  readonly detect?: boolean;
+  /** Also produce each dead letter here (raw value; headers reason, source topic/partition/offset), before the commit. */
+  readonly deadLetterTopic?: { readonly topic: string; readonly producer: MessageProducer };
+  /** Re-publish every parsed request, keyed by client, as a compact JSON record (see {@link republishValue}), before the commit. */
+  readonly republish?: { readonly topic: string; readonly producer: MessageProducer };
   readonly onAlert: (alert: Alert) => void;
   /** Called after each stored batch (alert sinks flush here). */
   readonly afterStore?: () => Promise<void>;
+  /** Dev/test hook: called with the batch number (1-based) after a batch is stored and before its offsets are committed. */
+  readonly beforeCommit?: (batchNo: number) => void;
   readonly metrics: Metrics;
   readonly logger: Logger;
   readonly now?: () => number;
+  /** Base and cap of the store/produce retry backoff. Defaults 200 ms, 30 s. */
+  readonly backoffMs?: number;
+  readonly maxBackoffMs?: number;
 }
 
 interface PartitionState {
   readonly partition: number;
-  rows: TsvBuffer;
-  dead: TsvBuffer;
-  firstOffset: number;
+  /** Highest offset processed (held, in flight or stored): re-delivered offsets up to it are skipped. */
   lastOffset: number;
-  openedAt: number;
-  /** Highest offset already in tile_requests / dead_letters: re-delivered offsets up to it are skipped. */
+  /** Highest offset already in tile_requests / dead_letters: re-delivered offsets up to it are not stored again. */
   storedData: number;
   storedDead: number;
 }
 
+/** What one flush stores and commits: rows of every partition that had messages. */
+interface Cut {
+  readonly no: number;
+  readonly rows: Buffer;
+  readonly rowCount: number;
+  readonly dead: Buffer;
+  readonly deadCount: number;
+  readonly ranges: ReadonlyMap<number, { readonly first: number; readonly last: number }>;
+  readonly deadLetterMessages: readonly ProducedMessage[];
+  readonly republished: readonly ProducedMessage[];
+  /** Alerts raised by this batch's requests: emitted once the requests are stored. */
+  readonly alerts: readonly Alert[];
+}
+
 /**
  * Kafka → ClickHouse with live detection. The effect is exactly once:
- * - commit after write: a partition's offset is committed only after its rows are stored;
+ * - commit after write: offsets are committed only after the rows of their messages are stored;
  * - ClickHouse is the offset store: on assignment the highest stored offset per partition is read
  *   from tile_requests and dead_letters (lineage columns), and re-delivered messages up to it are
  *   neither stored again nor fed to the detector again;
- * - retries of one batch re-send identical bytes with a deduplication token from its offset range.
- * While the store fails, the consumer waits (nothing is fetched, nothing committed) and retries with
- * backoff; it resumes by itself.
+ * - retries of one batch re-send identical bytes with one deduplication token.
+ * One batch holds the messages of every assigned partition (one insert per table, one commit per
+ * flush); the next batch is cut while the previous one is being stored, and at most one is in
+ * flight: when the store fails, consumption waits (nothing more is fetched, nothing committed) and
+ * the insert is retried with backoff; it resumes by itself.
  */
 export class KafkaIngest {
   private readonly partitions = new Map<number, PartitionState>();
-  private readonly writer: BatchWriter;
   private readonly detector: StreamingDetector;
   private normalizer: Normalizer | null = null;
   private readonly parseJson: LineParser;
@@ -75,45 +105,49 @@ export class KafkaIngest {
   private timer: NodeJS.Timeout | null = null;
   private outage: string | null = null;
   private running = false;
+  private stopping = false;
   private crashed: Error | null = null;
   private readonly source: string;
   private readonly now: () => number;
   private readonly maxRows: number;
   private readonly maxMs: number;
   private readonly maxMessageBytes: number;
+  private readonly storeRequests: boolean;
+  private readonly detect: boolean;
   private readonly log: Logger;
   private lastEventTs = 0;
-  stats = { messages: 0, rows: 0, deadLetters: 0, batches: 0, skippedStored: 0 };
+  // The batch being filled.
+  private rows = new TsvBuffer(4 << 20);
+  private dead = new TsvBuffer(1 << 16);
+  private ranges = new Map<number, { first: number; last: number }>();
+  private heldMessages = 0;
+  private openedAt = 0;
+  private deadLetterMessages: ProducedMessage[] = [];
+  private republished: ProducedMessage[] = [];
+  private heldAlerts: Alert[] = [];
+  private cuts = 0;
+  /** The batch being stored and committed (at most one). Never rejects: failures end in {@link fail}. */
+  private inFlight: Promise<void> = Promise.resolve();
+  private busy = false;
+  stats = { messages: 0, rows: 0, deadLetters: 0, batches: 0, skippedStored: 0, republished: 0, heldMessages: 0 };
 
   constructor(private readonly opts: KafkaIngestOptions) {
     this.now = opts.now ?? Date.now;
     this.maxRows = opts.maxBatchRows ?? 10_000;
     this.maxMs = opts.maxBatchMs ?? 1000;
     this.maxMessageBytes = opts.maxMessageBytes ?? 1 << 20;
+    this.storeRequests = opts.storeRequests ?? true;
+    this.detect = opts.detect ?? true;
     this.source = `kafka:${opts.topic}`;
     this.log = opts.logger.child({ component: 'kafka-ingest' });
-    this.writer = new BatchWriter({
-      store: opts.store,
-      maxInFlight: 1,
-      maxAttempts: Number.POSITIVE_INFINITY,
-      now: this.now,
-      onRetry: (err, attempt, b) => {
-        this.outage = err.message;
-        opts.metrics.insertErrors.inc();
-        this.log.warn({ err, attempt, partition: b.partition, firstOffset: b.firstLine }, 'store insert failed; retrying');
-      },
-    });
     this.detector = new StreamingDetector({
       config: opts.detector,
       geometryOf: (p, id) => this.normalizer?.geometryOf(p, id),
       openDataOf: (p, id) => opts.catalog.get(p, id)?.openDataLongEdge,
       isAllowed: opts.isAllowed,
       onAlert: (a) => {
-        if (this.restoring) {
-          this.restoring.push(a);
-          return;
-        }
-        this.emit(a);
+        if (this.restoring) this.restoring.push(a);
+        else this.heldAlerts.push(a);
       },
     });
     this.parseJson = createJsonParser(opts.parser.trustedProxies ? { trustedProxies: opts.parser.trustedProxies } : {});
@@ -129,6 +163,11 @@ export class KafkaIngest {
 
   get crash(): Error | null {
     return this.crashed;
+  }
+
+  /** Partitions assigned to this consumer now. */
+  assigned(): number[] {
+    return [...this.partitions.keys()].sort((a, b) => a - b);
   }
 
   async start(): Promise<void> {
@@ -147,15 +186,20 @@ export class KafkaIngest {
     this.running = true;
   }
 
-  /** Graceful stop: no new batches, store and commit what is held, leave the group. */
+  /**
+   * Graceful stop: batches delivered from now on are ignored (not processed, not resolved), what is
+   * held is stored and committed while this consumer is still a member of its group, then it leaves.
+   */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopping = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     await this.withLock(() => this.flushAll());
     await this.opts.consumer.stop();
-    await this.withLock(() => this.flushAll());
+    // Everything consumed is stored now: alerts the final evaluation raises can go out.
     this.detector.flush();
+    for (const a of this.heldAlerts.splice(0)) this.emit(a);
     await this.opts.afterStore?.();
   }
 
@@ -183,15 +227,21 @@ export class KafkaIngest {
   }
 
   private async assign(tps: readonly TopicPartition[]): Promise<void> {
+    // Whatever was cut is stored before partitions change hands (the rebalance flushed what was held).
+    await this.inFlight;
     const mine = new Set(tps.filter((t) => t.topic === this.opts.topic).map((t) => t.partition));
-    // Partitions no longer ours: what was pending is stored already (flushed on rebalance) — forget them.
     for (const p of [...this.partitions.keys()]) if (!mine.has(p)) this.partitions.delete(p);
     const fresh = [...mine].filter((p) => !this.partitions.has(p));
+    this.opts.metrics.assignedPartitions.set(mine.size);
     if (fresh.length === 0) return;
     const stored = await storedOffsets(this.opts.store, this.source, fresh);
     for (const p of fresh) {
       const s = stored.get(p) ?? { data: -1, dead: -1 };
-      this.partitions.set(p, { partition: p, rows: new TsvBuffer(), dead: new TsvBuffer(1 << 16), firstOffset: -1, lastOffset: -1, openedAt: 0, storedData: s.data, storedDead: s.dead });
+      this.partitions.set(p, { partition: p, lastOffset: -1, storedData: s.data, storedDead: s.dead });
+    }
+    if (!this.detect) {
+      this.log.info({ partitions: fresh, stored: Object.fromEntries(stored) }, 'partitions assigned');
+      return;
     }
     // Rebuild detector state of the new partitions' clients from what is stored (a restart or a
     // rebalance in the middle of a scrape must not reset it); alerts already stored are not raised again.
@@ -237,29 +287,30 @@ export class KafkaIngest {
   }
 
   private async consume(batch: ConsumedBatch, control: BatchControl): Promise<void> {
-    if (batch.topic !== this.opts.topic) return;
+    if (batch.topic !== this.opts.topic || this.stopping || this.crashed) return;
     let ps = this.partitions.get(batch.partition);
     if (!ps) {
-      await this.assign([{ topic: batch.topic, partition: batch.partition }]);
+      await this.assign([...this.partitions.keys(), batch.partition].map((partition) => ({ topic: batch.topic, partition })));
       ps = this.partitions.get(batch.partition)!;
     }
     const m = this.opts.metrics;
+    const clientKeyUa = this.opts.detector.clientKey === 'ip+ua';
+    let consumed = 0;
     for (const msg of batch.messages) {
       if (control.isStale()) break;
       const offset = Number(msg.offset);
       control.resolveOffset(msg.offset);
       if (offset <= ps.lastOffset) continue;
-      this.stats.messages++;
-      m.messages.inc({ topic: batch.topic });
+      consumed++;
       const lineage: Lineage = { source: this.source, line: offset, partition: batch.partition };
       const decoded = decodeMessage(msg.value, this.maxMessageBytes);
-      if (ps.firstOffset < 0) {
-        ps.firstOffset = offset;
-        ps.openedAt = this.now();
-      }
+      const range = this.ranges.get(batch.partition);
+      if (range) range.last = offset;
+      else this.ranges.set(batch.partition, { first: offset, last: offset });
+      if (this.heldMessages++ === 0) this.openedAt = this.now();
       ps.lastOffset = offset;
       if (!decoded.ok) {
-        this.dead(ps, lineage, decoded.reason, msg.value ? msg.value.toString('latin1') : '', offset);
+        this.deadLetter(ps, lineage, decoded.reason, msg.value ?? Buffer.alloc(0), msg.key, offset);
         continue;
       }
       if (offset <= ps.storedData && offset <= ps.storedDead) {
@@ -276,78 +327,217 @@ export class KafkaIngest {
           n = norm.normalize(line);
         }
         if (!n.ok) {
-          this.dead(ps, lineage, n.reason, line, offset);
+          this.deadLetter(ps, lineage, n.reason, line, msg.key, offset);
           continue;
         }
         if (offset <= ps.storedData) continue;
-        writeTileRequestRow(ps.rows, n.record, n.request, lineage, n.record.ip);
-        this.detector.push(detectorEvent(n, lineage));
-        if (n.record.ts > this.lastEventTs) this.lastEventTs = n.record.ts;
+        const rec = n.record;
+        if (this.storeRequests) writeTileRequestRow(this.rows, rec, n.request, lineage, rec.ip);
+        if (this.opts.republish) {
+          const key = clientKeyUa ? `${rec.ip}|${rec.userAgent}` : rec.ip;
+          this.republished.push({ key, value: republishValue(rec, this.opts.topic, batch.partition, offset) });
+        }
+        if (this.detect) this.detector.push(detectorEvent(n, lineage));
+        if (rec.ts > this.lastEventTs) this.lastEventTs = rec.ts;
       }
     }
+    this.stats.messages += consumed;
+    m.messages.inc({ topic: batch.topic }, consumed);
     m.lag.set({ topic: batch.topic, partition: String(batch.partition) }, Math.max(0, Number(batch.highWatermark) - 1 - ps.lastOffset));
     if (this.lastEventTs > 0) m.eventTimeLagSeconds.set(Math.max(0, (this.now() - this.lastEventTs) / 1000));
-    if (ps.rows.rows >= this.maxRows || (ps.firstOffset >= 0 && this.now() - ps.openedAt >= this.maxMs)) await this.flush(ps);
+    this.stats.heldMessages = this.heldMessages;
+    if (this.due() && (!this.busy || this.held() >= BATCH_GROWTH * this.maxRows)) await this.cut(control);
     await control.heartbeat();
   }
 
-  private dead(ps: PartitionState, lineage: Lineage, reason: string, raw: string, offset: number): void {
+  private deadLetter(ps: PartitionState, lineage: Lineage, reason: string, raw: string | Buffer, key: Buffer | null, offset: number): void {
     if (offset <= ps.storedDead) return;
-    writeDeadLetterRow(ps.dead, this.now(), lineage, reason, raw);
+    writeDeadLetterRow(this.dead, this.now(), lineage, reason, typeof raw === 'string' ? raw : raw.toString('latin1'));
+    if (this.opts.deadLetterTopic) {
+      this.deadLetterMessages.push({
+        // The source message's key, else its partition: a partition's dead letters stay in order.
+        key: key ? key.toString('latin1') : `${this.opts.topic}/${lineage.partition}`,
+        value: raw,
+        headers: { reason, 'source-topic': this.opts.topic, 'source-partition': String(lineage.partition), 'source-offset': String(offset) },
+      });
+    }
+  }
+
+  private held(): number {
+    return Math.max(this.rows.rows, this.heldMessages);
+  }
+
+  /**
+   * A batch is due at maxBatchRows or maxBatchMs. While the previous one is still being stored, a due
+   * batch keeps filling (up to BATCH_GROWTH × maxBatchRows) and is cut when the store is free: slow
+   * inserts make fewer, larger batches instead of a queue.
+   */
+  private due(): boolean {
+    return this.heldMessages > 0 && (this.held() >= this.maxRows || this.now() - this.openedAt >= this.maxMs);
   }
 
   private async flushDue(): Promise<void> {
-    const t = this.now();
-    for (const ps of this.partitions.values()) if (ps.firstOffset >= 0 && t - ps.openedAt >= this.maxMs) await this.flush(ps);
+    if (this.due() && !this.busy) await this.cut();
   }
 
+  /** Cuts what is held and waits until it is stored and committed. */
   private async flushAll(): Promise<void> {
-    for (const ps of this.partitions.values()) if (ps.firstOffset >= 0) await this.flush(ps);
+    await this.cut();
+    await this.inFlight;
   }
 
-  /** Stores a partition's batch (retrying while the store is down), then commits past it. */
-  private async flush(ps: PartitionState): Promise<void> {
-    if (ps.firstOffset < 0) return;
-    const m = this.opts.metrics;
-    const rowCount = ps.rows.rows;
-    const deadCount = ps.dead.rows;
-    const rows = ps.rows.take();
-    const dead = ps.dead.take();
-    const first = ps.firstOffset;
-    const last = ps.lastOffset;
-    const t0 = performance.now();
-    if (rowCount > 0 || deadCount > 0) {
-      await this.writer.write({ sourceId: this.source, file: this.source, partition: ps.partition, firstLine: first, lastLine: last, rows, rowCount, deadLetters: dead, deadLetterCount: deadCount });
-      await this.writer.drain();
-      const secs = (performance.now() - t0) / 1000;
-      if (this.outage) {
-        m.backpressureSeconds.inc(secs);
-        this.log.info({ partition: ps.partition }, 'store available again');
-      }
-      this.outage = null;
-      m.insertSeconds.observe(secs);
-      m.batchRows.observe(rowCount);
-      m.batchBytes.observe(rows.length);
-      m.rows.inc({ topic: this.opts.topic }, rowCount);
-      m.deadLetters.inc({ topic: this.opts.topic }, deadCount);
-      this.stats.rows += rowCount;
-      this.stats.deadLetters += deadCount;
-      this.stats.batches++;
+  /**
+   * Closes the batch being filled and hands it to the store once the batch before it is stored and
+   * committed (at most one in flight: this wait is the backpressure). While waiting, the group
+   * heartbeat is kept when called from a fetch handler.
+   */
+  private async cut(control?: BatchControl): Promise<void> {
+    if (this.heldMessages === 0 || this.crashed) return;
+    const c: Cut = {
+      no: ++this.cuts,
+      rowCount: this.rows.rows,
+      rows: this.rows.take(),
+      deadCount: this.dead.rows,
+      dead: this.dead.take(),
+      ranges: this.ranges,
+      deadLetterMessages: this.deadLetterMessages,
+      republished: this.republished,
+      alerts: this.heldAlerts,
+    };
+    this.heldAlerts = [];
+    this.ranges = new Map();
+    this.deadLetterMessages = [];
+    this.republished = [];
+    this.heldMessages = 0;
+    this.stats.heldMessages = 0;
+    await this.waitInFlight(control);
+    this.busy = true;
+    this.inFlight = this.storeAndCommit(c)
+      .catch((err: unknown) => this.fail(err as Error))
+      .finally(() => {
+        this.busy = false;
+        // Cut the batch that filled meanwhile now rather than at the next tick.
+        if (this.due() && !this.stopping) this.withLock(() => this.flushDue()).catch((err: unknown) => this.fail(err as Error));
+      });
+  }
+
+  private async waitInFlight(control?: BatchControl): Promise<void> {
+    if (!control) return this.inFlight;
+    let done = false;
+    const p = this.inFlight.then(() => void (done = true));
+    while (!done) {
+      await Promise.race([p, new Promise((r) => setTimeout(r, 1000).unref())]);
+      if (!done) await control.heartbeat().catch(() => undefined);
     }
-    ps.storedData = Math.max(ps.storedData, last);
-    ps.storedDead = Math.max(ps.storedDead, last);
-    ps.firstOffset = -1;
+  }
+
+  /** Dead-letter topic, inserts, re-publish, alert sinks, then one commit for every partition in the batch. */
+  private async storeAndCommit(c: Cut): Promise<void> {
+    const m = this.opts.metrics;
+    const t0 = performance.now();
+    const token = `${this.source}:${createHash('sha256')
+      .update([...c.ranges].map(([p, r]) => `${p}:${r.first}-${r.last}`).join(','))
+      .digest('hex')
+      .slice(0, 32)}`;
+    // Dead letters reach their topic before their rows are stored: a crash in between re-sends them (at least once).
+    if (c.deadLetterMessages.length > 0 && this.opts.deadLetterTopic) {
+      const dlt = this.opts.deadLetterTopic;
+      await this.retry('dead-letter topic', c, () => dlt.producer.send(dlt.topic, c.deadLetterMessages));
+    }
+    if (c.rowCount > 0) {
+      await this.retry('tile_requests', c, () =>
+        this.opts.store.insertRaw({ table: 'tile_requests', columns: TILE_REQUEST_COLUMNS, body: c.rows, format: 'TabSeparated', settings: dedup(token) }),
+      );
+    }
+    if (c.deadCount > 0) {
+      await this.retry('dead_letters', c, () =>
+        this.opts.store.insertRaw({ table: 'dead_letters', columns: DEAD_LETTER_COLUMNS, body: c.dead, format: 'TabSeparated', settings: dedup(`${token}:dl`) }),
+      );
+    }
+    for (const [p, r] of c.ranges) {
+      const ps = this.partitions.get(p);
+      if (!ps) continue;
+      ps.storedData = Math.max(ps.storedData, r.last);
+      ps.storedDead = Math.max(ps.storedDead, r.last);
+    }
+    if (c.republished.length > 0 && this.opts.republish) {
+      const rp = this.opts.republish;
+      await this.retry('re-publish topic', c, () => rp.producer.send(rp.topic, c.republished));
+      this.stats.republished += c.republished.length;
+    }
+    // An alert goes out only once the requests that raised it are stored: a crash before that re-raises
+    // it after the restart (once); a crash after it finds it in the alerts table (restore does not repeat it).
+    for (const a of c.alerts) this.emit(a);
+    const secs = (performance.now() - t0) / 1000;
+    if (this.outage) {
+      m.backpressureSeconds.inc(secs);
+      this.log.info({ batch: c.no }, 'store available again');
+    }
+    this.outage = null;
+    m.insertSeconds.observe(secs);
+    m.batchRows.observe(c.rowCount);
+    m.batchBytes.observe(c.rows.length);
+    m.rows.inc({ topic: this.opts.topic }, c.rowCount);
+    m.deadLetters.inc({ topic: this.opts.topic }, c.deadCount);
+    this.stats.rows += c.rowCount;
+    this.stats.deadLetters += c.deadCount;
+    this.stats.batches++;
     const ds = this.detector.stats();
     m.detectorClients.set(ds.clients);
     m.detectorClientImages.set(ds.clientImages);
     await this.opts.afterStore?.();
+    this.opts.beforeCommit?.(c.no);
+    const offsets = [...c.ranges].map(([partition, r]) => ({ topic: this.opts.topic, partition, offset: String(r.last + 1) }));
     try {
-      await this.opts.consumer.commit([{ topic: this.opts.topic, partition: ps.partition, offset: String(last + 1) }]);
+      await this.opts.consumer.commit(offsets);
     } catch (err) {
       // Stored but not committed (e.g. a rebalance): the next owner skips it by reading ClickHouse.
-      this.log.warn({ err, partition: ps.partition, offset: last + 1 }, 'commit failed after store; the stored offsets protect against duplicates');
+      this.log.warn({ err, offsets }, 'commit failed after store; the stored offsets protect against duplicates');
     }
   }
+
+  /** Retries `fn` with capped exponential backoff and jitter while the error is an outage; others end the run. */
+  private async retry(what: string, c: Cut, fn: () => Promise<void>): Promise<void> {
+    const base = this.opts.backoffMs ?? 200;
+    const cap = this.opts.maxBackoffMs ?? 30_000;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await fn();
+      } catch (err) {
+        if (!isRetryableStoreError(err)) throw err;
+        this.outage = `${what}: ${(err as Error).message.split('\n')[0] ?? ''}`;
+        this.opts.metrics.insertErrors.inc();
+        this.log.warn({ err, attempt, batch: c.no, partitions: [...c.ranges.keys()] }, `${what} failed; retrying`);
+        const backoff = Math.min(cap, base * 2 ** Math.min(attempt - 1, 20));
+        await new Promise((r) => setTimeout(r, backoff / 2 + Math.random() * backoff));
+      }
+    }
+  }
+}
+
+/**
+ * The re-published form of a parsed request: one compact JSON object in the field names tilewatch's
+ * JSON log parser reads (so a detection worker is an ordinary `ingest` of that topic), with `src`
+ * naming the original message (topic/partition/offset).
+ */
+export function republishValue(rec: AccessRecord, topic: string, partition: number, offset: number): string {
+  return JSON.stringify({
+    ts: rec.ts,
+    ip: rec.ip,
+    method: rec.method,
+    path: rec.target,
+    status: rec.status,
+    bytes: rec.bytes,
+    referer: rec.referer,
+    ua: rec.userAgent,
+    host: rec.host,
+    src: `${topic}/${partition}/${offset}`,
+  });
+}
+
+/** Insert settings for an idempotent insert (the materialized views deduplicate with the same token). */
+function dedup(token: string): Record<string, string | number> {
+  return { insert_deduplication_token: token, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 };
 }
 
 /** Highest offsets per partition already stored for a Kafka source (ClickHouse as the offset store). */

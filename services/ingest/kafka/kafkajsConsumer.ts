@@ -1,14 +1,12 @@
-import { Kafka, logLevel, type Consumer, type LogEntry, type SASLOptions } from 'kafkajs';
+import { Kafka, PartitionAssigners, logLevel, type Consumer, type LogEntry, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
-import type { ConsumerHandlers, KafkaConsumer, KafkaSettings } from './consumer.ts';
+import { mockSafeRoundRobin } from '../../dev/mockSafeAssigner.ts';
+import type { ConsumerHandlers, KafkaConnection, KafkaConsumer, KafkaSettings } from './consumer.ts';
 
-/**
- * KafkaConsumer over kafkajs: eachBatch, no auto-commit, one partition batch at a time (the
- * handler's await is the backpressure), kafkajs' own logs routed to pino.
- */
-export function createKafkajsConsumer(settings: KafkaSettings, logger: Logger): KafkaConsumer {
-  const log = logger.child({ component: 'kafkajs' });
-  const kafka = new Kafka({
+/** A kafkajs client for these connection settings, its own logs routed to pino (shared with kafkajsProducer.ts). */
+export function createKafkajsClient(settings: KafkaConnection, logger: Logger, component = 'kafkajs'): Kafka {
+  const log = logger.child({ component });
+  return new Kafka({
     clientId: settings.clientId,
     brokers: [...settings.brokers],
     ssl: settings.ssl,
@@ -24,6 +22,15 @@ export function createKafkajsConsumer(settings: KafkaSettings, logger: Logger): 
       },
     retry: { retries: 8, initialRetryTime: 200 },
   });
+}
+
+/**
+ * KafkaConsumer over kafkajs: eachBatch, no auto-commit, one partition batch at a time (the
+ * handler's await is the backpressure).
+ */
+export function createKafkajsConsumer(settings: KafkaSettings, logger: Logger): KafkaConsumer {
+  const kafka = createKafkajsClient(settings, logger);
+  const fetch = { maxBytes: 16 << 20, maxBytesPerPartition: 4 << 20, maxWaitTimeInMs: 250, ...settings.fetch };
   let consumer: Consumer | null = null;
 
   return {
@@ -32,8 +39,14 @@ export function createKafkajsConsumer(settings: KafkaSettings, logger: Logger): 
         groupId: settings.groupId,
         sessionTimeout: settings.sessionTimeoutMs,
         heartbeatInterval: Math.max(500, Math.floor(settings.sessionTimeoutMs / 10)),
-        maxBytesPerPartition: 4 << 20,
+        // One fetch brings up to 16 MiB over all partitions; the handler's batch (not kafkajs') decides inserts.
+        maxBytes: fetch.maxBytes,
+        maxBytesPerPartition: fetch.maxBytesPerPartition,
+        // An idle fetch returns after this long: it bounds how late a caught-up consumer sees a new message.
+        maxWaitTimeInMs: fetch.maxWaitTimeInMs,
         retry: { retries: 8 },
+        // The mock-safe assigner is for librdkafka's mock cluster only (services/dev/mockSafeAssigner.ts).
+        partitionAssigners: [settings.assigner === 'mock-safe' ? mockSafeRoundRobin() : PartitionAssigners.roundRobin],
       });
       consumer = c;
       c.on(c.events.REBALANCING, () => handlers.onRebalancing());

@@ -1,0 +1,123 @@
+/**
+ * `tilewatch ingest` as a child process for the Kafka tests: start it, read its metrics, wait for
+ * it, stop it, and read what it stored.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { openStore } from '../../services/store/openStore.ts';
+import { BIN, REPO_ROOT, childEnv } from './cli.ts';
+import { freePort, waitFor } from './kafka.ts';
+
+/** A raster sweep line: client `ip` fetching tile (col, row) of a 40×32-tile DZI level at time t. */
+export function tileLine(ip: string, t: number, col: number, row: number, ua = 'python-requests/2.31.0'): string {
+  const d = new Date(t);
+  const pad = (n: number): string => String(n).padStart(2, '0');
+  const mon = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][d.getUTCMonth()];
+  const ts = `${pad(d.getUTCDate())}/${mon}/${d.getUTCFullYear()}:${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())} +0000`;
+  return `${ip} - - [${ts}] "GET /dz/painting_files/14/${col}_${row}.jpg HTTP/1.1" 200 31000 "-" "${ua}"`;
+}
+
+/** Many clients, each a few tiles: plenty of keyed messages spread over every partition. */
+export function background(n: number, t0: number, net = '198.51'): Array<{ key: string; value: string }> {
+  return Array.from({ length: n }, (_, i) => {
+    const ip = `${net}.${(i >> 8) & 255}.${i & 255}`;
+    return { key: ip, value: tileLine(ip, t0 + i * 10, i % 7, i % 5, 'Mozilla/5.0 (X11; Linux x86_64) Chrome/120.0 Safari/537.36') };
+  });
+}
+
+/** `background(n)` with a 40×32-tile raster scrape by `scraper` interleaved (one tile per second of event time). */
+export function withScrape(n: number, t0: number, scraper: string, every = 9): Array<{ key: string; value: string }> {
+  const msgs = background(n, t0);
+  let i = 0;
+  for (let row = 0; row < 32; row++) for (let col = 0; col < 40; col++, i++) msgs.splice(i * every, 0, { key: scraper, value: tileLine(scraper, t0 + i * 1000, col, row) });
+  return msgs;
+}
+
+export interface Ingest {
+  readonly child: ChildProcessWithoutNullStreams;
+  readonly port: number;
+  readonly stderr: () => string;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+export interface IngestArgs {
+  readonly bootstrap: string;
+  readonly topic: string;
+  readonly group: string;
+  readonly data: string;
+  readonly alertsOut?: string;
+  /** More CLI flags. */
+  readonly extra?: readonly string[];
+}
+
+export async function startIngest(a: IngestArgs): Promise<Ingest> {
+  const port = await freePort();
+  const args = [BIN, 'ingest', '--brokers', a.bootstrap, '--topic', a.topic, '--group', a.group, '--data', a.data, '--http-port', String(port), '--quiet'];
+  if (a.alertsOut) args.push('--alerts-out', a.alertsOut);
+  args.push('--max-batch-ms', '300', '--session-timeout-ms', '3000', '--log-level', 'warn', ...(a.extra ?? []));
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
+  child.stdout.resume();
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
+  return { child, port, stderr: () => err, exited };
+}
+
+/** Sum of a metric's samples (all label sets) from the child's /metrics. */
+export async function metric(port: number, name: string): Promise<number> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  const text = await res.text();
+  let sum = 0;
+  for (const line of text.split('\n')) if ((line.startsWith(`${name} `) || line.startsWith(`${name}{`)) && !line.startsWith('#')) sum += Number(line.split(' ').pop());
+  return sum;
+}
+
+/** Waits until the ingest answers /readyz (consuming, store writable). */
+export async function waitReady(ing: Ingest, timeoutMs = 60_000): Promise<void> {
+  await waitFor(async () => (await fetch(`http://127.0.0.1:${ing.port}/readyz`).catch(() => null))?.status === 200, timeoutMs, `ingest /readyz (stderr: ${ing.stderr().slice(-300)})`, 200);
+}
+
+export async function stopGracefully(ing: Ingest): Promise<void> {
+  ing.child.kill('SIGTERM');
+  const r = await ing.exited;
+  assert.equal(r.code, 0, `graceful stop exits 0 (stderr: ${ing.stderr().slice(-800)})`);
+}
+
+/** Every stored Kafka (partition, offset) of a store, and the dead letters by reason. */
+export async function storedLineage(data: string): Promise<{ pairs: string[]; deadReasons: Record<string, number>; alertIds: string[] }> {
+  const store = await openStore({ kind: 'embedded', dataDir: data });
+  try {
+    const rows = await (await store.client.query({ query: "SELECT partition, toString(line) AS line FROM tile_requests WHERE source LIKE 'kafka:%'", format: 'JSONEachRow' })).json<{ partition: number; line: string }>();
+    const dl = await (await store.client.query({ query: 'SELECT reason, count() AS n FROM dead_letters GROUP BY reason', format: 'JSONEachRow' })).json<{ reason: string; n: string }>();
+    const al = await (await store.client.query({ query: 'SELECT DISTINCT id FROM alerts', format: 'JSONEachRow' })).json<{ id: string }>();
+    return { pairs: rows.map((r) => `${r.partition}/${r.line}`), deadReasons: Object.fromEntries(dl.map((x) => [x.reason, Number(x.n)])), alertIds: al.map((a) => a.id) };
+  } finally {
+    await store.close();
+  }
+}
+
+/** The (partition/offset) pairs a topic holds, from its watermarks (every offset low..high-1). */
+export function expectedPairs(marks: ReadonlyMap<number, { low: number; high: number }>): string[] {
+  const out: string[] = [];
+  for (const [p, m] of marks) for (let o = m.low; o < m.high; o++) out.push(`${p}/${o}`);
+  return out;
+}
+
+/** Asserts stored pairs equal the expected ones exactly: count, set, no duplicates. */
+export function assertExact(stored: readonly string[], expected: readonly string[], what: string): void {
+  const set = new Set(stored);
+  assert.equal(stored.length - set.size, 0, `${what}: no message stored twice`);
+  assert.equal(stored.length, expected.length, `${what}: every produced message stored`);
+  const missing = expected.filter((e) => !set.has(e));
+  assert.deepEqual(missing.slice(0, 10), [], `${what}: missing (partition/offset)`);
+}
+
+/** Alert lines of an --alerts-out file. */
+export function alertLines(file: string): Array<{ id: string; version: number; client: { ip: string } }> {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { id: string; version: number; client: { ip: string } });
+}
