@@ -26,6 +26,8 @@ export interface DetectorStats {
   readonly openAlerts: number;
   readonly alertsRaised: number;
   readonly alertUpdates: number;
+  /** Open alerts resolved when their client was dropped (inactivity or state pressure). */
+  readonly alertsResolved: number;
   readonly evicted: number;
 }
 
@@ -36,6 +38,8 @@ interface OpenAlert {
   score: number;
   fullyExposed: number;
   readonly detectedAt: number;
+  /** The last version emitted (its resolution repeats it with status 'resolved'). */
+  last: Alert | null;
 }
 
 /**
@@ -54,7 +58,7 @@ export class StreamingDetector {
   private readonly hourTiles = new Map<string, number>();
   private watermark = 0;
   private lastSweep = 0;
-  private counters = { alertsRaised: 0, alertUpdates: 0, evicted: 0 };
+  private counters = { alertsRaised: 0, alertUpdates: 0, alertsResolved: 0, evicted: 0 };
 
   constructor(private readonly opts: StreamingDetectorOptions) {
     this.cfg = opts.config;
@@ -67,7 +71,7 @@ export class StreamingDetector {
     const key = this.cfg.clientKey === 'ip' ? ev.ip : `${ev.ip}|${ev.userAgent}`;
     let state = this.clients.get(key);
     if (!state) {
-      if (this.clients.size >= this.cfg.maxClients) this.evictLeastRecent();
+      if (this.clients.size >= this.cfg.maxClients) this.evictLeastRecent(ev.ts);
       state = newClientState(key, ev);
     } else {
       // Map order is recency order.
@@ -151,7 +155,8 @@ export class StreamingDetector {
       prior.score = Math.max(prior.score, verdict.score);
       prior.fullyExposed = Math.max(prior.fullyExposed, fullyExposed);
       this.counters.alertUpdates++;
-      this.opts.onAlert(this.buildAlert(state, verdict, prior, exposures));
+      prior.last = this.buildAlert(state, verdict, prior, exposures);
+      this.opts.onAlert(prior.last);
       return;
     }
     const open: OpenAlert = {
@@ -161,10 +166,12 @@ export class StreamingDetector {
       score: verdict.score,
       fullyExposed,
       detectedAt: ts,
+      last: null,
     };
     byKind.set(verdict.kind, open);
     this.counters.alertsRaised++;
-    this.opts.onAlert(this.buildAlert(state, verdict, open, exposures));
+    open.last = this.buildAlert(state, verdict, open, exposures);
+    this.opts.onAlert(open.last);
   }
 
   private buildAlert(state: ClientState, verdict: Verdict, open: OpenAlert, exposures: ReturnType<typeof measure>['exposures']): Alert {
@@ -197,14 +204,27 @@ export class StreamingDetector {
     }
   }
 
-  private evictLeastRecent(): void {
+  private evictLeastRecent(now: number): void {
     const first = this.clients.keys().next();
-    if (!first.done) this.drop(first.value);
+    if (!first.done) this.drop(first.value, now);
   }
 
-  private drop(key: string): void {
+  /**
+   * Stops tracking a client. Its open alerts are resolved: after inactivity at lastSeen + idleMs (event
+   * time, so replays resolve identically), or at `now` when state pressure evicts an active client.
+   */
+  private drop(key: string, now?: number): void {
     const state = this.clients.get(key);
     if (state && state.tiles > state.lastEvalTiles) this.evaluate(state, state.lastSeen);
+    const open = this.open.get(key);
+    if (state && open) {
+      const at = new Date(now ?? state.lastSeen + this.cfg.idleMs).toISOString();
+      for (const o of open.values()) {
+        if (!o.last) continue;
+        this.counters.alertsResolved++;
+        this.opts.onAlert({ ...o.last, version: o.version + 1, status: 'resolved', resolvedAt: at });
+      }
+    }
     this.clients.delete(key);
     this.open.delete(key);
     this.hourTiles.delete(key);

@@ -127,7 +127,11 @@ export class HuntRunner {
       const alerted = new Set([...this.streamingAlerted, ...(await q.alertedClients(client, slowW, ['bulk-harvest', 'full-download']))]);
       const candidates = slow.filter((r) => !(cfg.lowAndSlow.skipAlerted && alerted.has(r.client)));
       const coverage = await q.clientImageCoverage(client, slowW, ex, p, candidates.map((r) => r.client));
-      findings.push(...lowAndSlowFindings(candidates, coverage, baselineOfHistogram(hist.map((h) => ({ value: h.hours, count: h.clients }))), alerted, cfg));
+      // The population excludes the clients under suspicion (on a small server they would be their own p99).
+      const counts = new Map(hist.map((h) => [h.hours, h.clients]));
+      for (const r of slow) counts.set(r.activeHours, Math.max(0, (counts.get(r.activeHours) ?? 0) - 1));
+      const population = baselineOfHistogram([...counts].filter(([, n]) => n > 0).map(([value, count]) => ({ value, count })));
+      findings.push(...lowAndSlowFindings(candidates, coverage, population, alerted, cfg));
     }
     const nSlow = findings.length;
     lap('low-and-slow');

@@ -94,7 +94,13 @@ export function reconcile(state: HuntAlertState, findings: readonly Finding[], w
   }
   for (const [k, o] of open) {
     if (windowEnd - o.lastEvidence < resolveAfter(o.alert.kind as HuntKind, cfg)) continue;
-    const resolved: Alert = { ...o.alert, version: o.alert.version + 1, status: 'resolved', resolvedAt: iso(windowEnd) };
+    const resolved: Alert = {
+      ...o.alert,
+      lastSeen: iso(Math.max(o.lastEvidence, Date.parse(o.alert.lastSeen))),
+      version: o.alert.version + 1,
+      status: 'resolved',
+      resolvedAt: iso(windowEnd),
+    };
     open.delete(k);
     closed.set(k, o.lastEvidence);
     out.push(resolved);
