@@ -100,6 +100,8 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option('--shutdown-timeout-ms <ms>', 'bound on a graceful stop', (v) => positiveInt(v, '--shutdown-timeout-ms'), 30_000)
       .option('--alerts-out <file>', 'append one JSON line per alert and per update')
       .option('--quiet', 'no alert lines on stdout')
+      .option('--no-hunts', 'do not run the hunts on this instance (run them on one instance per group)')
+      .option('--hunt-every <minutes>', 'event-time minutes between hunt windows (default 10)', (v) => positiveInt(v, '--hunt-every'))
       .option('--dead-letter-topic <topic>', 'also produce bad messages here (raw value; headers reason, source-topic/-partition/-offset)')
       .option('--republish-topic <topic>', 're-publish parsed requests keyed by client to this topic for detection workers (no detection here)')
       .option('--no-store', 'detection worker on a re-published topic: do not store requests (the re-publishing ingest did)')

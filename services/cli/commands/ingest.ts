@@ -1,5 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { AlertsTableSink } from '../../alerting/alertsTable.ts';
+import { HuntRunner, HuntSchedule } from '../../hunts/huntRunner.ts';
+import { openAlertOutputs } from './alertOutputs.ts';
 import { emptyCatalog, loadCatalog } from '../../ingest/catalog.ts';
 import { KafkaIngest } from '../../ingest/kafka/kafkaIngest.ts';
 import type { KafkaConnection } from '../../ingest/kafka/consumer.ts';
@@ -11,7 +12,8 @@ import { createMetrics } from '../../observability/metrics.ts';
 import { UsageError, EXIT } from '../exitCodes.ts';
 import { createAllowlist } from '../config.ts';
 import { openContext, type CommonFlags } from './context.ts';
-import { formatAlertLine } from './replay.ts';
+import { formatAlertLine, huntExclusions } from './replay.ts';
+import type { Alert } from '../../core/alert.ts';
 
 export interface IngestFlags extends CommonFlags {
   readonly brokers: string;
@@ -56,7 +58,45 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
   const log = logger.child({ component: 'ingest' });
   const metrics = createMetrics();
   const catalog = config.catalog ? await loadCatalog(config.catalog) : emptyCatalog();
-  const alertsTable = new AlertsTableSink(store);
+  const outputs = await openAlertOutputs({ config, store, logger, registry: metrics.registry });
+  const emit = (a: Alert): void => {
+    outputs.emit(a);
+    alertsOut?.write(`${JSON.stringify(a)}\n`);
+    log.info({ alert: { id: a.id, kind: a.kind, severity: a.severity, score: a.score, version: a.version, status: a.status }, client: { ip: a.client.ip } }, 'alert');
+    if (!flags.quiet) process.stdout.write(formatAlertLine(a));
+  };
+  // Hunts in event time over what is stored. Every instance of a group may hunt (ids are
+  // deterministic, the alerts table collapses repeats); run them on one (`--no-hunts` on the others)
+  // to keep sinks from hearing an alert twice.
+  const hunts = config.hunts && flags.store && !flags.republishTopic ? config.hunts : null;
+  const hunter = hunts
+    ? new HuntRunner({
+        store,
+        config: hunts,
+        exclusions: huntExclusions(config.allowlist),
+        onAlert: emit,
+        onRun: (r) => log.debug({ windowEnd: new Date(r.windowEnd).toISOString(), ms: r.timings }, 'hunt run'),
+      })
+    : null;
+  const schedule = hunts ? new HuntSchedule(hunts.everyMs, hunts.latenessMs) : null;
+  let hunting: Promise<void> | null = null;
+  let lastHuntCheck = 0;
+  const maybeHunt = (): void => {
+    if (!hunter || !schedule || hunting || Date.now() - lastHuntCheck < 5_000) return;
+    lastHuntCheck = Date.now();
+    hunting = (async () => {
+      // The event-time span stored so far (partition key min/max: answered from part metadata).
+      const rs = await store.client.query({ query: 'SELECT toUnixTimestamp64Milli(min(ts)) AS lo, toUnixTimestamp64Milli(max(ts)) AS hi FROM tile_requests', format: 'JSONEachRow' });
+      const [span] = await rs.json<{ lo: string; hi: string }>();
+      if (!span || Number(span.hi) <= 0) return;
+      for (const end of schedule.due(Number(span.lo), Number(span.hi))) await hunter.runAt(end);
+      await outputs.flush();
+    })()
+      .catch((err: unknown) => log.error({ err }, 'hunt failed; will retry at the next batch'))
+      .finally(() => {
+        hunting = null;
+      });
+  };
   let alertsOut: WriteStream | null = flags.alertsOut ? createWriteStream(flags.alertsOut, { flags: 'a' }) : null;
   const connection: KafkaConnection = {
     brokers,
@@ -113,12 +153,13 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
     metrics,
     logger,
     onAlert: (a) => {
-      alertsTable.push(a);
-      alertsOut?.write(`${JSON.stringify(a)}\n`);
-      log.info({ alert: { id: a.id, kind: a.kind, severity: a.severity, score: a.score, version: a.version }, client: { ip: a.client.ip } }, 'alert');
-      if (!flags.quiet) process.stdout.write(formatAlertLine(a));
+      hunter?.noteStreamingAlert(a);
+      emit(a);
     },
-    afterStore: () => alertsTable.flush(),
+    afterStore: async () => {
+      await outputs.flush();
+      maybeHunt();
+    },
   });
   const app = buildOpsApp(metrics, {
     ready: () => ingest.health().ready,
@@ -138,6 +179,8 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
       timer.unref();
       try {
         await ingest.stop();
+        if (hunting) await hunting;
+        await outputs.close();
         await producer?.disconnect();
         await app.close();
         if (alertsOut) await new Promise<void>((r) => alertsOut!.end(r));
