@@ -24,6 +24,16 @@ export default tseslint.config(
     languageOptions: { globals: { process: 'readonly' } },
   },
   {
+    // The incident API's built-in page: a plain browser module, no build step.
+    files: ['services/api/web/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'module',
+      globals: { document: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', DOMParser: 'readonly', Node: 'readonly' },
+    },
+  },
+  {
     // node:test's test()/describe() return promises the runner itself awaits.
     files: ['test/**/*.ts'],
     rules: { 'no-console': 'off', '@typescript-eslint/no-floating-promises': 'off' },

@@ -1,0 +1,176 @@
+/**
+ * The incident API as a fastify instance that never listens (server.ts owns listening, timeouts,
+ * graceful close and the logger choice). Every route declares its access — `public` or the lowest
+ * role — and building fails for a route that does not, so nothing is reachable by omission.
+ *
+ * Request path: rate limit (per client IP, onRequest) → authentication and role check (preParsing,
+ * before any body is parsed) → schema validation → handler → audit row (onSend, with the status,
+ * for audited routes) → response. Errors become `{ error: { code, message } }` (errors.ts) and
+ * never carry stack traces or store messages.
+ */
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
+import { writeAudit } from '../incidents/audit.ts';
+import { NotFoundError, TooManyRowsError } from '../incidents/evidence.ts';
+import { InvalidInputError } from '../incidents/inputs.ts';
+import { roleAtLeast } from '../incidents/roles.ts';
+import { createAuthenticator } from './auth.ts';
+import type { ApiDeps } from './deps.ts';
+import { ApiError, codeForStatus, errorBody, ERROR_CODES, type ErrorCode } from './errors.ts';
+import { registerAdminRoutes } from './routes/admin.ts';
+import { registerAlertRoutes } from './routes/alerts.ts';
+import { registerIncidentRoutes } from './routes/incidents.ts';
+import { registerOpsRoutes } from './routes/ops.ts';
+import { registerWebRoutes } from './routes/web.ts';
+import { ErrorSchema } from './schemas.ts';
+import type { Access } from './types.ts';
+import './types.ts';
+
+/** One row of the route table (HEAD routes fastify adds for GETs included). */
+export interface RouteEntry {
+  readonly method: string;
+  readonly url: string;
+  readonly access: Access;
+  readonly audited: boolean;
+  /** The route declares its response schemas (serialisation and OpenAPI). */
+  readonly responseSchema: boolean;
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Every route with its declared access, for tests and docs. */
+    readonly apiRoutes: readonly RouteEntry[];
+  }
+}
+
+/** Routes of plugins (the OpenAPI document and its UI) that are public by design: they hold no data. */
+const PUBLIC_PREFIXES = ['/docs'];
+
+export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
+  const log = deps.logger;
+  const app: FastifyInstance = Fastify({
+    loggerInstance: log as FastifyBaseLogger,
+    bodyLimit: deps.config.bodyLimit,
+    // URLs hold IPs (personal data): requests are logged by route pattern in onResponse instead.
+    logController: new LogController({ disableRequestLogging: true }),
+    ajv: { customOptions: { coerceTypes: true, removeAdditional: false, useDefaults: false } },
+    routerOptions: { maxParamLength: 200 },
+    // Unreadable URLs and over-long path parameters are answered before any hook: keep our shape.
+    frameworkErrors: (err, _req, reply) => {
+      void (reply as FastifyReply).code(400).send(errorBody('invalid_input', err.code === 'FST_ERR_MAX_PARAM_LENGTH' ? 'a path parameter is too long' : 'the URL could not be read'));
+    },
+  });
+  const routes: RouteEntry[] = [];
+  app.decorate('apiRoutes', routes);
+  app.decorateRequest('principal', null);
+  app.addHook('onRoute', (opts) => {
+    const declared = opts.config?.access;
+    const access: Access | undefined = declared ?? (PUBLIC_PREFIXES.some((p) => opts.url === p || opts.url.startsWith(`${p}/`)) ? 'public' : undefined);
+    if (access === undefined) throw new Error(`route ${String(opts.method)} ${opts.url} declares no access (config.access)`);
+    opts.config = { ...opts.config, access };
+    for (const m of Array.isArray(opts.method) ? opts.method : [opts.method]) routes.push({ method: String(m), url: opts.url, access, audited: opts.config.audit !== undefined, responseSchema: opts.schema?.response !== undefined });
+  });
+  app.addSchema(ErrorSchema);
+
+  await app.register(helmet, {
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+      },
+    },
+  });
+  await app.register(rateLimit, {
+    max: deps.config.rateLimitPerMinute,
+    timeWindow: 60_000,
+    errorResponseBuilder: (_req, ctx) => new ApiError('rate_limited', `rate limit of ${ctx.max} requests per minute exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
+  });
+  await app.register(swagger, {
+    openapi: {
+      info: { title: 'tilewatch incident API', version: '1', description: 'Alerts, timelines, exposure, reports, evidence. Errors: docs/api.md.' },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'tilewatch token create --name N --role R' } } },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
+
+  const auth = createAuthenticator({ store: deps.store, now: () => deps.clock.now(), cacheMs: deps.config.tokenCacheMs });
+  app.addHook('preParsing', async (req, _reply, payload) => {
+    const access = req.routeOptions.config?.access;
+    // Only fastify's not-found handler has no access: it answers 404 whatever the token.
+    if (access === undefined || access === 'public') return payload;
+    const principal = await auth.authenticate(req.headers.authorization);
+    if (principal === null) throw new ApiError('unauthorized', 'a valid bearer token is required (Authorization: Bearer <token>)');
+    req.principal = principal;
+    if (!roleAtLeast(principal.role, access)) throw new ApiError('forbidden', `this needs the ${access} role`);
+    return payload;
+  });
+
+  app.addHook('onSend', async (req, reply, payload) => {
+    const spec = req.routeOptions.config?.audit;
+    const target = spec && req.principal ? spec.target(req) : null;
+    if (spec && req.principal && target) {
+      await writeAudit(deps.store, {
+        at: deps.clock.now(),
+        actor: `${req.principal.name} (${req.principal.id})`,
+        role: req.principal.role,
+        action: spec.action,
+        targetType: target.type,
+        target: target.value,
+        params: { params: req.params ?? {}, query: req.query ?? {}, body: typeof req.body === 'object' && req.body !== null ? req.body : {} },
+        status: reply.statusCode,
+      });
+    }
+    return payload;
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    log.info({ method: req.method, route: req.routeOptions.url ?? '(none)', status: reply.statusCode, ms: Math.round(reply.elapsedTime), actor: req.principal?.id }, 'request');
+  });
+
+  app.setErrorHandler((err: FastifyError | Error, req, reply) => {
+    let code: ErrorCode;
+    let message: string;
+    if (err instanceof ApiError) {
+      code = err.code;
+      message = err.message;
+    } else if (err instanceof InvalidInputError) {
+      code = 'invalid_input';
+      message = err.message;
+    } else if (err instanceof NotFoundError) {
+      code = 'not_found';
+      message = err.message;
+    } else if (err instanceof TooManyRowsError) {
+      code = 'too_many_rows';
+      message = err.message;
+    } else if ('validation' in err && err.validation) {
+      code = 'invalid_input';
+      message = err.message;
+    } else if ('statusCode' in err && typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+      code = codeForStatus(err.statusCode);
+      message = code === 'invalid_input' ? 'the request could not be read' : code.replace(/_/g, ' ');
+    } else {
+      code = 'internal';
+      message = `internal error (request ${req.id})`;
+      log.error({ err, reqId: req.id, route: req.routeOptions.url }, 'request failed');
+    }
+    return reply.code(ERROR_CODES[code]).send(errorBody(code, message));
+  });
+  app.setNotFoundHandler((_req, reply) => reply.code(404).send(errorBody('not_found', 'no such route')));
+
+  registerOpsRoutes(app, deps);
+  registerAlertRoutes(app, deps);
+  registerIncidentRoutes(app, deps);
+  registerAdminRoutes(app, deps);
+  registerWebRoutes(app);
+  return app;
+}

@@ -1,0 +1,95 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { getAlert, listAlerts, recordAlertAction, alertExists, type AlertAction, type EffectiveStatus } from '../../incidents/alerts.ts';
+import { parseAlertId, parseClientIp, parseLimit, parseRange, parseTime } from '../../incidents/inputs.ts';
+import { roleAtLeast } from '../../incidents/roles.ts';
+import type { ApiDeps } from '../deps.ts';
+import { ApiError } from '../errors.ts';
+import { AlertDetailSchema, alertIdText, AlertListQuery, AlertListSchema, responses, time } from '../schemas.ts';
+
+interface ListQuery {
+  kind?: string;
+  severity?: string;
+  status?: EffectiveStatus;
+  client?: string;
+  from?: string;
+  to?: string;
+  cursor?: string;
+  limit?: number;
+}
+
+const idParams = { type: 'object', required: ['id'], properties: { id: alertIdText } } as const;
+
+/** Alerts: list (viewers see no client data), get, and the analyst actions written to alert_actions. */
+export function registerAlertRoutes(app: FastifyInstance, deps: ApiDeps): void {
+  const sec = [{ bearer: [] }];
+  const clientFilter = (req: FastifyRequest) => {
+    const c = (req.query as { client?: unknown }).client;
+    return typeof c === 'string' ? { type: 'ip' as const, value: c } : null;
+  };
+  app.get('/api/v1/alerts', { config: { access: 'viewer', audit: { action: 'alerts.by-client', target: clientFilter } }, schema: { tags: ['alerts'], security: sec, querystring: AlertListQuery, response: responses(AlertListSchema) } }, async (req) => {
+    const q = req.query as ListQuery;
+    const analyst = req.principal !== null && roleAtLeast(req.principal.role, 'analyst');
+    if (q.client !== undefined && !analyst) throw new ApiError('forbidden', 'filtering by client IP needs the analyst role');
+    const range = parseRange(q.from, q.to, Number.MAX_SAFE_INTEGER);
+    return listAlerts(
+      deps.store,
+      {
+        ...(q.kind ? { kind: q.kind } : {}),
+        ...(q.severity ? { severity: q.severity } : {}),
+        ...(q.status ? { status: q.status } : {}),
+        ...(q.client !== undefined ? { client: parseClientIp(q.client, 'client') } : {}),
+        ...range,
+        ...(q.cursor !== undefined ? { cursor: q.cursor } : {}),
+        limit: parseLimit(q.limit, deps.config.defaultListRows, deps.config.maxListRows),
+      },
+      { now: deps.clock.now(), withClient: analyst },
+    );
+  });
+
+  app.get('/api/v1/alerts/:id', { config: { access: 'viewer' }, schema: { tags: ['alerts'], security: sec, params: idParams, response: responses(AlertDetailSchema) } }, async (req) => {
+    const id = parseAlertId((req.params as { id: string }).id);
+    const analyst = req.principal !== null && roleAtLeast(req.principal.role, 'analyst');
+    const d = await getAlert(deps.store, id, { now: deps.clock.now(), withClient: analyst });
+    if (!d) throw new ApiError('not_found', `no alert ${id}`);
+    return d;
+  });
+
+  const actions: Array<{ path: string; action: AlertAction }> = [
+    { path: 'ack', action: 'acknowledge' },
+    { path: 'mute', action: 'mute' },
+    { path: 'resolve', action: 'resolve' },
+    { path: 'reopen', action: 'reopen' },
+  ];
+  for (const { path, action } of actions) {
+    const body = {
+      type: 'object',
+      additionalProperties: false,
+      ...(action === 'mute' ? { required: ['until'] } : {}),
+      properties: { note: { type: 'string', maxLength: 2000 }, ...(action === 'mute' ? { until: time } : {}) },
+    };
+    app.post(
+      `/api/v1/alerts/:id/${path}`,
+      {
+        config: { access: 'analyst', audit: { action: `alert.${path}`, target: (req) => ({ type: 'alert', value: String((req.params as { id?: unknown }).id ?? '') }) } },
+        schema: { tags: ['alerts'], security: sec, params: idParams, body, response: responses(AlertDetailSchema) },
+      },
+      async (req) => {
+        const id = parseAlertId((req.params as { id: string }).id);
+        const b = (req.body ?? {}) as { note?: string; until?: string };
+        const now = deps.clock.now();
+        if (!(await alertExists(deps.store, id))) throw new ApiError('not_found', `no alert ${id}`);
+        await recordAlertAction(deps.store, {
+          id,
+          action,
+          actor: `${req.principal?.name ?? '?'} (${req.principal?.id ?? '?'})`,
+          note: b.note ?? '',
+          ...(b.until !== undefined ? { muteUntil: parseTime(b.until, 'until') } : {}),
+          now,
+        });
+        const d = await getAlert(deps.store, id, { now, withClient: true });
+        if (!d) throw new ApiError('not_found', `no alert ${id}`);
+        return d;
+      },
+    );
+  }
+}
