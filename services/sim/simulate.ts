@@ -68,7 +68,7 @@ export interface SimulateOptions {
   readonly xyz?: boolean;
   /** Zone of $time_local in minutes east of UTC. Default 0 (`+0000`). */
   readonly tzOffsetMinutes?: number;
-  /** Threat actors per kind. Default 1 each, 2 distributed-subnet (one per split: slices, whole images). */
+  /** Threat actors per kind. Default 1 each, 2 distributed-subnet (one per split: slices, whole images), 2 low-and-slow (two speeds). */
   readonly threats?: Partial<Record<ThreatKind, number>>;
   /** Visitor sessions per hour at the diurnal peak at scale 1. Default 48. */
   readonly humansPerPeakHour?: number;
@@ -164,7 +164,7 @@ function planActors(opts: SimulateOptions, catalog: readonly CatalogImage[], sta
     'shuffled-browser': 1,
     'distributed-subnet': 2,
     'distributed-unrelated': 1,
-    'low-and-slow': 1,
+    'low-and-slow': 2,
     'half-resolution': 1,
     'human-mimic': 1,
     'full-download': 1,
@@ -223,7 +223,9 @@ function planActors(opts: SimulateOptions, catalog: readonly CatalogImage[], sta
         case 'low-and-slow': {
           const c = cl(r.pick([...BROWSER_UAS, ...LIBRARY_UAS]));
           const imgs = r.shuffle(still.slice());
-          add(kind, 'threat', start, true, (rng) => lowAndSlow(rng, c, start, imgs));
+          // Two speeds: about one tile a minute, and one every 3–8 minutes (days per image).
+          const gap: [number, number] = i % 2 === 0 ? [55_000, 65_000] : [180_000, 480_000];
+          add(kind, 'threat', start, true, (rng) => lowAndSlow(rng, c, start, imgs, gap), i % 2 === 0 ? 'one tile a minute' : 'one tile every 3–8 minutes');
           break;
         }
         case 'half-resolution': {

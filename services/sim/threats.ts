@@ -184,11 +184,14 @@ export function campaign(
   return mergeSources(sources);
 }
 
-/** One deepest tile a minute, row-major, for the whole period. */
-export function* lowAndSlow(rng: Rng, cl: Client, start: number, images: readonly CatalogImage[]): Generator<SimEvent> {
+/**
+ * One deepest tile every `gapMs` (default about a minute), row-major, for the whole period (run the
+ * simulator over several days for the slow variant: one tile every 3–8 minutes is ~250 tiles a day).
+ */
+export function* lowAndSlow(rng: Rng, cl: Client, start: number, images: readonly CatalogImage[], gapMs: readonly [number, number] = [55_000, 65_000]): Generator<SimEvent> {
   const clock: Clock = { t: start };
   for (const img of images) {
-    yield* sweep(rng, cl, clock, img, 0, rowMajor(img, 0), () => rng.range(55_000, 65_000), '');
+    yield* sweep(rng, cl, clock, img, 0, rowMajor(img, 0), () => rng.range(gapMs[0], gapMs[1]), '');
   }
 }
 

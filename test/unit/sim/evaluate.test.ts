@@ -102,7 +102,7 @@ test('evaluation math: recall, time to detect, IP fraction, FP per 1,000, unlabe
   );
   const text = formatReport(r);
   assert.match(text, /raster-1s\s+3\s+2\s+66\.7%/);
-  assert.match(text, /Alerts: 7 \(1 unlabelled\)/);
+  assert.match(text, /Alerts: 7 naming clients \(1 unlabelled\); 0 image-exposure alerts/);
   assert.doesNotThrow(() => JSON.parse(JSON.stringify(r)));
 });
 
