@@ -76,40 +76,46 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option('--quiet', 'no progress and no alert lines on stdout; only the summary'),
   ).action(async (files: string[], o) => setExit(await runReplay(files, o)));
 
-  storeOptions(
-    program
-      .command('ingest')
-      .description('consume access logs from Kafka, store them in ClickHouse exactly once, detect live (until SIGTERM/SIGINT)')
-      .requiredOption('--brokers <list>', 'bootstrap brokers host:port[,host:port…]')
-      .option('--topic <name>', 'topic with access-log messages (keyed by client IP)', 'tile-access')
-      .option('--group <id>', 'consumer group', 'tilewatch')
-      .option('--client-id <id>', 'Kafka client id', 'tilewatch-ingest')
-      .option('--ssl', 'connect with TLS')
-      .addOption(new Option('--sasl-mechanism <m>', 'SASL mechanism (password from TILEWATCH_KAFKA_PASSWORD)').choices(['plain', 'scram-sha-256', 'scram-sha-512']))
-      .option('--sasl-username <user>', 'SASL user name')
-      .option('--from-latest', 'a new group starts at the end of the topic (default: the beginning)')
-      .option('--format <format>', 'log format of message lines (as for replay)', 'auto')
-      .option('--trusted-proxy <cidr>', 'honour X-Forwarded-For from this proxy CIDR (repeatable)', collect)
-      .option('--allow-cidr <cidr>', 'never score clients in this CIDR (repeatable)', collect)
-      .option('--catalog <file>', 'image catalogue (as for replay)')
-      .option('--max-batch-rows <n>', 'store a partition batch at this many rows', (v) => positiveInt(v, '--max-batch-rows'), 10_000)
-      .option('--max-batch-ms <ms>', '… or when its first row is this old', (v) => positiveInt(v, '--max-batch-ms'), 1000)
-      .option('--session-timeout-ms <ms>', 'consumer group session timeout', (v) => positiveInt(v, '--session-timeout-ms'), 30_000)
-      .option('--http-host <host>', 'metrics/health listen address', '127.0.0.1')
-      .option('--http-port <port>', 'metrics/health port (/metrics, /healthz, /readyz)', (v) => positiveInt(v, '--http-port', true), 9464)
-      .option('--shutdown-timeout-ms <ms>', 'bound on a graceful stop', (v) => positiveInt(v, '--shutdown-timeout-ms'), 30_000)
-      .option('--alerts-out <file>', 'append one JSON line per alert and per update')
-      .option('--quiet', 'no alert lines on stdout')
-      .option('--no-hunts', 'do not run the hunts on this instance (run them on one instance per group)')
-      .option('--hunt-every <minutes>', 'event-time minutes between hunt windows (default 10)', (v) => positiveInt(v, '--hunt-every'))
-      .option('--dead-letter-topic <topic>', 'also produce bad messages here (raw value; headers reason, source-topic/-partition/-offset)')
-      .option('--republish-topic <topic>', 're-publish parsed requests keyed by client to this topic for detection workers (no detection here)')
-      .option('--no-store', 'detection worker on a re-published topic: do not store requests (the re-publishing ingest did)')
-      .option('--fetch-max-wait-ms <ms>', 'how long an idle fetch waits for data', (v) => positiveInt(v, '--fetch-max-wait-ms'), 250)
-      // Development and test only (see README "Live ingest from Kafka").
-      .addOption(new Option('--partition-assigner <name>', 'dev only').choices(['round-robin', 'mock-safe']).default('round-robin').hideHelp())
-      .addOption(new Option('--debug-kill-after-insert <n>', 'dev only').argParser((v) => positiveInt(v, '--debug-kill-after-insert')).hideHelp()),
+  const ingestOptions = (cmd: Command): Command =>
+    storeOptions(
+      cmd
+        .requiredOption('--brokers <list>', 'bootstrap brokers host:port[,host:port…]')
+        .option('--topic <name>', 'topic with access-log messages (keyed by client IP)', 'tile-access')
+        .option('--group <id>', 'consumer group', 'tilewatch')
+        .option('--client-id <id>', 'Kafka client id', 'tilewatch-ingest')
+        .option('--ssl', 'connect with TLS')
+        .addOption(new Option('--sasl-mechanism <m>', 'SASL mechanism (password from TILEWATCH_KAFKA_PASSWORD)').choices(['plain', 'scram-sha-256', 'scram-sha-512']))
+        .option('--sasl-username <user>', 'SASL user name')
+        .option('--from-latest', 'a new group starts at the end of the topic (default: the beginning)')
+        .option('--format <format>', 'log format of message lines (as for replay)', 'auto')
+        .option('--trusted-proxy <cidr>', 'honour X-Forwarded-For from this proxy CIDR (repeatable)', collect)
+        .option('--allow-cidr <cidr>', 'never score clients in this CIDR (repeatable)', collect)
+        .option('--catalog <file>', 'image catalogue (as for replay)')
+        .option('--max-batch-rows <n>', 'store a partition batch at this many rows', (v) => positiveInt(v, '--max-batch-rows'), 10_000)
+        .option('--max-batch-ms <ms>', '… or when its first row is this old', (v) => positiveInt(v, '--max-batch-ms'), 1000)
+        .option('--session-timeout-ms <ms>', 'consumer group session timeout', (v) => positiveInt(v, '--session-timeout-ms'), 30_000)
+        .option('--http-host <host>', 'metrics/health listen address', '127.0.0.1')
+        .option('--http-port <port>', 'metrics/health port (/metrics, /healthz, /readyz)', (v) => positiveInt(v, '--http-port', true), 9464)
+        .option('--shutdown-timeout-ms <ms>', 'bound on a graceful stop', (v) => positiveInt(v, '--shutdown-timeout-ms'), 30_000)
+        .option('--alerts-out <file>', 'append one JSON line per alert and per update')
+        .option('--quiet', 'no alert lines on stdout')
+        .option('--no-hunts', 'do not run the hunts on this instance (run them on one instance per group)')
+        .option('--hunt-every <minutes>', 'event-time minutes between hunt windows (default 10)', (v) => positiveInt(v, '--hunt-every'))
+        .option('--dead-letter-topic <topic>', 'also produce bad messages here (raw value; headers reason, source-topic/-partition/-offset)')
+        .option('--republish-topic <topic>', 're-publish parsed requests keyed by client to this topic for detection workers (no detection here)')
+        .option('--no-store', 'detection worker on a re-published topic: do not store requests (the re-publishing ingest did)')
+        .option('--fetch-max-wait-ms <ms>', 'how long an idle fetch waits for data', (v) => positiveInt(v, '--fetch-max-wait-ms'), 250)
+        // Development and test only (see README "Live ingest from Kafka").
+        .addOption(new Option('--partition-assigner <name>', 'dev only').choices(['round-robin', 'mock-safe']).default('round-robin').hideHelp())
+        .addOption(new Option('--debug-kill-after-insert <n>', 'dev only').argParser((v) => positiveInt(v, '--debug-kill-after-insert')).hideHelp()),
+    );
+  ingestOptions(
+    program.command('ingest').description('consume access logs from Kafka, store them in ClickHouse exactly once, detect live (until SIGTERM/SIGINT)'),
   ).action(async (o) => setExit(await runIngest(o)));
+  ingestOptions(program.command('serve').description('ingest + detection + hunts + the incident API in one process (the embedded store allows one process)'))
+    .option('--listen <host:port>', 'incident API address', '127.0.0.1:8080')
+    .option('--rate-limit <n>', 'API requests per minute per client', (v) => positiveInt(v, '--rate-limit'))
+    .action(async (o) => setExit(await runIngest(o)));
 
   storeOptions(
     program

@@ -1,6 +1,9 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { HuntRunner, HuntSchedule } from '../../hunts/huntRunner.ts';
 import { openAlertOutputs } from './alertOutputs.ts';
+import { DEFAULT_API_CONFIG } from '../../api/apiConfig.ts';
+import { startApiServer, type RunningServer } from '../../api/server.ts';
+import { parseListen } from './api.ts';
 import { emptyCatalog, loadCatalog } from '../../ingest/catalog.ts';
 import { KafkaIngest } from '../../ingest/kafka/kafkaIngest.ts';
 import type { KafkaConnection } from '../../ingest/kafka/consumer.ts';
@@ -16,6 +19,9 @@ import { formatAlertLine, huntExclusions } from './replay.ts';
 import type { Alert } from '../../core/alert.ts';
 
 export interface IngestFlags extends CommonFlags {
+  /** `tilewatch serve`: also run the incident API on this host:port, on the same store. */
+  readonly listen?: string;
+  readonly rateLimit?: number;
   readonly brokers: string;
   readonly topic: string;
   readonly group: string;
@@ -166,6 +172,14 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
     reason: () => ingest.health().reason,
   });
   await app.listen({ host: flags.httpHost, port: flags.httpPort });
+  // serve: the incident API in the same process (the embedded store allows one process per directory).
+  let api: RunningServer | null = null;
+  if (flags.listen) {
+    const { host, port } = parseListen(flags.listen);
+    const apiConfig = Object.freeze({ ...DEFAULT_API_CONFIG, ...(flags.rateLimit ? { rateLimitPerMinute: flags.rateLimit } : {}) });
+    api = await startApiServer({ store, logger: logger.child({ component: 'api' }), clock: { now: () => Date.now() }, config: apiConfig }, { host, port });
+    log.info({ api: api.url }, 'incident API listening');
+  }
   log.info({ brokers, topic: flags.topic, group: flags.group, store: store.description, http: `${flags.httpHost}:${flags.httpPort}` }, 'ingest starting');
 
   let stopping: Promise<number> | null = null;
@@ -179,6 +193,7 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
       timer.unref();
       try {
         await ingest.stop();
+        await api?.close();
         if (hunting) await hunting;
         await outputs.close();
         await producer?.disconnect();
