@@ -58,6 +58,7 @@ export const AlertDetailSchema = {
   properties: {
     alert: AlertSummarySchema,
     body: { type: 'object', additionalProperties: true, description: 'the detector document (schemas/alert.schema.json); analysts only' },
+    reasons: strArr,
     actions: { type: 'array', items: { type: 'object', properties: { action: str, at: str, actor: str, note: str, muteUntil: nstr } } },
   },
 } as const;

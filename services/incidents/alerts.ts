@@ -158,6 +158,8 @@ export interface AlertDetail {
   readonly alert: AlertSummary;
   /** The detector's alert document (schemas/alert.schema.json); analysts only. */
   readonly body?: Alert;
+  /** The reasons one by one (no personal data in them; for every role). */
+  readonly reasons: readonly string[];
   readonly actions: ReadonlyArray<{ action: string; at: string; actor: string; note: string; muteUntil: string | null }>;
 }
 
@@ -172,16 +174,15 @@ export async function getAlert(store: Store, id: string, opts: { now: number; wi
     { id },
   );
   let body: Alert | undefined;
-  if (opts.withClient && r.body) {
-    try {
-      body = JSON.parse(r.body) as Alert;
-    } catch {
-      body = undefined;
-    }
+  try {
+    body = r.body ? (JSON.parse(r.body) as Alert) : undefined;
+  } catch {
+    body = undefined;
   }
   return {
     alert: toSummary(r, opts.withClient),
-    ...(body ? { body } : {}),
+    ...(body && opts.withClient ? { body } : {}),
+    reasons: body?.reasons?.map((x) => x.text) ?? (r.reasons ? [r.reasons] : []),
     actions: actions.map((a) => ({ action: a.action, at: iso(a.at_ms), actor: opts.withClient ? a.actor : '', note: a.note, muteUntil: a.until_ms > 0 ? iso(a.until_ms) : null })),
   };
 }

@@ -13,9 +13,9 @@ export interface Summary {
 }
 
 export async function summary(store: Store, now: number): Promise<Summary> {
-  const [t] = await readRows<{ requests: number; clients: number; images: number; first: number; last: number }>(
+  const [t] = await readRows<{ requests: number; clients: number; first: number; last: number }>(
     store,
-    `SELECT sum(requests) AS requests, uniqExact(client) AS clients, toUInt64(0) AS images,
+    `SELECT sum(requests) AS requests, uniqExact(client) AS clients,
        toUnixTimestamp(min(minute)) * 1000 AS first, toUnixTimestamp(max(minute)) * 1000 AS last FROM client_minute`,
   );
   const [im] = await readRows<{ n: number }>(store, 'SELECT uniqExact(image_id) AS n FROM client_image_hour');

@@ -44,7 +44,7 @@ test('web page: open alerts, an alert with its timeline and coverage map', async
   await page.click('#token-form button[type=submit]');
   await page.waitForSelector('#alerts li');
   assert.match(await page.textContent('#whoami') ?? '', /web-test \(analyst\)/);
-  assert.equal(await page.evaluate("sessionStorage.getItem('tilewatch.token')"), analyst.token, 'the token is kept in sessionStorage');
+  assert.equal(await page.evaluate(() => (globalThis as unknown as { sessionStorage: { getItem(k: string): string | null } }).sessionStorage.getItem('tilewatch.token')), analyst.token, 'the token is kept in sessionStorage');
   const items = page.locator('#alerts li');
   const n = await items.count();
   assert.ok(n >= 1);
@@ -65,7 +65,7 @@ test('web page: open alerts, an alert with its timeline and coverage map', async
 
   // Another image tab of the same alert.
   await page.click(`#exposure-tabs button:has-text("${fx.scenario.imageIds[1]}")`);
-  await page.waitForFunction(`document.querySelector('#exposure-caption')?.textContent?.startsWith(${JSON.stringify(fx.scenario.imageIds[1])})`);
+  await page.locator('#exposure-caption', { hasText: `${fx.scenario.imageIds[1]} (6000×4000)` }).waitFor();
 
   // A viewer sees the alerts, without IPs and without the analyst panes.
   await page.click('#forget');
@@ -74,8 +74,11 @@ test('web page: open alerts, an alert with its timeline and coverage map', async
   await page.waitForSelector('#alerts li');
   assert.doesNotMatch((await page.textContent('#alerts')) ?? '', new RegExp(fx.scenario.scraperIp.replace(/\./g, '\\.')));
   await page.locator('#alerts li', { hasText: 'bulk-harvest' }).click();
-  await page.waitForFunction("document.querySelector('#detail-title')?.textContent?.includes('bulk-harvest')");
+  await page.locator('#detail-title', { hasText: 'bulk-harvest' }).waitFor();
+  assert.equal(await page.isVisible('#detail'), true);
+  assert.ok((await page.locator('#detail-reasons li', { hasText: 'steady' }).textContent())?.includes('gap median'), 'reasons are listed whole for viewers too');
   assert.equal(await page.isVisible('#timeline-box'), false);
+  assert.doesNotMatch((await page.textContent('#detail')) ?? '', new RegExp(fx.scenario.scraperIp.replace(/\./g, '\\.')));
   await page.screenshot({ path: join(ARTIFACTS, 'web-viewer.png'), fullPage: true });
   assert.deepEqual(consoleErrors, [], 'no script errors or CSP violations');
 });

@@ -6,6 +6,14 @@ let role = null;
 
 function token() { return sessionStorage.getItem(KEY); }
 
+// Drops everything shown for the previous alert or token (hidden panes keep their text otherwise).
+function clearPanes() {
+  for (const id of ['timeline-caption', 'timeline-chart', 'exposure-tabs', 'exposure-caption', 'coverage-map']) $(id).replaceChildren();
+  for (const id of ['timeline-images', 'exposure-clients']) $(id).tBodies[0].replaceChildren();
+  $('timeline-box').hidden = true;
+  $('exposure-box').hidden = true;
+}
+
 function showError(msg) {
   const el = $('error');
   el.textContent = msg;
@@ -76,12 +84,9 @@ async function openAlert(id, li) {
     const facts = [['alert', a.id], ['status', a.status], ['first seen', when(a.firstSeen)], ['detected', when(a.detectedAt)], ['last seen', when(a.lastSeen)], ['images', a.imageIds.join(', ')]];
     if (a.client) facts.splice(1, 0, ['client', `${a.client.ip} (${a.client.subnet})`], ['user agent', a.client.userAgent]);
     $('detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
-    $('detail-reasons').replaceChildren(...(d.body ? d.body.reasons.map((r) => el('li', {}, r.text)) : a.reasons.split('; ').map((r) => el('li', {}, r))));
-    if (role === 'viewer' || !a.client) {
-      $('timeline-box').hidden = true;
-      $('exposure-box').hidden = true;
-      return;
-    }
+    $('detail-reasons').replaceChildren(...d.reasons.map((r) => el('li', {}, r)));
+    clearPanes();
+    if (role === 'viewer' || !a.client) return;
     await Promise.all([showTimeline(a.client.ip), showExposure(a.imageIds, a.client.ip)]);
   } catch (e) {
     showError(e.message);
@@ -168,6 +173,10 @@ $('forget').addEventListener('click', () => {
   role = null;
   $('alerts').replaceChildren();
   $('detail').hidden = true;
+  $('detail-title').textContent = '';
+  $('detail-facts').replaceChildren();
+  $('detail-reasons').replaceChildren();
+  clearPanes();
   $('whoami').textContent = 'enter a token';
 });
 $('lookup-form').addEventListener('submit', (ev) => {
