@@ -278,7 +278,15 @@ export function campaignFindings(
 
   const out: Finding[] = [];
   for (const [group, hits] of [...byGroup].sort((a, b) => a[0].localeCompare(b[0]))) {
-    const ips = [...new Set(hits.flatMap((h) => h.row.members))].sort();
+    // Name only members whose own requests fit the campaign (deepest level only on its images): a
+    // viewer who shares the user agent and looked at one of the images is not a member.
+    const deepOn = (ip: string): boolean =>
+      hits.some((h) => {
+        const m = byMemberImage.get(`${ip}\n${h.row.imageId}`);
+        return m !== undefined && m.deepFraction >= cfg.lowAndSlow.minDeepFraction;
+      });
+    const ips = [...new Set(hits.flatMap((h) => h.row.members))].filter(deepOn).sort();
+    if (ips.length < c.minMembers) continue;
     if (group.startsWith('ua:') && ips.filter((ip) => netMembers.has(ip)).length >= ips.length / 2) continue;
     const memberRows = members.filter((m) => ips.includes(m.client) && hits.some((h) => h.row.imageId === m.imageId));
     const firstSeen = Math.min(...memberRows.map((m) => m.firstTs));

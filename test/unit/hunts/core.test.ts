@@ -164,3 +164,12 @@ test('cidrBounds: IPv4 as IPv4-mapped ranges, IPv6 prefixes', () => {
   assert.equal(v6.lo[0], '2001:db8:0:0:0:0:0:0');
   assert.equal(v6.hi[0], '2001:db8:ffff:ffff:ffff:ffff:ffff:ffff');
 });
+
+test('campaign: a viewer sharing the user agent who looked at the image is not named as a member', () => {
+  const c = candidate({ group: 'ua:curl/8.5.0', members: ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4', '203.0.113.5', '198.51.100.9'] });
+  const rows = [...members(c.members.slice(0, 5)), ...members(['198.51.100.9'], { deepFraction: 0.5, coveredArea: 1e6 })];
+  const f = campaignFindings([c], rows, new Map(), [], cfg);
+  assert.equal(f.length, 1);
+  assert.ok(!f[0]!.client.ips.includes('198.51.100.9'), `named ${f[0]!.client.ips.join(', ')}`);
+  assert.equal(f[0]!.client.ips.length, 5);
+});
