@@ -4,13 +4,19 @@ import { mockSafeRoundRobin } from '../../dev/mockSafeAssigner.ts';
 import type { ConsumerHandlers, KafkaConnection, KafkaConsumer, KafkaSettings } from './consumer.ts';
 
 /** A kafkajs client for these connection settings, its own logs routed to pino (shared with kafkajsProducer.ts). */
-export function createKafkajsClient(settings: KafkaConnection, logger: Logger, component = 'kafkajs'): Kafka {
+export function createKafkajsClient(
+  settings: KafkaConnection,
+  logger: Logger,
+  component = 'kafkajs',
+  opts: { readonly retries?: number; readonly requestTimeoutMs?: number } = {},
+): Kafka {
   const log = logger.child({ component });
   return new Kafka({
     clientId: settings.clientId,
     brokers: [...settings.brokers],
     ssl: settings.ssl,
     ...(settings.sasl ? { sasl: settings.sasl as SASLOptions } : {}),
+    ...(opts.requestTimeoutMs !== undefined ? { requestTimeout: opts.requestTimeoutMs } : {}),
     logLevel: logLevel.WARN,
     logCreator:
       () =>
@@ -20,7 +26,7 @@ export function createKafkajsClient(settings: KafkaConnection, logger: Logger, c
         if (level <= logLevel.ERROR) log.error(fields, String(message));
         else log.warn(fields, String(message));
       },
-    retry: { retries: 8, initialRetryTime: 200 },
+    retry: { retries: opts.retries ?? 8, initialRetryTime: 200 },
   });
 }
 

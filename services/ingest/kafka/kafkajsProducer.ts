@@ -1,4 +1,5 @@
-import { Kafka, logLevel, Partitioners, type LogEntry, type Producer, type SASLOptions } from 'kafkajs';
+import { Partitioners, type Producer } from 'kafkajs';
+import { createKafkajsClient } from './kafkajsConsumer.ts';
 import type { Logger } from 'pino';
 import type { MessageProducer, ProducerSettings } from './producer.ts';
 
@@ -9,24 +10,7 @@ import type { MessageProducer, ProducerSettings } from './producer.ts';
  * longer with their own backoff), kafkajs logs routed to pino.
  */
 export function createKafkajsProducer(settings: ProducerSettings, logger: Logger): MessageProducer {
-  const log = logger.child({ component: 'kafkajs-producer' });
-  const kafka = new Kafka({
-    clientId: settings.clientId,
-    brokers: [...settings.brokers],
-    ssl: settings.ssl,
-    ...(settings.sasl ? { sasl: settings.sasl as SASLOptions } : {}),
-    requestTimeout: settings.requestTimeoutMs ?? 10_000,
-    logLevel: logLevel.WARN,
-    logCreator:
-      () =>
-      ({ level, log: entry }: LogEntry) => {
-        const { message, ...rest } = entry;
-        const fields = { kafkajs: rest };
-        if (level <= logLevel.ERROR) log.error(fields, String(message));
-        else log.warn(fields, String(message));
-      },
-    retry: { retries: 3, initialRetryTime: 200 },
-  });
+  const kafka = createKafkajsClient(settings, logger, 'kafkajs-producer', { retries: 3, requestTimeoutMs: settings.requestTimeoutMs ?? 10_000 });
   let producer: Producer | null = null;
   let connecting: Promise<Producer> | null = null;
 

@@ -1,3 +1,4 @@
+import type { KafkaConnection } from './consumer.ts';
 /**
  * The producing half of the Kafka seam (consumer.ts is the consuming half): everything tilewatch
  * needs to publish, implemented over kafkajs in kafkajsProducer.ts, so the client library can be
@@ -20,11 +21,7 @@ export interface MessageProducer {
   disconnect(): Promise<void>;
 }
 
-export interface ProducerSettings {
-  readonly brokers: readonly string[];
-  readonly clientId: string;
-  readonly ssl: boolean;
-  readonly sasl?: { readonly mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; readonly username: string; readonly password: string };
+export interface ProducerSettings extends KafkaConnection {
   /** Per request. Default 10,000 ms. */
   readonly requestTimeoutMs?: number;
   /**
