@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { openStore } from '../../services/store/openStore.ts';
 import { tempDir } from '../support/cli.ts';
+import { sqlRows } from '../support/store.ts';
 import { background, metric, startIngest as startShared, stopGracefully, tileLine, waitReady, type Ingest } from '../support/ingest.ts';
 import { produceLines, startCluster, stopCluster, waitFor, waitUntilCommitted, type MockKafkaCluster } from '../support/kafka.ts';
 
@@ -123,6 +124,9 @@ describe('tilewatch ingest against the mock Kafka cluster', () => {
     assert.equal(firsts.length, 1, 'raised once, not again after a restart');
     const others = new Set(alerts.filter((a) => a.client.ip !== scraper).map((a) => a.client.ip));
     assert.deepEqual([...others], [], 'no viewer alerted');
+    // The hunts ran inside ingest over the stored event time (10-minute grid; the scrape spans 21 minutes).
+    const runs = await sqlRows<{ hunt: string; windows: string }>(data, `SELECT hunt, uniqExact(window_end) AS windows FROM hunt_runs GROUP BY hunt`);
+    assert.ok(runs.some((r) => r.hunt === 'campaign' && Number(r.windows) >= 1), `hunt runs: ${JSON.stringify(runs)}`);
   });
 
   it('rides out a broker outage and injected fetch errors without losing or duplicating a request', async (t) => {
