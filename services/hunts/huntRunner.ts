@@ -10,6 +10,7 @@ import {
   campaignFindings,
   hourOfDayBaselines,
   imageExposureFindings,
+  isPlausibleCampaign,
   lowAndSlowFindings,
   type Finding,
 } from '../core/hunts/findings.ts';
@@ -139,9 +140,7 @@ export class HuntRunner {
     // campaigns
     const campW = { from: windowEnd - cfg.campaign.lookbackMs, to: windowEnd, recentFrom: windowEnd - cfg.campaign.everyMs };
     const cands = !due(cfg.campaign.everyMs) ? [] : await q.campaignCandidates(client, campW, ex, p, { minMembers: cfg.campaign.minMembers, minUnionCoverage: cfg.campaign.minUnionCoverage });
-    const plausible = cands.filter(
-      (c) => c.overlap <= cfg.campaign.maxOverlap && c.unionPixels / cfg.screenPixels - 1 >= cfg.campaign.minExcessScreens,
-    );
+    const plausible = cands.filter((c) => isPlausibleCampaign(c, cfg));
     if (plausible.length > 0) {
       const ips = [...new Set(plausible.flatMap((c) => c.members))];
       const images = [...new Set(plausible.map((c) => c.imageId))];

@@ -58,7 +58,10 @@ export async function runHunt(flags: HuntFlags): Promise<number> {
     if (process.stderr.isTTY && !flags.quiet) process.stderr.write('\n');
     await outputs.close();
     const byKind: Record<string, number> = {};
-    for (const a of emitted) byKind[`${a.kind} ${a.status === 'resolved' ? 'resolved' : a.version === 1 ? 'new' : 'updated'}`] = (byKind[`${a.kind} ${a.status === 'resolved' ? 'resolved' : a.version === 1 ? 'new' : 'updated'}`] ?? 0) + 1;
+    for (const a of emitted) {
+      const key = `${a.kind} ${a.status === 'resolved' ? 'resolved' : a.version === 1 ? 'new' : 'updated'}`;
+      byKind[key] = (byKind[key] ?? 0) + 1;
+    }
     const summary = { windows: ends.length, from: new Date(from).toISOString(), to: new Date(to).toISOString(), alertVersions: emitted.length, byKind, elapsedMs: Math.round(performance.now() - started), open: runner.openAlerts().length };
     process.stdout.write(flags.json ? `${JSON.stringify({ summary, alerts: emitted }, null, 2)}\n` : `\ntilewatch hunt summary\n  windows         ${summary.windows} (${summary.from} … ${summary.to})\n  alert versions  ${summary.alertVersions}${Object.keys(byKind).length ? ` (${Object.entries(byKind).map(([k, n]) => `${n} ${k}`).join(', ')})` : ''}\n  open hunt alerts ${summary.open}\n  elapsed         ${(summary.elapsedMs / 1000).toFixed(1)} s\n`);
     return EXIT.OK;

@@ -235,6 +235,13 @@ export function lowAndSlowFindings(
 
 // ---------------------------------------------------------------- campaigns
 
+/** The candidate-level campaign gates (members, union, overlap, screens): the runner measures members only for these. */
+export function isPlausibleCampaign(row: CampaignCandidateRow, cfg: HuntConfig): boolean {
+  const c = cfg.campaign;
+  const excessScreens = row.unionPixels / cfg.screenPixels - 1;
+  return row.members.length >= c.minMembers && row.unionCoverage >= c.minUnionCoverage && row.overlap <= c.maxOverlap && excessScreens >= c.minExcessScreens;
+}
+
 /**
  * Groups of clients (shared /24 or /48, or one user agent across unrelated networks) that jointly
  * covered images at high resolution while each covered little and they barely overlapped, fetching
@@ -259,8 +266,7 @@ export function campaignFindings(
   }
   const byGroup = new Map<string, Hit[]>();
   for (const row of candidates) {
-    const excessScreens = row.unionPixels / cfg.screenPixels - 1;
-    if (row.members.length < c.minMembers || row.unionCoverage < c.minUnionCoverage || row.overlap > c.maxOverlap || excessScreens < c.minExcessScreens) continue;
+    if (!isPlausibleCampaign(row, cfg)) continue;
     const rows = row.members.map((ip) => byMemberImage.get(`${ip}\n${row.imageId}`)).filter((m): m is CampaignMemberRow => m !== undefined);
     if (rows.length === 0) continue;
     const unionArea = rows.reduce((s, m) => s + m.coveredArea, 0) / Math.max(1, row.overlap);
