@@ -37,20 +37,63 @@ export function cellsNeeded(grid: BandGrid, coverage: number): number {
   return Math.max(1, Math.ceil(coverage * grid.cells - 1e-9));
 }
 
+/** Columns a revealed-cells query can be grouped by besides (band, cx, cy). */
+export type CellKey = 'client' | 'image_id';
+
 /**
- * SQL (no values in it: `where` is a constant fragment with {placeholders}) yielding one row per
- * (request, revealed cell): client, image_id, ts, band, cx, cy, source, partition, line.
+ * One row per request that reveals cells (constant SQL: `where` holds only {placeholders}): the
+ * `keys` columns, ts, band and the revealed cell rectangle [c0, c1) × [r0, r1).
  */
-export function cellRowsSql(where: string): string {
-  return `SELECT client, image_id, ts, band, arrayJoin(range(c0, c1)) AS cx, arrayJoin(range(r0, r1)) AS cy
-  FROM (
-    SELECT client, image_id, ts,
-      toUInt8(least(${MAX_BAND}, greatest(0, round(-log2(scale))))) AS band,
-      ${CELL_PX} * pow(2, band) AS cs,
-      toUInt32(greatest(0, ceil(rect_x / cs - 0.5))) AS c0, toUInt32(greatest(0, ceil((rect_x + rect_w) / cs - 0.5))) AS c1,
-      toUInt32(greatest(0, ceil(rect_y / cs - 0.5))) AS r0, toUInt32(greatest(0, ceil((rect_y + rect_h) / cs - 0.5))) AS r1
-    FROM tile_requests
-    WHERE (${where}) AND kind IN ('tile', 'region', 'full', 'thumbnail') AND status < 400 AND scale > 0 AND rect_w > 0 AND rect_h > 0
+function revealingRequestsSql(where: string, keys: readonly CellKey[]): string {
+  const k = keys.map((c) => `${c}, `).join('');
+  return `SELECT ${k}ts, band, c0, c1, r0, r1 FROM (
+        SELECT ${k}ts,
+          toUInt8(least(${MAX_BAND}, greatest(0, round(-log2(scale))))) AS band,
+          ${CELL_PX} * pow(2, band) AS cs,
+          toUInt32(greatest(0, ceil(rect_x / cs - 0.5))) AS c0, toUInt32(greatest(0, ceil((rect_x + rect_w) / cs - 0.5))) AS c1,
+          toUInt32(greatest(0, ceil(rect_y / cs - 0.5))) AS r0, toUInt32(greatest(0, ceil((rect_y + rect_h) / cs - 0.5))) AS r1
+        FROM tile_requests
+        WHERE (${where}) AND kind IN ('tile', 'region', 'full', 'thumbnail') AND status < 400 AND scale > 0 AND rect_w > 0 AND rect_h > 0
+      )
+      WHERE c1 > c0 AND r1 > r0 AND (c1 - c0) * (r1 - r0) <= ${MAX_CELLS_PER_REQUEST}`;
+}
+
+/**
+ * SQL yielding one row per revealed cell: the `keys` columns, band, cx, cy and first_ts (when the
+ * cell was first revealed).
+ *
+ * Requests are first reduced to distinct (keys, band, cell rectangle) with min(ts) and only then
+ * expanded into cells: repeated tiles are expanded once, and the read is a plain aggregation over
+ * tile_requests, which ClickHouse can serve from the image-ordered projection `by_image` when the
+ * filter names an image (an aggregation over an ARRAY JOIN is not matched to projections).
+ */
+export function revealedCellsSql(where: string, keys: readonly CellKey[]): string {
+  const k = keys.map((c) => `${c}, `).join('');
+  return `SELECT ${k}band, cx, cy, min(rect_ts) AS first_ts FROM (
+    SELECT ${k}band, arrayJoin(range(c0, c1)) AS cx, arrayJoin(range(r0, r1)) AS cy, rect_ts FROM (
+      SELECT ${k}band, c0, c1, r0, r1, min(ts) AS rect_ts FROM (${revealingRequestsSql(where, keys)})
+      GROUP BY ${k}band, c0, c1, r0, r1
+    )
   )
-  WHERE c1 > c0 AND r1 > r0 AND (c1 - c0) * (r1 - r0) <= ${MAX_CELLS_PER_REQUEST}`;
+  GROUP BY ${k}band, cx, cy`;
+}
+
+/**
+ * SQL yielding, for images selected by `where`, one row per (image_id, band, client) and one per
+ * (image_id, band) for all clients together (`union_row` = 1, client left at its default):
+ * `cell_map` = (cell ids, first-reveal time of each), so the number of cells is length(cell_map.1).
+ *
+ * One aggregation, no ARRAY JOIN: each request contributes its cell ids and its time to a minMap,
+ * which ClickHouse serves from the by_image projection, and GROUPING SETS computes the union in
+ * the same pass.
+ */
+export function imageCellMapsSql(where: string): string {
+  return `SELECT image_id, client, band, grouping(client) AS union_row,
+      minMap(cell_ids, arrayResize([ts], length(cell_ids))) AS cell_map
+    FROM (
+      SELECT image_id, client, band, ts,
+        arrayFlatten(arrayMap(y -> arrayMap(x -> toUInt64(y) * 4294967296 + x, range(c0, c1)), range(r0, r1))) AS cell_ids
+      FROM (${revealingRequestsSql(where, ['image_id', 'client'])})
+    )
+    GROUP BY GROUPING SETS ((image_id, band, client), (image_id, band))`;
 }

@@ -1,6 +1,6 @@
 /** Revealed cells of one client on one image at one band, for the coverage map. */
 import type { Store } from '../store/openStore.ts';
-import { bandGrid, cellRowsSql } from './bands.ts';
+import { bandGrid, revealedCellsSql } from './bands.ts';
 import type { CoverageMapData } from './coverageSvg.ts';
 import { displayIp } from './exposure.ts';
 import { imageSize } from './images.ts';
@@ -19,9 +19,9 @@ export async function coverageMap(store: Store, q: { ip: ClientIp; imageId: stri
   if (size === null) return null;
   const cells = await readRows<{ band: number; cx: number; cy: number; t: number }>(
     store,
-    `SELECT band, cx, cy, toUnixTimestamp64Milli(min(ts)) AS t FROM (${cellRowsSql(`client = {ip:IPv6} AND image_id = {image:String} AND ${RANGE}`)})
+    `SELECT band, cx, cy, toUnixTimestamp64Milli(first_ts) AS t FROM (${revealedCellsSql(`client = {ip:IPv6} AND image_id = {image:String} AND ${RANGE}`, [])})
      WHERE {band:Int16} < 0 OR band = {band:Int16}
-     GROUP BY band, cx, cy ORDER BY band, cy, cx LIMIT 200000`,
+     ORDER BY band, cy, cx LIMIT 200000`,
     { ip: q.ip.v6, image: q.imageId, from: q.range.from, to: q.range.to, band: q.band ?? -1 },
   );
   if (cells.length === 0) return null;

@@ -4,8 +4,8 @@
  */
 import { canonicalIp } from '../core/logformat/canonicalIp.ts';
 import type { Store } from '../store/openStore.ts';
-import { bandGrid, cellRowsSql, CELL_PX } from './bands.ts';
-import { imageSize, type ImageSize } from './images.ts';
+import { bandGrid, CELL_PX, imageCellMapsSql } from './bands.ts';
+import { imageSizes, type ImageSize } from './images.ts';
 import type { TimeRange } from './inputs.ts';
 import { iso, readRows } from './sql.ts';
 
@@ -57,6 +57,7 @@ export interface ImageExposure {
 }
 
 interface BandRow {
+  image_id: string;
   ip: string;
   band: number;
   cells: number;
@@ -68,30 +69,35 @@ interface BandRow {
 
 const RANGE = 'ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})';
 
-const BAND_SQL = `WITH cells AS (
-    SELECT client, band, cx, cy, min(ts) AS first_ts
-    FROM (${cellRowsSql(`image_id = {image:String} AND ${RANGE}`)})
-    GROUP BY client, band, cx, cy
+/** Cells of a band for the image on the row: its size comes in as arrays parallel to {ids}. */
+const BAND_TOTAL = (axis: 'w' | 'h'): string =>
+  `greatest(1, ceil({${axis}:Array(Float64)}[indexOf({ids:Array(String)}, image_id)] / (${CELL_PX} * pow(2, band)) - 0.5))`;
+
+/**
+ * Per image, client and band: revealed cells, the band's total, first/last reveal and when coverage
+ * reached {cov} (the need-th earliest cell); rows with ip = '' are all clients together. With
+ * {reachedOnly} = 1, only clients that reached {cov} at some band (all their bands) and the union.
+ * Read through the by_image projection.
+ */
+const BAND_SQL = `SELECT image_id, ip, band, cells, total, first_ms, last_ms, reached_ms FROM (
+    SELECT image_id, ip, band, cells, total, first_ms, last_ms, reached_ms,
+      max(reached_ms) OVER (PARTITION BY image_id, ip) AS client_reached_ms
+    FROM (
+      SELECT image_id, if(union_row = 1, '', toString(client)) AS ip, band,
+        toUInt32(length(cell_map.1)) AS cells,
+        toUInt32(${BAND_TOTAL('w')} * ${BAND_TOTAL('h')}) AS total,
+        toUInt32(greatest(1, ceil({cov:Float64} * total - 1e-9))) AS need,
+        toUnixTimestamp64Milli(arrayMin(cell_map.2)) AS first_ms, toUnixTimestamp64Milli(arrayMax(cell_map.2)) AS last_ms,
+        if(cells >= need, toUnixTimestamp64Milli(arraySort(cell_map.2)[need]), 0) AS reached_ms
+      FROM (${imageCellMapsSql(`image_id IN {ids:Array(String)} AND ${RANGE}`)})
+    )
   )
-  SELECT ip, band, cells, total, first_ms, last_ms, reached_ms FROM (
-    SELECT toString(client) AS ip, band, toUInt32(count()) AS cells,
-      toUInt32(greatest(1, ceil({w:Float64} / (${CELL_PX} * pow(2, band)) - 0.5)) * greatest(1, ceil({h:Float64} / (${CELL_PX} * pow(2, band)) - 0.5))) AS total,
-      toUInt32(greatest(1, ceil({cov:Float64} * total - 1e-9))) AS need,
-      toUnixTimestamp64Milli(min(first_ts)) AS first_ms, toUnixTimestamp64Milli(max(first_ts)) AS last_ms,
-      if(cells >= need, toUnixTimestamp64Milli(arraySort(groupArray(first_ts))[need]), 0) AS reached_ms
-    FROM cells GROUP BY client, band
-    UNION ALL
-    SELECT '' AS ip, band, toUInt32(count()) AS cells,
-      toUInt32(greatest(1, ceil({w:Float64} / (${CELL_PX} * pow(2, band)) - 0.5)) * greatest(1, ceil({h:Float64} / (${CELL_PX} * pow(2, band)) - 0.5))) AS total,
-      toUInt32(greatest(1, ceil({cov:Float64} * total - 1e-9))) AS need,
-      toUnixTimestamp64Milli(min(first_ts)) AS first_ms, toUnixTimestamp64Milli(max(first_ts)) AS last_ms,
-      if(cells >= need, toUnixTimestamp64Milli(arraySort(groupArray(first_ts))[need]), 0) AS reached_ms
-    FROM (SELECT band, cx, cy, min(first_ts) AS first_ts FROM cells GROUP BY band, cx, cy) GROUP BY band
-  )
-  ORDER BY ip = '' DESC, cells DESC, ip, band
+  WHERE {reachedOnly:UInt8} = 0 OR ip = '' OR client_reached_ms > 0
+  ORDER BY image_id, ip = '' DESC, cells DESC, ip, band
   LIMIT {maxRows:UInt32}`;
 
 interface ClientRow {
+  image_id: string;
   ip: string;
   requests: number;
   first_ms: number;
@@ -104,13 +110,16 @@ interface ClientRow {
   l_line: number;
 }
 
-const CLIENT_SQL = `SELECT toString(client) AS ip, count() AS requests,
+const CLIENT_SQL = `SELECT image_id, toString(client) AS ip, count() AS requests,
     toUnixTimestamp64Milli(min(ts)) AS first_ms, toUnixTimestamp64Milli(max(ts)) AS last_ms,
     argMin(source, (ts, line)) AS f_source, argMin(partition, (ts, line)) AS f_partition, argMin(line, (ts, line)) AS f_line,
     argMax(source, (ts, line)) AS l_source, argMax(partition, (ts, line)) AS l_partition, argMax(line, (ts, line)) AS l_line
   FROM tile_requests
-  WHERE image_id = {image:String} AND ${RANGE} AND client IN {clients:Array(IPv6)}
-  GROUP BY client`;
+  WHERE image_id IN {ids:Array(String)} AND ${RANGE} AND client IN {clients:Array(IPv6)}
+  GROUP BY image_id, client`;
+
+/** The SQL behind {@link imageExposures} (tests check that it is served by the by_image projection). */
+export const EXPOSURE_SQL = Object.freeze({ bands: BAND_SQL, clients: CLIENT_SQL });
 
 function toBand(r: BandRow, width: number, height: number): BandExposure {
   const g = bandGrid(width, height, r.band);
@@ -150,54 +159,99 @@ export interface ExposureQuery {
 export const displayIp = (v6: string): string => canonicalIp(v6) ?? v6;
 
 export async function imageExposure(store: Store, q: ExposureQuery): Promise<ImageExposure> {
-  const size = await imageSize(store, q.imageId);
-  const base = { imageId: q.imageId, size, from: iso(q.range.from), to: iso(q.range.to), minCoverage: q.minCoverage };
-  if (size === null) return { ...base, union: { bands: [], reconstructLongEdge: 0 }, clients: [], clientCount: 0, truncated: false };
-  const rows = await readRows<BandRow>(store, BAND_SQL, {
-    image: q.imageId,
-    from: q.range.from,
-    to: q.range.to,
-    w: size.width,
-    h: size.height,
-    cov: q.minCoverage,
-    maxRows: 200_000,
-  });
-  const unionBands = rows.filter((r) => r.ip === '').map((r) => toBand(r, size.width, size.height));
-  const byClient = new Map<string, BandExposure[]>();
+  const [one] = await imageExposures(store, { ...q, imageIds: [q.imageId] });
+  return one!;
+}
+
+/**
+ * Exposure of several images over one period, in one pass (three queries whatever the number of
+ * images), in the order of `imageIds`.
+ */
+export interface ExposuresQuery extends Omit<ExposureQuery, 'imageId'> {
+  readonly imageIds: readonly string[];
+  /**
+   * Only clients that reached minCoverage at some band (the incident report's question); the rest
+   * are neither read back nor counted in `clientCount`. Default false.
+   */
+  readonly reachedOnly?: boolean;
+}
+
+export async function imageExposures(store: Store, q: ExposuresQuery): Promise<ImageExposure[]> {
+  const sizes = await imageSizes(store, q.imageIds);
+  const ids = q.imageIds.filter((id) => sizes.has(id));
+  const rows =
+    ids.length === 0
+      ? []
+      : await readRows<BandRow>(store, BAND_SQL, {
+          ids,
+          w: ids.map((id) => sizes.get(id)!.width),
+          h: ids.map((id) => sizes.get(id)!.height),
+          from: q.range.from,
+          to: q.range.to,
+          cov: q.minCoverage,
+          reachedOnly: q.reachedOnly === true ? 1 : 0,
+          maxRows: 200_000 * ids.length,
+        });
+  const unionOf = new Map<string, BandExposure[]>();
+  const byImage = new Map<string, Map<string, BandExposure[]>>();
   for (const r of rows) {
-    if (r.ip === '') continue;
-    let list = byClient.get(r.ip);
-    if (!list) byClient.set(r.ip, (list = []));
-    list.push(toBand(r, size.width, size.height));
+    const size = sizes.get(r.image_id)!;
+    const band = toBand(r, size.width, size.height);
+    if (r.ip === '') {
+      pushTo(unionOf, r.image_id, band);
+      continue;
+    }
+    let clients = byImage.get(r.image_id);
+    if (!clients) byImage.set(r.image_id, (clients = new Map()));
+    pushTo(clients, r.ip, band);
   }
-  const ranked = [...byClient]
-    .map(([ip, bands]) => ({ ip, bands: bands.sort((a, b) => a.band - b.band), best: reconstructLongEdge(bands).longEdge, cells: bands.reduce((s, b) => s + b.cells, 0) }))
-    .sort((a, b) => b.best - a.best || b.cells - a.cells || (a.ip < b.ip ? -1 : 1));
-  const kept = ranked.slice(0, q.maxClients);
-  const details = kept.length === 0 ? [] : await readRows<ClientRow>(store, CLIENT_SQL, { image: q.imageId, from: q.range.from, to: q.range.to, clients: kept.map((k) => k.ip) });
-  const detail = new Map(details.map((d) => [d.ip, d]));
-  const clients: ClientExposure[] = [];
-  for (const k of kept) {
-    const d = detail.get(k.ip);
-    if (!d) continue;
-    clients.push({
-      ip: displayIp(k.ip),
-      requests: d.requests,
-      firstSeen: iso(d.first_ms),
-      lastSeen: iso(d.last_ms),
-      bands: k.bands,
-      reconstructLongEdge: k.best,
-      firstEvidence: { source: d.f_source, partition: d.f_partition, line: d.f_line, at: iso(d.first_ms) },
-      lastEvidence: { source: d.l_source, partition: d.l_partition, line: d.l_line, at: iso(d.last_ms) },
-    });
-  }
-  return {
-    ...base,
-    union: { bands: unionBands.sort((a, b) => a.band - b.band), reconstructLongEdge: reconstructLongEdge(unionBands).longEdge },
-    clients,
-    clientCount: byClient.size,
-    truncated: ranked.length > kept.length,
-  };
+  const ranked = new Map(
+    ids.map((id) => {
+      const all = [...(byImage.get(id) ?? new Map<string, BandExposure[]>())]
+        .map(([ip, bands]) => ({ ip, bands: bands.sort((a, b) => a.band - b.band), best: reconstructLongEdge(bands).longEdge, cells: bands.reduce((s, b) => s + b.cells, 0) }))
+        .sort((a, b) => b.best - a.best || b.cells - a.cells || (a.ip < b.ip ? -1 : 1));
+      return [id, { all, kept: all.slice(0, q.maxClients) }];
+    }),
+  );
+  const wanted = [...new Set([...ranked.values()].flatMap((r) => r.kept.map((k) => k.ip)))];
+  const details =
+    wanted.length === 0 ? [] : await readRows<ClientRow>(store, CLIENT_SQL, { ids, from: q.range.from, to: q.range.to, clients: wanted });
+  const detail = new Map(details.map((d) => [`${d.image_id}\n${d.ip}`, d]));
+  return q.imageIds.map((imageId): ImageExposure => {
+    const size = sizes.get(imageId) ?? null;
+    const base = { imageId, size, from: iso(q.range.from), to: iso(q.range.to), minCoverage: q.minCoverage };
+    const r = ranked.get(imageId);
+    if (size === null || r === undefined) return { ...base, union: { bands: [], reconstructLongEdge: 0 }, clients: [], clientCount: 0, truncated: false };
+    const clients: ClientExposure[] = [];
+    for (const k of r.kept) {
+      const d = detail.get(`${imageId}\n${k.ip}`);
+      if (!d) continue;
+      clients.push({
+        ip: displayIp(k.ip),
+        requests: d.requests,
+        firstSeen: iso(d.first_ms),
+        lastSeen: iso(d.last_ms),
+        bands: k.bands,
+        reconstructLongEdge: k.best,
+        firstEvidence: { source: d.f_source, partition: d.f_partition, line: d.f_line, at: iso(d.first_ms) },
+        lastEvidence: { source: d.l_source, partition: d.l_partition, line: d.l_line, at: iso(d.last_ms) },
+      });
+    }
+    const unionBands = (unionOf.get(imageId) ?? []).sort((a, b) => a.band - b.band);
+    return {
+      ...base,
+      union: { bands: unionBands, reconstructLongEdge: reconstructLongEdge(unionBands).longEdge },
+      clients,
+      clientCount: r.all.length,
+      truncated: r.all.length > r.kept.length,
+    };
+  });
+}
+
+function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
+  const list = m.get(k);
+  if (list) list.push(v);
+  else m.set(k, [v]);
 }
 
 /** The time extent of an image's stored requests, or null when there are none. */

@@ -8,6 +8,29 @@ export interface ImageSize {
   readonly source: string;
 }
 
+/** Full-resolution sizes of several images (see {@link imageSize}); unknown images are absent. */
+export async function imageSizes(store: Store, imageIds: readonly string[]): Promise<Map<string, ImageSize>> {
+  const out = new Map<string, ImageSize>();
+  if (imageIds.length === 0) return out;
+  const known = await readRows<{ image_id: string; w: number; h: number; src: string }>(
+    store,
+    `SELECT image_id, argMax(width, updated_at) AS w, argMax(height, updated_at) AS h, argMax(source, updated_at) AS src
+     FROM images FINAL WHERE image_id IN {ids:Array(String)} AND width > 0 AND height > 0 GROUP BY image_id`,
+    { ids: imageIds },
+  );
+  for (const k of known) out.set(k.image_id, { width: k.w, height: k.h, source: k.src });
+  const rest = imageIds.filter((id) => !out.has(id));
+  if (rest.length === 0) return out;
+  const seen = await readRows<{ image_id: string; w: number; h: number }>(
+    store,
+    `SELECT image_id, max(rect_x + rect_w) AS w, max(rect_y + rect_h) AS h FROM tile_requests
+     WHERE image_id IN {ids:Array(String)} AND rect_w > 0 AND scale > 0 GROUP BY image_id`,
+    { ids: rest },
+  );
+  for (const s of seen) if (s.w > 0 && s.h > 0) out.set(s.image_id, { width: s.w, height: s.h, source: 'requests' });
+  return out;
+}
+
 /** Full-resolution size of an image: the `images` table (newest row), else the extent of stored requests. */
 export async function imageSize(store: Store, imageId: string): Promise<ImageSize | null> {
   const known = await readRows<{ width: number; height: number; source: string }>(

@@ -4,7 +4,7 @@
  * with their request counts and the first and last evidence lines.
  */
 import type { Store } from '../store/openStore.ts';
-import { imageExposure, reconstructLongEdge, type Evidence, type ImageExposure } from './exposure.ts';
+import { imageExposures, reconstructLongEdge, type Evidence, type ImageExposure } from './exposure.ts';
 import type { TimeRange } from './inputs.ts';
 import { iso } from './sql.ts';
 
@@ -56,8 +56,7 @@ export function reportImage(e: ImageExposure, minLongEdge: number): ReportImage 
 }
 
 export async function incidentReport(store: Store, q: ReportQuery): Promise<IncidentReport> {
-  const images = await Promise.all(
-    q.imageIds.map(async (imageId) => reportImage(await imageExposure(store, { imageId, range: q.range, minCoverage: q.minCoverage, maxClients: q.maxClients }), q.minLongEdge)),
-  );
+  const exposures = await imageExposures(store, { imageIds: q.imageIds, range: q.range, minCoverage: q.minCoverage, maxClients: q.maxClients, reachedOnly: true });
+  const images = exposures.map((e) => reportImage(e, q.minLongEdge));
   return { from: iso(q.range.from), to: iso(q.range.to), minLongEdge: q.minLongEdge, minCoverage: q.minCoverage, images };
 }

@@ -19,9 +19,18 @@ export async function readRows<T>(store: Store, query: string, params: Params = 
   const rs = await store.client.query({
     query: `${query}\nSETTINGS ${READ_SETTINGS}`,
     query_params: { ...params },
-    format: 'JSONEachRow',
+    // Column names once, then positional rows: measured ~1.5× faster than JSONEachRow on the
+    // exposure query's 22k rows (npm run bench:api), where formatting dominated.
+    format: 'JSONCompactEachRowWithNames',
   });
-  return rs.json<T>();
+  const [names, ...rows] = await rs.json<unknown[]>();
+  if (names === undefined) return [];
+  const keys = names as string[];
+  return rows.map((row) => {
+    const o: Record<string, unknown> = {};
+    for (let i = 0; i < keys.length; i++) o[keys[i]!] = row[i];
+    return o as T;
+  });
 }
 
 /** An INSERT … SELECT {params} (no inline data: chDB's inline-data path misreads a busy stdin). */

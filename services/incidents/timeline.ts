@@ -3,7 +3,7 @@
  * (full-resolution cells first revealed per bucket, cumulative) and its alerts.
  */
 import type { Store } from '../store/openStore.ts';
-import { cellRowsSql, CELL_PX } from './bands.ts';
+import { CELL_PX, revealedCellsSql } from './bands.ts';
 import { displayIp } from './exposure.ts';
 import { completeRange, type ClientIp, type TimeRange } from './inputs.ts';
 import { iso, readRows } from './sql.ts';
@@ -83,7 +83,7 @@ export async function clientTimeline(
   const range = completeRange(q.range, extent, q.maxSpanMs);
   const bucket = q.bucketSeconds ?? chooseBucket(range);
   const p = { ip: q.ip.v6, ipText: q.ip.text, from: range.from, to: range.to, b: bucket, maxImages: q.maxImages };
-  const cellsSql = `SELECT image_id, band, cx, cy, min(ts) AS first_ts FROM (${cellRowsSql(`client = {ip:IPv6} AND ${RANGE}`)}) GROUP BY image_id, band, cx, cy`;
+  const cellsSql = revealedCellsSql(`client = {ip:IPv6} AND ${RANGE}`, ['image_id']);
   const [buckets, growth, imageCells, images, alerts, uas] = await Promise.all([
     readRows<{ t: number; requests: number; tiles: number; errors: number; bytes: number; images: number }>(
       store,
