@@ -89,7 +89,7 @@ export function revealedCellsSql(where: string, keys: readonly CellKey[]): strin
  */
 export function imageCellMapsSql(where: string): string {
   return `SELECT image_id, client, band, grouping(client) AS union_row,
-      minMap(cell_ids, arrayResize([ts], length(cell_ids))) AS cell_map
+      minMap(cell_ids, arrayWithConstant(length(cell_ids), ts)) AS cell_map
     FROM (
       SELECT image_id, client, band, ts,
         arrayFlatten(arrayMap(y -> arrayMap(x -> toUInt64(y) * 4294967296 + x, range(c0, c1)), range(r0, r1))) AS cell_ids

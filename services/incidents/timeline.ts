@@ -84,7 +84,7 @@ export async function clientTimeline(
   const bucket = q.bucketSeconds ?? chooseBucket(range);
   const p = { ip: q.ip.v6, ipText: q.ip.text, from: range.from, to: range.to, b: bucket, maxImages: q.maxImages };
   const cellsSql = revealedCellsSql(`client = {ip:IPv6} AND ${RANGE}`, ['image_id']);
-  const [buckets, growth, imageCells, images, alerts, uas] = await Promise.all([
+  const [buckets, cellCounts, images, alerts, uas] = await Promise.all([
     readRows<{ t: number; requests: number; tiles: number; errors: number; bytes: number; images: number }>(
       store,
       `SELECT toUnixTimestamp(toStartOfInterval(ts, toIntervalSecond({b:UInt32}))) * 1000 AS t, count() AS requests,
@@ -93,14 +93,15 @@ export async function clientTimeline(
        FROM tile_requests WHERE client = {ip:IPv6} AND ${RANGE} GROUP BY t ORDER BY t`,
       p,
     ),
-    readRows<{ t: number; cells: number }>(
+    // Revealed cells by the bucket of their first reveal (exposure growth) and by image, in one pass.
+    readRows<{ image_id: string; t: number; cells: number; per_image: number }>(
       store,
-      `SELECT toUnixTimestamp(toStartOfInterval(first_ts, toIntervalSecond({b:UInt32}))) * 1000 AS t, count() AS cells
-       FROM (${cellsSql})
-       GROUP BY t ORDER BY t`,
+      `SELECT image_id, t, count() AS cells, grouping(t) AS per_image FROM (
+         SELECT image_id, toUnixTimestamp(toStartOfInterval(first_ts, toIntervalSecond({b:UInt32}))) * 1000 AS t FROM (${cellsSql})
+       )
+       GROUP BY GROUPING SETS ((t), (image_id))`,
       p,
     ),
-    readRows<{ image_id: string; cells: number }>(store, `SELECT image_id, count() AS cells FROM (${cellsSql}) GROUP BY image_id`, p),
     readRows<{ image_id: string; protocol: string; tiles: number; first_ms: number; last_ms: number; max_scale: number }>(
       store,
       `SELECT image_id, any(protocol) AS protocol, sum(tiles) AS tiles,
@@ -123,8 +124,9 @@ export async function clientTimeline(
       p,
     ),
   ]);
+  const growth = cellCounts.filter((c) => c.per_image === 0).sort((a, b) => a.t - b.t);
   const newCells = new Map(growth.map((g) => [g.t, g.cells]));
-  const cellsOf = new Map(imageCells.map((c) => [c.image_id, c.cells]));
+  const cellsOf = new Map(cellCounts.filter((c) => c.per_image === 1).map((c) => [c.image_id, c.cells]));
   let cumulative = 0;
   const times = [...new Set([...buckets.map((b) => b.t), ...growth.map((g) => g.t)])].sort((a, b) => a - b);
   const byT = new Map(buckets.map((b) => [b.t, b]));
