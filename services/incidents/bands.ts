@@ -41,10 +41,16 @@ export function cellsNeeded(grid: BandGrid, coverage: number): number {
 export type CellKey = 'client' | 'image_id';
 
 /**
+ * Where requests are read from: `tile_requests` (ordered by client, ts: client-first questions) or
+ * `image_requests` (its image rows ordered by image_id, ts: image-first questions).
+ */
+export type RequestTable = 'tile_requests' | 'image_requests';
+
+/**
  * One row per request that reveals cells (constant SQL: `where` holds only {placeholders}): the
  * `keys` columns, ts, band and the revealed cell rectangle [c0, c1) × [r0, r1).
  */
-function revealingRequestsSql(where: string, keys: readonly CellKey[]): string {
+function revealingRequestsSql(where: string, keys: readonly CellKey[], from: RequestTable): string {
   const k = keys.map((c) => `${c}, `).join('');
   return `SELECT ${k}ts, band, c0, c1, r0, r1 FROM (
         SELECT ${k}ts,
@@ -52,7 +58,7 @@ function revealingRequestsSql(where: string, keys: readonly CellKey[]): string {
           ${CELL_PX} * pow(2, band) AS cs,
           toUInt32(greatest(0, ceil(rect_x / cs - 0.5))) AS c0, toUInt32(greatest(0, ceil((rect_x + rect_w) / cs - 0.5))) AS c1,
           toUInt32(greatest(0, ceil(rect_y / cs - 0.5))) AS r0, toUInt32(greatest(0, ceil((rect_y + rect_h) / cs - 0.5))) AS r1
-        FROM tile_requests
+        FROM ${from}
         WHERE (${where}) AND kind IN ('tile', 'region', 'full', 'thumbnail') AND status < 400 AND scale > 0 AND rect_w > 0 AND rect_h > 0
       )
       WHERE c1 > c0 AND r1 > r0 AND (c1 - c0) * (r1 - r0) <= ${MAX_CELLS_PER_REQUEST}`;
@@ -63,15 +69,13 @@ function revealingRequestsSql(where: string, keys: readonly CellKey[]): string {
  * cell was first revealed).
  *
  * Requests are first reduced to distinct (keys, band, cell rectangle) with min(ts) and only then
- * expanded into cells: repeated tiles are expanded once, and the read is a plain aggregation over
- * tile_requests, which ClickHouse can serve from the image-ordered projection `by_image` when the
- * filter names an image (an aggregation over an ARRAY JOIN is not matched to projections).
+ * expanded into cells, so repeated tiles are expanded once.
  */
-export function revealedCellsSql(where: string, keys: readonly CellKey[]): string {
+export function revealedCellsSql(where: string, keys: readonly CellKey[], from: RequestTable): string {
   const k = keys.map((c) => `${c}, `).join('');
   return `SELECT ${k}band, cx, cy, min(rect_ts) AS first_ts FROM (
     SELECT ${k}band, arrayJoin(range(c0, c1)) AS cx, arrayJoin(range(r0, r1)) AS cy, rect_ts FROM (
-      SELECT ${k}band, c0, c1, r0, r1, min(ts) AS rect_ts FROM (${revealingRequestsSql(where, keys)})
+      SELECT ${k}band, c0, c1, r0, r1, min(ts) AS rect_ts FROM (${revealingRequestsSql(where, keys, from)})
       GROUP BY ${k}band, c0, c1, r0, r1
     )
   )
@@ -83,9 +87,8 @@ export function revealedCellsSql(where: string, keys: readonly CellKey[]): strin
  * (image_id, band) for all clients together (`union_row` = 1, client left at its default):
  * `cell_map` = (cell ids, first-reveal time of each), so the number of cells is length(cell_map.1).
  *
- * One aggregation, no ARRAY JOIN: each request contributes its cell ids and its time to a minMap,
- * which ClickHouse serves from the by_image projection, and GROUPING SETS computes the union in
- * the same pass.
+ * One aggregation over image_requests, no ARRAY JOIN: each request contributes its cell ids and its
+ * time to a minMap, and GROUPING SETS computes the union in the same pass.
  */
 export function imageCellMapsSql(where: string): string {
   return `SELECT image_id, client, band, grouping(client) AS union_row,
@@ -93,7 +96,7 @@ export function imageCellMapsSql(where: string): string {
     FROM (
       SELECT image_id, client, band, ts,
         arrayFlatten(arrayMap(y -> arrayMap(x -> toUInt64(y) * 4294967296 + x, range(c0, c1)), range(r0, r1))) AS cell_ids
-      FROM (${revealingRequestsSql(where, ['image_id', 'client'])})
+      FROM (${revealingRequestsSql(where, ['image_id', 'client'], 'image_requests')})
     )
     GROUP BY GROUPING SETS ((image_id, band, client), (image_id, band))`;
 }

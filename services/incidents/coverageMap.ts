@@ -19,7 +19,7 @@ export async function coverageMap(store: Store, q: { ip: ClientIp; imageId: stri
   if (size === null) return null;
   const cells = await readRows<{ band: number; cx: number; cy: number; t: number }>(
     store,
-    `SELECT band, cx, cy, toUnixTimestamp64Milli(first_ts) AS t FROM (${revealedCellsSql(`client = {ip:IPv6} AND image_id = {image:String} AND ${RANGE}`, [])})
+    `SELECT band, cx, cy, toUnixTimestamp64Milli(first_ts) AS t FROM (${revealedCellsSql(`client = {ip:IPv6} AND image_id = {image:String} AND ${RANGE}`, [], 'image_requests')})
      WHERE {band:Int16} < 0 OR band = {band:Int16}
      ORDER BY band, cy, cx LIMIT 200000`,
     { ip: q.ip.v6, image: q.imageId, from: q.range.from, to: q.range.to, band: q.band ?? -1 },

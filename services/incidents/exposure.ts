@@ -77,7 +77,6 @@ const BAND_TOTAL = (axis: 'w' | 'h'): string =>
  * Per image, client and band: revealed cells, the band's total, first/last reveal and when coverage
  * reached {cov} (the need-th earliest cell); rows with ip = '' are all clients together. With
  * {reachedOnly} = 1, only clients that reached {cov} at some band (all their bands) and the union.
- * Read through the by_image projection.
  */
 const BAND_SQL = `SELECT image_id, ip, band, cells, total, first_ms, last_ms, reached_ms FROM (
     SELECT image_id, ip, band, cells, total, first_ms, last_ms, reached_ms,
@@ -114,12 +113,9 @@ const CLIENT_SQL = `SELECT image_id, toString(client) AS ip, count() AS requests
     toUnixTimestamp64Milli(min(ts)) AS first_ms, toUnixTimestamp64Milli(max(ts)) AS last_ms,
     argMin(source, (ts, line)) AS f_source, argMin(partition, (ts, line)) AS f_partition, argMin(line, (ts, line)) AS f_line,
     argMax(source, (ts, line)) AS l_source, argMax(partition, (ts, line)) AS l_partition, argMax(line, (ts, line)) AS l_line
-  FROM tile_requests
+  FROM image_requests
   WHERE image_id IN {ids:Array(String)} AND ${RANGE} AND client IN {clients:Array(IPv6)}
   GROUP BY image_id, client`;
-
-/** The SQL behind {@link imageExposures} (tests check that it is served by the by_image projection). */
-export const EXPOSURE_SQL = Object.freeze({ bands: BAND_SQL, clients: CLIENT_SQL });
 
 function toBand(r: BandRow, width: number, height: number): BandExposure {
   const g = bandGrid(width, height, r.band);
@@ -258,7 +254,7 @@ function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 export async function imageExtent(store: Store, imageId: string): Promise<{ first: number; last: number } | null> {
   const r = await readRows<{ n: number; first: number; last: number }>(
     store,
-    'SELECT count() AS n, toUnixTimestamp64Milli(min(ts)) AS first, toUnixTimestamp64Milli(max(ts)) AS last FROM tile_requests WHERE image_id = {id:String}',
+    'SELECT count() AS n, toUnixTimestamp64Milli(min(ts)) AS first, toUnixTimestamp64Milli(max(ts)) AS last FROM image_requests WHERE image_id = {id:String}',
     { id: imageId },
   );
   return r[0] && r[0].n > 0 ? { first: r[0].first, last: r[0].last } : null;

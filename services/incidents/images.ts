@@ -23,7 +23,7 @@ export async function imageSizes(store: Store, imageIds: readonly string[]): Pro
   if (rest.length === 0) return out;
   const seen = await readRows<{ image_id: string; w: number; h: number }>(
     store,
-    `SELECT image_id, max(rect_x + rect_w) AS w, max(rect_y + rect_h) AS h FROM tile_requests
+    `SELECT image_id, max(rect_x + rect_w) AS w, max(rect_y + rect_h) AS h FROM image_requests
      WHERE image_id IN {ids:Array(String)} AND rect_w > 0 AND scale > 0 GROUP BY image_id`,
     { ids: rest },
   );
@@ -41,7 +41,7 @@ export async function imageSize(store: Store, imageId: string): Promise<ImageSiz
   if (known[0]) return { width: known[0].width, height: known[0].height, source: known[0].source };
   const seen = await readRows<{ w: number; h: number; n: number }>(
     store,
-    `SELECT max(rect_x + rect_w) AS w, max(rect_y + rect_h) AS h, count() AS n FROM tile_requests
+    `SELECT max(rect_x + rect_w) AS w, max(rect_y + rect_h) AS h, count() AS n FROM image_requests
      WHERE image_id = {id:String} AND rect_w > 0 AND scale > 0`,
     { id: imageId },
   );

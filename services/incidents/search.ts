@@ -23,7 +23,8 @@ function whereOf(by: SearchBy): string {
   if ('ip' in by) return 'client = {ip:IPv6}';
   if ('cidr' in by) return 'client >= {lo:IPv6} AND client <= {hi:IPv6}';
   if ('userAgent' in by) return 'positionCaseInsensitiveUTF8(user_agent, {ua:String}) > 0';
-  return 'image_id = {image:String}';
+  // The image's clients come from the image-ordered copy, so the client-ordered table is read by key.
+  return `image_id = {image:String} AND client IN (SELECT DISTINCT client FROM image_requests WHERE image_id = {image:String} AND ${RANGE})`;
 }
 
 export async function searchClients(store: Store, by: SearchBy, range: TimeRange, limit: number): Promise<{ hits: SearchHit[]; truncated: boolean }> {

@@ -83,7 +83,7 @@ export async function clientTimeline(
   const range = completeRange(q.range, extent, q.maxSpanMs);
   const bucket = q.bucketSeconds ?? chooseBucket(range);
   const p = { ip: q.ip.v6, ipText: q.ip.text, from: range.from, to: range.to, b: bucket, maxImages: q.maxImages };
-  const cellsSql = revealedCellsSql(`client = {ip:IPv6} AND ${RANGE}`, ['image_id']);
+  const cellsSql = revealedCellsSql(`client = {ip:IPv6} AND ${RANGE}`, ['image_id'], 'tile_requests');
   const [buckets, cellCounts, images, alerts, uas] = await Promise.all([
     readRows<{ t: number; requests: number; tiles: number; errors: number; bytes: number; images: number }>(
       store,

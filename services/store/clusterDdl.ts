@@ -9,7 +9,9 @@
  *   local target `t_local`: every shard aggregates the rows it stores.
  * - `ALTER TABLE t ADD|DROP|MODIFY|RENAME|COMMENT COLUMN …` applies to `t_local` and `t` (the
  *   Distributed table mirrors the columns); any other ALTER (indexes, TTL, settings) to `t_local` only.
- * Everything runs `ON CLUSTER`. Any other statement is refused rather than guessed.
+ * - `INSERT INTO t SELECT … FROM s` (a backfill) runs once, unchanged, through the Distributed tables:
+ *   it reads every shard and writes rows to their shards.
+ * DDL runs `ON CLUSTER`. Any other statement is refused rather than guessed.
  *
  * Sharding: rows go to a shard by `cityHash64(<first sorting-key column>)`. For tile_requests that is
  * the client, so a client's requests and its per-client aggregates live on one shard; for the
@@ -26,6 +28,7 @@ export interface ClusterOptions {
 const CREATE_TABLE = /^CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\s*\(/i;
 const CREATE_MV = /^CREATE\s+MATERIALIZED\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\s+TO\s+(\w+)\s+AS\s+([\s\S]*)$/i;
 const ALTER_TABLE = /^ALTER\s+TABLE\s+(\w+)\s+([\s\S]*)$/i;
+const INSERT_SELECT = /^INSERT\s+INTO\s+\w+\s+SELECT\b/i;
 const ENGINE = /ENGINE\s*=\s*(\w*MergeTree)\s*(?:\(([^)]*)\))?/i;
 
 export const LOCAL_SUFFIX = '_local';
@@ -80,6 +83,8 @@ export function toClusterDdl(statement: string, opts: ClusterOptions): string[] 
     const local = `ALTER TABLE ${name}${LOCAL_SUFFIX} ${onCluster} ${rest}`;
     return /^(ADD|DROP|MODIFY|RENAME|COMMENT)\s+COLUMN\b/i.test(rest!) ? [local, `ALTER TABLE ${name} ${onCluster} ${rest}`] : [local];
   }
+
+  if (INSERT_SELECT.test(sql)) return [sql];
 
   throw new Error(`cluster DDL: no cluster form for statement: ${sql.slice(0, 80)}…`);
 }

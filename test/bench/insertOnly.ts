@@ -4,11 +4,12 @@
  * (untimed), then timed while a BatchWriter inserts them, exactly as replay hands them over. Variants change
  * only the schema:
  *
- *   full     the migrated schema (materialized views, projections, skip indexes as declared)
- *   noviews  materialized views dropped
+ *   full          the migrated schema (materialized views, projections, skip indexes as declared)
+ *   noimagecopy   the image_requests view dropped (the image-first copy's insert cost: full vs this)
+ *   noviews       materialized views dropped
  *   plain    views, projections and data-skipping indexes dropped: tile_requests alone
  *
- *   node --import tsx test/bench/insertOnly.ts --data DIR --rows PREFIX --variant full|noviews|plain
+ *   node --import tsx test/bench/insertOnly.ts --data DIR --rows PREFIX --variant full|noimagecopy|noviews|plain
  */
 import { readFileSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -21,7 +22,7 @@ const args = process.argv.slice(2);
 const dataDir = resolve(requireArg(args, '--data'));
 const prefix = resolve(requireArg(args, '--rows'));
 const variant = requireArg(args, '--variant');
-if (!['full', 'noviews', 'plain'].includes(variant)) throw new Error(`unknown variant ${variant}`);
+if (!['full', 'noimagecopy', 'noviews', 'plain'].includes(variant)) throw new Error(`unknown variant ${variant}`);
 
 interface IndexEntry {
   offset: number;
@@ -47,6 +48,7 @@ if (variant === 'noviews' || variant === 'plain') {
   );
   for (const v of views) await client.command({ query: `DROP VIEW ${v.name}` });
 }
+if (variant === 'noimagecopy') await client.command({ query: 'DROP VIEW image_requests_mv' });
 if (variant === 'plain') {
   // Whatever the current schema declares (it changes): drop every projection and data-skipping index.
   const projections = await queryRows<{ name: string }>(client, "SELECT name FROM system.projections WHERE database = currentDatabase() AND table = 'tile_requests'");

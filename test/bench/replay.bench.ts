@@ -132,6 +132,8 @@ interface TwRun {
   stored: number;
   alerts: string;
   batches: number;
+  /** Hunt windows and their time, from the summary (null with --no-hunts). */
+  hunts: { windows: number; ms: number } | null;
   dir: string;
 }
 
@@ -144,14 +146,20 @@ async function bareRun(i: number): Promise<BareRun> {
   return { run, insertMs: j.insertMs, rows: j.rows, version: j.version, maxThreads: j.maxThreads, dir };
 }
 
-async function twRun(i: number): Promise<TwRun> {
-  const dir = join(runsDir, `tilewatch-${i}`);
-  log(`[tilewatch #${i}] node bin/tilewatch.js replay FILE --data DIR --quiet --batch-lines ${opts.batchLines}`);
-  const run = await runNode([join(REPO_ROOT, 'bin/tilewatch.js'), 'replay', file, '--data', dir, '--quiet', '--batch-lines', String(opts.batchLines)]);
+/**
+ * The compared side is ingest with streaming detection (`--no-hunts`), the engine's job; the hunts
+ * (scheduled SQL over the stored data) are measured apart, in one more run with them on.
+ */
+async function twRun(i: number, hunts = false): Promise<TwRun> {
+  const dir = join(runsDir, `tilewatch-${i}${hunts ? '-hunts' : ''}`);
+  const extra = hunts ? [] : ['--no-hunts'];
+  log(`[tilewatch #${i}] node bin/tilewatch.js replay FILE --data DIR --quiet --batch-lines ${opts.batchLines} ${extra.join(' ')}`);
+  const run = await runNode([join(REPO_ROOT, 'bin/tilewatch.js'), 'replay', file, '--data', dir, '--quiet', '--batch-lines', String(opts.batchLines), ...extra]);
   const m = /elapsed\s+([\d.]+) s, \d+ lines\/s \(insert (\d+) ms over (\d+) batches/.exec(run.stdout);
   const lines = /lines read\s+(\d+)/.exec(run.stdout);
   const stored = /stored\s+(\d+)/.exec(run.stdout);
   const alerts = /alerts\s+(.*)/.exec(run.stdout);
+  const huntLine = /hunts\s+(\d+) event-time windows in ([\d.]+) s/.exec(run.stdout);
   if (!m || !lines) throw new Error(`cannot parse the replay summary:\n${run.stdout}`);
   const r: TwRun = {
     run,
@@ -161,6 +169,7 @@ async function twRun(i: number): Promise<TwRun> {
     linesRead: Number(lines[1]),
     stored: Number(stored?.[1] ?? 0),
     alerts: alerts?.[1]?.trim() ?? '',
+    hunts: huntLine ? { windows: Number(huntLine[1]), ms: Number(huntLine[2]) * 1000 } : null,
     dir,
   };
   log(`  ${sec(run.wallMs)} wall, replay ${sec(r.elapsedMs)}, ${int(r.stored)} rows, ${int(rate(LINES, run.wallMs))} lines/s (wall); alerts ${r.alerts}`);
@@ -170,9 +179,11 @@ async function twRun(i: number): Promise<TwRun> {
 // Paired by run number; a failed run leaves a hole (null) so the pairs stay aligned.
 const barePairs: Array<BareRun | null> = [];
 const twPairs: Array<TwRun | null> = [];
+let huntsRun: TwRun | null = null;
 for (let i = 1; i <= opts.runs; i++) {
   barePairs.push(await attempt(`bare engine run ${i}`, () => bareRun(i)));
   twPairs.push(await attempt(`tilewatch replay run ${i}`, () => twRun(i)));
+  if (i === opts.runs) huntsRun = await attempt('tilewatch replay with hunts', () => twRun(i, true));
   if (i === 1 && opts.runs > 1) {
     const projected = (performance.now() - started) / 60_000;
     log(`  (one bare + one tilewatch run took ${projected.toFixed(1)} min so far)`);
@@ -181,8 +192,8 @@ for (let i = 1; i <= opts.runs; i++) {
 
 // ---------------------------------------------------------------------------------------------- 5. bytes per row
 
-const TW_TABLES = ['tile_requests', 'traffic_minute', 'client_minute', 'client_image_hour', 'ingest_batches', 'dead_letters', 'alerts', 'images'];
-const AGG_TABLES = ['traffic_minute', 'client_minute', 'client_image_hour'];
+const TW_TABLES = ['tile_requests', 'image_requests', 'traffic_minute', 'client_minute', 'client_image_hour', 'ingest_batches', 'dead_letters', 'alerts', 'images'];
+const AGG_TABLES = ['image_requests', 'traffic_minute', 'client_minute', 'client_image_hour'];
 interface Probe {
   asLeft: TableStorage[];
   optimized: TableStorage[] | null;
@@ -206,7 +217,7 @@ const bareProbe = lastBare
     })
   : null;
 if (!opts.keep) {
-  for (const r of [...bares, ...tws]) rmSync(r.dir, { recursive: true, force: true });
+  for (const r of [...bares, ...tws, ...(huntsRun ? [huntsRun] : [])]) rmSync(r.dir, { recursive: true, force: true });
 }
 
 // ---------------------------------------------------------------------------------------------- 4+6. stages, detector memory
@@ -291,7 +302,7 @@ interface InsertOut {
 }
 const inserts: InsertOut[] = [];
 if (opts.insert && existsSync(`${rowsPrefix}.json`)) {
-  for (const variant of ['full', 'noviews', 'plain']) {
+  for (const variant of ['full', 'noimagecopy', 'noviews', 'plain']) {
     const dir = join(runsDir, `insert-${variant}`);
     log(`[insert only] ${variant}`);
     const run = await attempt(`insert only (${variant})`, () => runNode(benchScript('insertOnly.ts', ['--data', dir, '--rows', rowsPrefix, '--variant', variant])));
@@ -357,7 +368,7 @@ if (bares.length > 0 && tws.length > 0) {
   const twWall = tws.map((t) => t.run.wallMs);
   row('Bare engine, process wall (INSERT … SELECT extractGroups … FROM file(…, LineAsString))', ...cells(barePairs, (b) => sec(b.run.wallMs)), int(rate(LINES, median(bareWall))), ...usageCells(bares));
   row('Bare engine, INSERT statement only', ...cells(barePairs, (b) => sec(b.insertMs)), int(rate(LINES, median(bares.map((b) => b.insertMs)))), '', '');
-  row('tilewatch replay, process wall (`bin/tilewatch.js replay FILE --quiet`)', ...cells(twPairs, (t) => sec(t.run.wallMs)), int(rate(LINES, median(twWall))), ...usageCells(tws));
+  row('tilewatch replay, process wall (`bin/tilewatch.js replay FILE --quiet --no-hunts`)', ...cells(twPairs, (t) => sec(t.run.wallMs)), int(rate(LINES, median(twWall))), ...usageCells(tws));
   row('tilewatch replay, summary "elapsed" (after startup + migrations)', ...cells(twPairs, (t) => sec(t.elapsedMs)), int(rate(LINES, median(tws.map((t) => t.elapsedMs)))), '', '');
   row(
     '**Throughput ratio tilewatch / bare (process wall)**',
@@ -380,6 +391,12 @@ if (bares.length > 0 && tws.length > 0) {
       `Best run: bare ${int(rate(LINES, best(bareWall)))} lines/s, tilewatch ${int(rate(LINES, best(twWall)))} lines/s.`,
     '',
   );
+  if (huntsRun?.hunts)
+    md.push(
+      `With the hunts on (one more run, right after): process wall ${sec(huntsRun.run.wallMs)} (${x(lt.run.wallMs / huntsRun.run.wallMs)} the --no-hunts run's rate), ` +
+        `of which ${huntsRun.hunts.windows} hunt windows took ${sec(huntsRun.hunts.ms)} (${(huntsRun.hunts.ms / huntsRun.hunts.windows).toFixed(0)} ms each); alerts: ${huntsRun.alerts}.`,
+      '',
+    );
 }
 
 // Stages
@@ -421,6 +438,7 @@ if (stages && stages.stages.length > 0) {
 if (inserts.length > 0) {
   const what: Record<string, string> = {
     full: 'migrated schema',
+    noimagecopy: 'image_requests view dropped (the image-first copy)',
     noviews: 'materialized views dropped',
     plain: 'tile_requests alone (views, projections, skip indexes dropped)',
   };
@@ -444,6 +462,10 @@ if (inserts.length > 0) {
       cpu ? sec(cpu) : '?',
     );
   }
+  const withCopy = inserts.find((i) => i.variant === 'full');
+  const withoutCopy = inserts.find((i) => i.variant === 'noimagecopy');
+  if (withCopy && withoutCopy)
+    md.push('', `The image_requests copy: insert-only ${x(rate(withCopy.rows, withCopy.insertMs) / rate(withoutCopy.rows, withoutCopy.insertMs))} the rate without it.`);
   md.push('', '(Batches handed over as Buffers, as replay builds them with TsvBuffer. CPU and RSS are the whole child process, including loading the TSV file.)', '');
 }
 

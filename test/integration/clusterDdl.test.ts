@@ -89,6 +89,8 @@ test('cluster DDL: ALTERs reach local (and, for columns, Distributed) tables; un
   assert.deepEqual(toClusterDdl('ALTER TABLE alerts MODIFY TTL toDateTime(detected_at) + INTERVAL 1 YEAR', { cluster: 'c' }), [
     "ALTER TABLE alerts_local ON CLUSTER 'c' MODIFY TTL toDateTime(detected_at) + INTERVAL 1 YEAR",
   ]);
+  // A backfill runs once through the Distributed tables.
+  assert.deepEqual(toClusterDdl('INSERT INTO image_requests SELECT image_id FROM tile_requests', { cluster: 'c' }), ['INSERT INTO image_requests SELECT image_id FROM tile_requests']);
   assert.throws(() => toClusterDdl('CREATE VIEW v AS SELECT 1', { cluster: 'c' }), /no cluster form/);
   assert.throws(() => toClusterDdl('CREATE TABLE t (a UInt8) ENGINE = Memory', { cluster: 'c' }), /no MergeTree-family engine/);
 });

@@ -2,18 +2,17 @@
  * The image-first incident queries against an independent reference: random requests of every
  * geometry (aligned tiles at several bands, unaligned multi-cell regions, thumbnails, repeats,
  * errors, non-image kinds, rows outside the period) are stored in real chDB, and image exposure /
- * the incident report must equal what a plain JavaScript walk over the same rows computes. The
- * queries must also be served by the by_image projection, and give the same answer without it.
+ * the incident report must equal what a plain JavaScript walk over the same rows computes; and the
+ * image-ordered copy they read (image_requests) must hold exactly the image rows of tile_requests.
  */
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { bandGrid, cellsNeeded, MAX_BAND, MAX_CELLS_PER_REQUEST } from '../../services/incidents/bands.ts';
-import { EXPOSURE_SQL, imageExposure, imageExposures, type BandExposure } from '../../services/incidents/exposure.ts';
+import { imageExposure, imageExposures, type BandExposure } from '../../services/incidents/exposure.ts';
 import { incidentReport, reportImage } from '../../services/incidents/report.ts';
-import { READ_SETTINGS } from '../../services/incidents/sql.ts';
 import { Rng } from '../../services/sim/rng.ts';
-import { migrate } from '../../services/store/migrate.ts';
+import { loadMigrations, migrate } from '../../services/store/migrate.ts';
 import { jsonEachRow, openStore, type Store } from '../../services/store/openStore.ts';
 import { tempDir } from '../support/cli.ts';
 
@@ -200,38 +199,34 @@ test('image exposure and the incident report equal a JavaScript walk over the sa
   assert.ok(report.images.some((i) => i.clients.length > 0), 'some client reconstructs some image (the test exercises the reached path)');
 });
 
-test('image-first queries are served by the by_image projection and answer the same without it', async (t) => {
-  const rows = generate(new Rng('exposure-projection'));
-  const s = await store(t, rows);
-  // Traffic of 5,000 more clients, a tenth of it on the same images, so that the images' rows are
-  // spread through the client-ordered table as in production (on a tiny table, or with the images'
-  // rows in a few granules, both orders read as much and ClickHouse rightly keeps the table).
-  await s.client.command({
-    query: `INSERT INTO tile_requests (ts, client, client_key, method, status, bytes, host, path, referer, user_agent, protocol, kind, image_id,
-        level, tile_x, tile_y, rect_x, rect_y, rect_w, rect_h, scale, source, partition, line)
-      SELECT fromUnixTimestamp64Milli(toInt64({from:Int64} + cityHash64(number) % {span:Int64})), toIPv6(IPv4NumToString(toUInt32(167772160 + number % 5000))),
-        '', 'GET', 200, 1, 'img.test', '/x', '', 'filler', 'iiif2', 'tile',
-        if(number % 10 = 0, {ids:Array(String)}[number % 40 % 4 + 1], concat('filler-', toString(number % 997))), -1, -1, -1,
-        (number % 23) * 256, (number % 16) * 256, 256, 256, 1, 'filler', -1, number + 1
-      FROM numbers(300000)`,
-    query_params: { from: RANGE.from, span: RANGE.to - RANGE.from, ids: Object.keys(IMAGES) },
-  });
-  // One merged part: the images' rows spread through the client order, as in a store that has run a
-  // while (separate small parts would let the image_id bloom index skip the filler part).
-  await s.client.command({ query: 'OPTIMIZE TABLE tile_requests FINAL' });
-  const ids = Object.keys(IMAGES);
-  const params = { ids, w: ids.map(() => 6000), h: ids.map(() => 4000), from: RANGE.from, to: RANGE.to, cov: 0.9, reachedOnly: 0, maxRows: 1_000_000, clients: CLIENTS.map(v6) };
-  for (const [name, sql] of Object.entries(EXPOSURE_SQL)) {
-    const plan = await (await s.client.query({ query: `EXPLAIN indexes = 1, projections = 1 ${sql}`, query_params: params, format: 'TabSeparatedRaw' })).text();
-    const reads = [...plan.matchAll(/ReadFromMergeTree \(([^)]+)\)/g)].map((m) => m[1]);
-    // The cells pass must read the projection. The clients pass names its clients too, so the
-    // table's own (client, ts) key may be as cheap: ClickHouse picks whichever reads fewer marks.
-    if (name === 'bands') assert.ok(reads.length > 0 && reads.every((r) => r === 'by_image'), `${name} reads ${reads.join(', ')}`);
-    else assert.ok(reads.length > 0, `${name} reads ${reads.join(', ')}`);
-    const run = async (projections: 0 | 1): Promise<unknown[]> =>
-      (await s.client.query({ query: `${sql}\nSETTINGS ${READ_SETTINGS}, optimize_use_projections = ${projections}`, query_params: params, format: 'JSONEachRow' })).json();
-    const withProjection = await run(1);
-    assert.ok(withProjection.length > 10, `${name} returns rows`);
-    assert.deepEqual(withProjection, await run(0), `${name}: same rows with and without the projection`);
-  }
+test('image_requests holds exactly the image rows of tile_requests: backfilled, then kept by the view, once per batch', async (t) => {
+  const rows = generate(new Rng('image-requests'));
+  const s = await openStore({ kind: 'embedded', dataDir: join(tempDir(t, 'image-requests'), 'data') });
+  t.after(() => s.close());
+  // A store from before migration 006 holds requests (and some non-image ones) …
+  await migrate(s.client, loadMigrations().filter((m) => m.version < 6));
+  const encode = (part: Req[], first: number): Buffer =>
+    jsonEachRow(
+      part.map((r, i) => ({
+        ts: new Date(r.ts).toISOString().replace('T', ' ').replace('Z', ''), client: v6(r.ip), client_key: r.ip, method: 'GET', status: r.status, bytes: 1, host: 'h', path: '/p',
+        referer: '', user_agent: 'ua', protocol: 'iiif2', kind: r.kind, image_id: i % 9 === 0 ? '' : r.image, level: -1, tile_x: -1, tile_y: -1,
+        rect_x: r.x, rect_y: r.y, rect_w: r.w, rect_h: r.h, scale: r.scale, source: 'gen', partition: -1, line: first + i,
+      })),
+    );
+  const half = Math.floor(rows.length / 2);
+  await s.insertRaw({ table: 'tile_requests', format: 'JSONEachRow', body: encode(rows.slice(0, half), 1) });
+  // … then migrates (the copy), and stores more (the view), one batch twice with its insert token.
+  await migrate(s.client);
+  const later = { table: 'tile_requests', format: 'JSONEachRow' as const, body: encode(rows.slice(half), half + 1), settings: { insert_deduplication_token: 'batch-2', insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 } };
+  await s.insertRaw(later);
+  await s.insertRaw(later);
+  const cols = 'image_id, ts, client, kind, status, scale, rect_x, rect_y, rect_w, rect_h, source, partition, line';
+  const read = async (sql: string): Promise<string[]> => (await (await s.client.query({ query: sql, format: 'TabSeparated' })).text()).split('\n');
+  const expected = await read(`SELECT ${cols} FROM tile_requests WHERE image_id != '' ORDER BY line`);
+  const copied = await read(`SELECT ${cols} FROM image_requests ORDER BY line`);
+  assert.ok(expected.length > 1000, `${expected.length} image rows`);
+  assert.equal(copied.length, expected.length, 'same number of rows (none doubled, none lost)');
+  assert.deepEqual(copied, expected);
+  const [empty] = await read("SELECT count() FROM image_requests WHERE image_id = ''");
+  assert.equal(empty, '0', 'requests without an image are not copied');
 });
