@@ -3,8 +3,8 @@
  * clients over 2,000 IIIF images and 30 days, plus one scraper sweeping 50 images whole), then
  *  1. the median time of a client timeline, an image exposure and an incident report (5 images),
  *     each run 7 times through the HTTP routes (app.inject: query + serialisation);
- *  2. an autocannon load run on loopback (bounded: 4 connections, 10 s) on the timeline route,
- *     with p50/p99 latency, requests/s and errors.
+ *  2. autocannon load runs on loopback (bounded: 4 connections, 10 s each) on the timeline and the
+ *     image exposure routes, with p50/p99 latency, requests/s and errors.
  * Run it once at a time: the machine is shared. Report: .tilewatch-tmp/bench/last-api-bench.md.
  *   --rows N   background rows (default 10,000,000)
  */
@@ -114,8 +114,15 @@ for (const c of cases) {
   log(`${c.name}: median ${median(ms).toFixed(0)} ms`);
 }
 
-const load = await autocannon({ url: `${server.url}/api/v1/clients/${background}/timeline`, headers: auth, connections: 4, duration: 10 });
-log(`autocannon: p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms, ${load.requests.average} req/s, errors ${load.errors}, non-2xx ${load.non2xx}`);
+const loads: Array<{ name: string; r: AutocannonResult }> = [];
+for (const [name, path] of [
+  ['background-client timeline', `/api/v1/clients/${background}/timeline`],
+  ['image exposure', '/api/v1/images/exposure?image=bench-7'],
+] as const) {
+  const r = await autocannon({ url: `${server.url}${path}`, headers: auth, connections: 4, duration: 10 });
+  loads.push({ name, r });
+  log(`autocannon ${name}: p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.requests.average} req/s, errors ${r.errors}, non-2xx ${r.non2xx}`);
+}
 await server.close();
 await store.close();
 
@@ -128,7 +135,10 @@ const report = [
   '|---|---:|---:|---:|',
   ...timings.map((x) => `| ${x.name} | ${x.median.toFixed(0)} | ${x.min.toFixed(0)} | ${x.max.toFixed(0)} |`),
   '',
-  `Load (autocannon, loopback, 4 connections, 10 s, background-client timeline): p50 ${load.latency.p50} ms, p99 ${load.latency.p99} ms, ${load.requests.average} req/s average, ${load.requests.total} requests, errors ${load.errors}, timeouts ${load.timeouts}, non-2xx ${load.non2xx}.`,
+  ...loads.map(
+    ({ name, r }) =>
+      `Load (autocannon, loopback, 4 connections, 10 s, ${name}): p50 ${r.latency.p50} ms, p99 ${r.latency.p99} ms, ${r.requests.average} req/s average, ${r.requests.total} requests, errors ${r.errors}, timeouts ${r.timeouts}, non-2xx ${r.non2xx}.`,
+  ),
   '',
 ];
 writeFileSync(join(out, 'last-api-bench.md'), report.join('\n'));
