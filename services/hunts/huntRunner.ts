@@ -182,7 +182,7 @@ export class HuntRunner {
             ['campaign', campW, nCampaign],
             ['image-exposure', expW, nExposure],
           ] as const
-        ).map(([hunt, w, n]) => ({ hunt, window_start: sqlTime(w.from), window_end: sqlTime(w.to), ran_at: sqlTime(now), alerts: n, duration_ms: Math.round(durationMs) })),
+        ).map(([hunt, w, n]) => ({ hunt, window_start: sqlTime(w.from), window_end: sqlTime(w.to), ran_at: sqlTime(now), alerts: n, duration_ms: timings[hunt] ?? 0 })),
       ),
     });
     return { windowEnd, findings: { 'low-and-slow': nSlow, campaign: nCampaign, 'image-exposure': nExposure }, emitted: versions.length, durationMs };
