@@ -8,7 +8,7 @@ export interface ImageSize {
   readonly source: string;
 }
 
-/** Full-resolution sizes of several images (see {@link imageSize}); unknown images are absent. */
+/** Full-resolution sizes of several images (catalogue first, else the extent of stored requests); unknown images are absent. */
 export async function imageSizes(store: Store, imageIds: readonly string[]): Promise<Map<string, ImageSize>> {
   const out = new Map<string, ImageSize>();
   if (imageIds.length === 0) return out;
@@ -33,18 +33,5 @@ export async function imageSizes(store: Store, imageIds: readonly string[]): Pro
 
 /** Full-resolution size of an image: the `images` table (newest row), else the extent of stored requests. */
 export async function imageSize(store: Store, imageId: string): Promise<ImageSize | null> {
-  const known = await readRows<{ width: number; height: number; source: string }>(
-    store,
-    'SELECT width, height, source FROM images FINAL WHERE image_id = {id:String} AND width > 0 AND height > 0 ORDER BY updated_at DESC LIMIT 1',
-    { id: imageId },
-  );
-  if (known[0]) return { width: known[0].width, height: known[0].height, source: known[0].source };
-  const seen = await readRows<{ w: number; h: number; n: number }>(
-    store,
-    `SELECT max(rect_x + rect_w) AS w, max(rect_y + rect_h) AS h, count() AS n FROM image_requests
-     WHERE image_id = {id:String} AND rect_w > 0 AND scale > 0`,
-    { id: imageId },
-  );
-  const s = seen[0];
-  return s && s.n > 0 && s.w > 0 && s.h > 0 ? { width: s.w, height: s.h, source: 'requests' } : null;
+  return (await imageSizes(store, [imageId])).get(imageId) ?? null;
 }

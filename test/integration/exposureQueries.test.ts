@@ -78,24 +78,25 @@ function generate(rng: Rng): Req[] {
 
 const v6 = (ip: string): string => (ip.includes(':') ? ip : `::ffff:${ip}`);
 
+/** tile_requests rows as JSONEachRow, numbered from `firstLine`; `imageOf` may blank some images. */
+function encode(part: readonly Req[], firstLine: number, imageOf: (r: Req, i: number) => string = (r) => r.image): Buffer {
+  return jsonEachRow(
+    part.map((r, i) => ({
+      ts: new Date(r.ts).toISOString().replace('T', ' ').replace('Z', ''), client: v6(r.ip), client_key: r.ip, method: 'GET', status: r.status, bytes: 1000, host: 'img.test', path: '/x',
+      referer: '', user_agent: 'test', protocol: 'iiif2', kind: r.kind, image_id: imageOf(r, i), level: -1, tile_x: -1, tile_y: -1,
+      rect_x: r.x, rect_y: r.y, rect_w: r.w, rect_h: r.h, scale: r.scale, source: 'gen', partition: -1, line: firstLine + i,
+    })),
+  );
+}
+
 async function store(t: TestContext, rows: Req[]): Promise<Store> {
   const s = await openStore({ kind: 'embedded', dataDir: join(tempDir(t, 'exposure'), 'data') });
   t.after(() => s.close());
   await migrate(s.client);
   // Two inserts: two parts, as a real store has many.
   const half = Math.floor(rows.length / 2);
-  for (const part of [rows.slice(0, half), rows.slice(half)])
-    await s.insertRaw({
-      table: 'tile_requests',
-      format: 'JSONEachRow',
-      body: jsonEachRow(
-        part.map((r, i) => ({
-          ts: new Date(r.ts).toISOString().replace('T', ' ').replace('Z', ''), client: v6(r.ip), client_key: r.ip, method: 'GET', status: r.status, bytes: 1000, host: 'img.test', path: '/x', referer: '', user_agent: 'test',
-          protocol: 'iiif2', kind: r.kind, image_id: r.image, level: -1, tile_x: -1, tile_y: -1, rect_x: r.x, rect_y: r.y, rect_w: r.w, rect_h: r.h, scale: r.scale,
-          source: 'gen', partition: -1, line: i + 1,
-        })),
-      ),
-    });
+  await s.insertRaw({ table: 'tile_requests', format: 'JSONEachRow', body: encode(rows.slice(0, half), 1) });
+  await s.insertRaw({ table: 'tile_requests', format: 'JSONEachRow', body: encode(rows.slice(half), half + 1) });
   for (const [id, size] of Object.entries(IMAGES))
     if (size)
       await s.client.command({
@@ -205,19 +206,13 @@ test('image_requests holds exactly the image rows of tile_requests: backfilled, 
   t.after(() => s.close());
   // A store from before migration 006 holds requests (and some non-image ones) …
   await migrate(s.client, loadMigrations().filter((m) => m.version < 6));
-  const encode = (part: Req[], first: number): Buffer =>
-    jsonEachRow(
-      part.map((r, i) => ({
-        ts: new Date(r.ts).toISOString().replace('T', ' ').replace('Z', ''), client: v6(r.ip), client_key: r.ip, method: 'GET', status: r.status, bytes: 1, host: 'h', path: '/p',
-        referer: '', user_agent: 'ua', protocol: 'iiif2', kind: r.kind, image_id: i % 9 === 0 ? '' : r.image, level: -1, tile_x: -1, tile_y: -1,
-        rect_x: r.x, rect_y: r.y, rect_w: r.w, rect_h: r.h, scale: r.scale, source: 'gen', partition: -1, line: first + i,
-      })),
-    );
+  // Every ninth request has no image (it must not be copied).
+  const imageOf = (r: Req, i: number): string => (i % 9 === 0 ? '' : r.image);
   const half = Math.floor(rows.length / 2);
-  await s.insertRaw({ table: 'tile_requests', format: 'JSONEachRow', body: encode(rows.slice(0, half), 1) });
+  await s.insertRaw({ table: 'tile_requests', format: 'JSONEachRow', body: encode(rows.slice(0, half), 1, imageOf) });
   // … then migrates (the copy), and stores more (the view), one batch twice with its insert token.
   await migrate(s.client);
-  const later = { table: 'tile_requests', format: 'JSONEachRow' as const, body: encode(rows.slice(half), half + 1), settings: { insert_deduplication_token: 'batch-2', insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 } };
+  const later = { table: 'tile_requests', format: 'JSONEachRow' as const, body: encode(rows.slice(half), half + 1, imageOf), settings: { insert_deduplication_token: 'batch-2', insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 } };
   await s.insertRaw(later);
   await s.insertRaw(later);
   const cols = 'image_id, ts, client, kind, status, scale, rect_x, rect_y, rect_w, rect_h, source, partition, line';
