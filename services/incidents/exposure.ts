@@ -159,10 +159,6 @@ export async function imageExposure(store: Store, q: ExposureQuery): Promise<Ima
   return one!;
 }
 
-/**
- * Exposure of several images over one period, in one pass (three queries whatever the number of
- * images), in the order of `imageIds`.
- */
 export interface ExposuresQuery extends Omit<ExposureQuery, 'imageId'> {
   readonly imageIds: readonly string[];
   /**
@@ -172,6 +168,10 @@ export interface ExposuresQuery extends Omit<ExposureQuery, 'imageId'> {
   readonly reachedOnly?: boolean;
 }
 
+/**
+ * Exposure of several images over one period, in one pass (three queries whatever the number of
+ * images), in the order of `imageIds`.
+ */
 export async function imageExposures(store: Store, q: ExposuresQuery): Promise<ImageExposure[]> {
   const sizes = await imageSizes(store, q.imageIds);
   const ids = q.imageIds.filter((id) => sizes.has(id));
@@ -197,8 +197,8 @@ export async function imageExposures(store: Store, q: ExposuresQuery): Promise<I
       pushTo(unionOf, r.image_id, band);
       continue;
     }
-    let clients = byImage.get(r.image_id);
-    if (!clients) byImage.set(r.image_id, (clients = new Map()));
+    const clients = byImage.get(r.image_id) ?? new Map<string, BandExposure[]>();
+    byImage.set(r.image_id, clients);
     pushTo(clients, r.ip, band);
   }
   const ranked = new Map(

@@ -124,7 +124,7 @@ export async function clientTimeline(
       p,
     ),
   ]);
-  const growth = cellCounts.filter((c) => c.per_image === 0).sort((a, b) => a.t - b.t);
+  const growth = cellCounts.filter((c) => c.per_image === 0);
   const newCells = new Map(growth.map((g) => [g.t, g.cells]));
   const cellsOf = new Map(cellCounts.filter((c) => c.per_image === 1).map((c) => [c.image_id, c.cells]));
   let cumulative = 0;
