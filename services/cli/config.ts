@@ -4,6 +4,7 @@ import { DEFAULT_HUNT_CONFIG, type HuntConfig } from '../core/hunts/huntConfig.t
 import { compileCidrMatcher } from '../core/logformat/cidr.ts';
 import type { ParserSpec } from '../core/logformat/createParser.ts';
 import { compileOptions, type RecogniseConfig, type RecogniseOptions } from '../core/protocols/options.ts';
+import { DEFAULT_INPUT_LIMITS, type InputLimits } from '../core/validate/inputLimits.ts';
 import type { StoreTarget } from '../store/openStore.ts';
 import { parseSinksConfig, SinksConfigError, type SinksConfig } from '../alerting/sinksConfig.ts';
 
@@ -22,6 +23,8 @@ export interface TilewatchConfig {
   readonly hunts: HuntConfig | null;
   /** Where alert versions go besides the alerts table (README "Alert sinks"). */
   readonly sinks: SinksConfig;
+  /** Ranges every stored request must fit; lines outside them are dead letters (README "Bad input"). */
+  readonly limits: InputLimits;
 }
 
 /** Shape of the optional JSON config file (`--config FILE`). Every field optional. */
@@ -42,6 +45,8 @@ export interface ConfigFile {
   readonly hunts?: Record<string, unknown> | false;
   /** Alert sinks (webhooks, Alertmanager, Kafka, block list, log). */
   readonly sinks?: unknown;
+  /** Overrides of DEFAULT_INPUT_LIMITS. */
+  readonly limits?: Record<string, unknown>;
 }
 
 export interface ConfigFlags {
@@ -135,9 +140,14 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Tilewatc
     if (err instanceof SinksConfigError) throw new ConfigError(err.message);
     throw err;
   }
+  const limits = mergeChecked('limits', DEFAULT_INPUT_LIMITS, file.limits ?? {}) as InputLimits;
+  for (const [k, v] of Object.entries(limits)) {
+    if (!(Number.isFinite(v) && v >= 0)) throw new ConfigError(`limits.${k} must be a finite number ≥ 0`);
+  }
   return Object.freeze({
     hunts,
     sinks,
+    limits,
     store,
     parser: Object.freeze({ format: flags.format ?? file.logFormat ?? 'auto', trustedProxies }),
     recognise,

@@ -373,3 +373,14 @@ export async function huntAlertBodies(client: ClickHouseClient, kinds: readonly 
   const out = await rows<{ body: string }>(client, q, { kinds: [...kinds] });
   return out.map((r) => r.body);
 }
+
+/**
+ * Start times (epoch ms) of the grid steps of `everyMs` that hold stored requests in [from, to), from
+ * the per-minute aggregate (ordered by minute): what a hunt schedule needs to skip empty stretches.
+ */
+export async function activeSteps(client: ClickHouseClient, everyMs: number, from: number, to: number): Promise<number[]> {
+  const q = `SELECT DISTINCT intDiv(toUnixTimestamp(minute) * 1000, {every:UInt64}) * {every:UInt64} AS step FROM traffic_minute
+  WHERE minute >= toDateTime({from:DateTime64(3, 'UTC')}) AND minute < toDateTime({to:DateTime64(3, 'UTC')}) ORDER BY step`;
+  const out = await rows<{ step: string | number }>(client, q, { every: everyMs, from: ts(from), to: ts(to) });
+  return out.map((r) => Number(r.step));
+}

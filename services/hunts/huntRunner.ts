@@ -38,41 +38,67 @@ export interface HuntRunStats {
   readonly durationMs: number;
 }
 
-/** Window ends on a fixed event-time grid (multiples of everyMs since the epoch), so replays repeat them exactly. */
+/**
+ * Window ends on a fixed event-time grid (multiples of everyMs since the epoch), so replays repeat
+ * them exactly. Only windows with data are scheduled: a window end E runs when some event fell in
+ * [E - activitySpanMs, E), the longest step any hunt looks at for "active in its last step" (a hunt
+ * finds nothing new without one). The schedule therefore grows with the data, never with the spread
+ * of timestamps: events years apart cost a few windows each, not every window between them. An empty
+ * stretch runs no windows; the lifecycle (resolving idle alerts) catches up at the next window that runs.
+ */
 export class HuntSchedule {
-  private next = Number.NaN;
+  /** Window ends with data that have not run yet. */
+  private readonly pending = new Set<number>();
+  /** Window ends up to this one have run; later data for them does not schedule them again. */
+  private ranUpTo = Number.NEGATIVE_INFINITY;
+  private lastBucket = Number.NaN;
+
   constructor(
     private readonly everyMs: number,
     private readonly latenessMs: number,
-  ) {}
-
-  /**
-   * Window ends that are due once everything from `firstEventTs` up to `storedUpTo` (event time) is
-   * stored. The first window is the first grid point after the first event.
-   */
-  due(firstEventTs: number, storedUpTo: number): number[] {
-    if (!Number.isFinite(storedUpTo) || !Number.isFinite(firstEventTs)) return [];
-    if (Number.isNaN(this.next)) this.next = (Math.floor(firstEventTs / this.everyMs) + 1) * this.everyMs;
-    const out: number[] = [];
-    while (this.next + this.latenessMs <= storedUpTo) {
-      out.push(this.next);
-      this.next += this.everyMs;
-    }
-    return out;
+    private readonly activitySpanMs: number = everyMs,
+  ) {
+    if (!(everyMs > 0) || !(activitySpanMs >= everyMs)) throw new Error(`invalid hunt schedule: every ${everyMs} ms, activity span ${activitySpanMs} ms`);
   }
 
-  /** At the end of a finite input: every remaining grid point up to and including the one after `lastEventTs`. */
-  final(firstEventTs: number, lastEventTs: number): number[] {
-    if (!Number.isFinite(lastEventTs) || !Number.isFinite(firstEventTs)) return [];
-    const end = (Math.floor(lastEventTs / this.everyMs) + 1) * this.everyMs;
-    if (Number.isNaN(this.next)) this.next = (Math.floor(firstEventTs / this.everyMs) + 1) * this.everyMs;
+  /** Notes an event (stored or about to be): O(1), and a no-op within the same grid step as the last one. */
+  observe(ts: number): void {
+    if (!Number.isFinite(ts)) return;
+    const bucket = Math.floor(ts / this.everyMs);
+    if (bucket === this.lastBucket) return;
+    this.lastBucket = bucket;
+    const last = bucket * this.everyMs + this.activitySpanMs;
+    for (let end = (bucket + 1) * this.everyMs; end <= last; end += this.everyMs) if (end > this.ranUpTo) this.pending.add(end);
+  }
+
+  /** Window ends (ascending) that are due once everything up to `storedUpTo` (event time) is stored. */
+  due(storedUpTo: number): number[] {
+    if (!Number.isFinite(storedUpTo)) return [];
+    return this.take((end) => end + this.latenessMs <= storedUpTo);
+  }
+
+  /** At the end of a finite input: every remaining window up to and including the grid point after `lastEventTs`. */
+  final(lastEventTs: number): number[] {
+    if (!Number.isFinite(lastEventTs)) return [];
+    const last = (Math.floor(lastEventTs / this.everyMs) + 1) * this.everyMs;
+    return this.take((end) => end <= last);
+  }
+
+  private take(ready: (end: number) => boolean): number[] {
     const out: number[] = [];
-    while (this.next <= end) {
-      out.push(this.next);
-      this.next += this.everyMs;
-    }
+    for (const end of this.pending) if (ready(end)) out.push(end);
+    out.sort((a, b) => a - b);
+    for (const end of out) this.pending.delete(end);
+    if (out.length > 0) this.ranUpTo = Math.max(this.ranUpTo, out[out.length - 1]!);
+    // Ends below the last run are never run (their data arrived too late); drop them.
+    for (const end of this.pending) if (end <= this.ranUpTo) this.pending.delete(end);
     return out;
   }
+}
+
+/** The longest "active in the last step" span of the hunts: a window with no event in it finds nothing new. */
+export function huntActivitySpanMs(cfg: HuntConfig): number {
+  return Math.max(cfg.everyMs, cfg.lowAndSlow.everyMs, cfg.campaign.everyMs, cfg.imageExposure.everyMs);
 }
 
 export class HuntRunner {

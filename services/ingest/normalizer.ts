@@ -5,6 +5,7 @@ import { resolve } from '../core/protocols/geometry.ts';
 import { LearnedExtents } from '../core/protocols/learnedExtents.ts';
 import type { RecogniseOptions } from '../core/protocols/options.ts';
 import { recognise } from '../core/protocols/recognise.ts';
+import { checkStatusAndSize, checkTileAddress, checkTileRequest, createEventTimeGuard, DEFAULT_INPUT_LIMITS, type InputLimits } from '../core/validate/inputLimits.ts';
 import type { AccessRecord, ImageGeometry, Lineage, Protocol, TileRequest } from '../core/types.ts';
 import type { Catalog } from './catalog.ts';
 import { createRefererClassifier } from './refererClassifier.ts';
@@ -27,6 +28,8 @@ export interface Normalizer {
   normalizeRecord(rec: AccessRecord): Normalized;
   /** Geometry of an image as known now. */
   geometryOf(protocol: Protocol, imageId: string): ImageGeometry | undefined;
+  /** A new input begins (another file may cover another period): the event-time median starts afresh. */
+  newSource(): void;
   /** Images whose extents were learned (not in the catalogue), for the `images` table. */
   learnedImages(): Array<{ protocol: Protocol; imageId: string; geometry: ImageGeometry }>;
   readonly learnedCount: number;
@@ -38,27 +41,41 @@ export interface NormalizerOptions {
   readonly catalog: Catalog;
   /** Bound on images whose extents are learned. Default 1,000,000. */
   readonly maxLearnedImages?: number;
+  /** Ranges a stored request must fit (event-time window, status, size). Default DEFAULT_INPUT_LIMITS. */
+  readonly limits?: InputLimits;
+  /** Wall clock, for the "not ahead of now" bound only. Default Date.now. */
+  readonly now?: () => number;
 }
 
 /**
- * The per-line hot path shared by replay, ingest and the tests: parse → recognise → learn extents
- * (2xx only) → resolve geometry → classify the Referer. Holds only the learned-extents state.
+ * The per-line hot path shared by replay, ingest and the tests: parse → range checks (event time,
+ * status, size) → recognise → learn extents (2xx only) → resolve geometry → range checks (tile
+ * address, rectangle) → classify the Referer. A value out of range is a dead letter, so the store never
+ * sees one it would reject. Holds the learned extents and the event-time sample.
  */
 export function createNormalizer(opts: NormalizerOptions): Normalizer {
   const maxImages = opts.maxLearnedImages ?? 1_000_000;
   const learned = new LearnedExtents({ maxImages });
   const learnedKeys = new Map<string, { protocol: Protocol; imageId: string }>();
   const refererKind = createRefererClassifier(opts.recognise);
+  const limits = opts.limits ?? DEFAULT_INPUT_LIMITS;
+  const timeGuard = createEventTimeGuard(limits, opts.now ?? Date.now);
   const geometryOf = (protocol: Protocol, imageId: string): ImageGeometry | undefined =>
     opts.catalog.get(protocol, imageId)?.geometry ?? learned.geometry(protocol, imageId);
   const normalizeRecord = (rec: AccessRecord): Normalized => {
+    const invalid = checkStatusAndSize(rec.status, rec.bytes, limits) ?? timeGuard.check(rec.ts);
+    if (invalid !== null) return { ok: false, reason: invalid };
     const addr = recognise(rec.target, opts.recognise);
+    const badAddress = checkTileAddress(addr);
+    if (badAddress !== null) return { ok: false, reason: badAddress };
     if (addr.imageId !== '' && rec.status >= 200 && rec.status < 300 && !opts.catalog.get(addr.protocol, addr.imageId)) {
       learned.observe(addr);
       const k = `${addr.protocol}\u0000${addr.imageId}`;
       if (!learnedKeys.has(k) && learnedKeys.size < maxImages) learnedKeys.set(ownString(k), { protocol: addr.protocol, imageId: ownString(addr.imageId) });
     }
     const request = resolve(addr, addr.imageId !== '' ? geometryOf(addr.protocol, addr.imageId) : undefined);
+    const outOfRange = checkTileRequest(request);
+    if (outOfRange !== null) return { ok: false, reason: outOfRange };
     return { ok: true, record: rec, request, refererKind: refererKind(rec.referer) };
   };
   return {
@@ -71,6 +88,7 @@ export function createNormalizer(opts: NormalizerOptions): Normalizer {
       return res.ok ? normalizeRecord(res.record) : res;
     },
     normalizeRecord,
+    newSource: () => timeGuard.reset(),
     learnedImages() {
       const out: Array<{ protocol: Protocol; imageId: string; geometry: ImageGeometry }> = [];
       for (const { protocol, imageId } of learnedKeys.values()) {

@@ -1,5 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Store } from './openStore.ts';
+import { insertBisecting, isRowRejection, rejectedRowsAsDeadLetters, type RejectedRow } from './insertBisecting.ts';
 import { DEAD_LETTER_COLUMNS, TILE_REQUEST_COLUMNS } from './tileRequestRows.ts';
 import { tsvDateTime64, tsvString } from './tsv.ts';
 
@@ -55,7 +56,8 @@ export class BatchWriter {
   private readonly maxBackoffMs: number;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
-  stats = { batches: 0, rows: 0, deadLetters: 0, retries: 0, insertMs: 0 };
+  /** `rejected`: rows the store refused on its own (bisected out, stored as dead letters; also counted in `deadLetters`). */
+  stats = { batches: 0, rows: 0, deadLetters: 0, rejected: 0, retries: 0, insertMs: 0 };
 
   constructor(private readonly opts: BatchWriterOptions) {
     this.maxInFlight = opts.maxInFlight ?? 2;
@@ -88,19 +90,20 @@ export class BatchWriter {
   private async store(b: Batch): Promise<void> {
     const token = batchToken(b);
     const t0 = performance.now();
-    if (b.rowCount > 0) {
+    // A value the engine still refuses costs only its own row: the rest of the batch is stored.
+    const rejected: RejectedRow[] =
+      b.rowCount > 0 ? await insertBisecting(this.opts.store, { table: 'tile_requests', columns: TILE_REQUEST_COLUMNS, body: b.rows, token, attempt: (fn) => this.retry(b, fn) }) : [];
+    const deadBody = rejected.length > 0 ? Buffer.concat([b.deadLetters, rejectedRowsAsDeadLetters(rejected, this.now())]) : b.deadLetters;
+    const deadCount = b.deadLetterCount + rejected.length;
+    const rowCount = b.rowCount - rejected.length;
+    if (deadCount > 0) {
       await this.retry(b, () =>
-        this.opts.store.insertRaw({ table: 'tile_requests', columns: TILE_REQUEST_COLUMNS, body: b.rows, format: 'TabSeparated', settings: dedup(token) }),
-      );
-    }
-    if (b.deadLetterCount > 0) {
-      await this.retry(b, () =>
-        this.opts.store.insertRaw({ table: 'dead_letters', columns: DEAD_LETTER_COLUMNS, body: b.deadLetters, format: 'TabSeparated', settings: dedup(`${token}:dl`) }),
+        this.opts.store.insertRaw({ table: 'dead_letters', columns: DEAD_LETTER_COLUMNS, body: deadBody, format: 'TabSeparated', settings: dedup(`${token}:dl`) }),
       );
     }
     const ledger =
       `${tsvString(token)}\t${tsvString(b.sourceId)}\t${tsvString(b.file)}\t${b.partition}\t${b.firstLine}\t${b.lastLine}\t` +
-      `${b.rowCount}\t${b.deadLetterCount}\t${tsvDateTime64(this.now())}\n`;
+      `${rowCount}\t${deadCount}\t${tsvDateTime64(this.now())}\n`;
     await this.retry(b, () =>
       this.opts.store.insertRaw({
         table: 'ingest_batches',
@@ -110,8 +113,9 @@ export class BatchWriter {
       }),
     );
     this.stats.batches++;
-    this.stats.rows += b.rowCount;
-    this.stats.deadLetters += b.deadLetterCount;
+    this.stats.rows += rowCount;
+    this.stats.deadLetters += deadCount;
+    this.stats.rejected += rejected.length;
     this.stats.insertMs += performance.now() - t0;
   }
 
@@ -141,6 +145,7 @@ function dedup(token: string): Record<string, string | number> {
 
 /** Syntax and type errors are bugs or bad schema, not outages: retrying them only delays the report. */
 export function isRetryableStoreError(err: unknown): boolean {
+  if (isRowRejection(err)) return false;
   const msg = String((err as Error)?.message ?? err);
   return !/SYNTAX_ERROR|UNKNOWN_TABLE|UNKNOWN_IDENTIFIER|CANNOT_PARSE|TYPE_MISMATCH|NO_SUCH_COLUMN|Code: (62|60|47|27|53|16)\./.test(msg);
 }

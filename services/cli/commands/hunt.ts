@@ -1,4 +1,5 @@
-import { HuntRunner, HuntSchedule } from '../../hunts/huntRunner.ts';
+import { HuntRunner, HuntSchedule, huntActivitySpanMs } from '../../hunts/huntRunner.ts';
+import { activeSteps } from '../../hunts/huntQueries.ts';
 import type { Alert } from '../../core/alert.ts';
 import { EXIT, UsageError } from '../exitCodes.ts';
 import { openAlertOutputs } from './alertOutputs.ts';
@@ -46,8 +47,10 @@ export async function runHunt(flags: HuntFlags): Promise<number> {
       },
       onRun: (r) => log.debug({ windowEnd: new Date(r.windowEnd).toISOString(), ms: r.timings }, 'hunt run'),
     });
-    const schedule = new HuntSchedule(hunts.everyMs, 0);
-    const ends = schedule.final(from, to).filter((t) => t <= to + hunts.everyMs);
+    // Only windows with stored data in their last step (a wide --from/--to costs nothing where nothing is stored).
+    const schedule = new HuntSchedule(hunts.everyMs, 0, huntActivitySpanMs(hunts));
+    for (const step of await activeSteps(store.client, hunts.everyMs, from - huntActivitySpanMs(hunts), to)) schedule.observe(step);
+    const ends = schedule.final(to).filter((t) => t > from);
     const started = performance.now();
     let done = 0;
     for (const end of ends) {

@@ -1,5 +1,6 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { HuntRunner, HuntSchedule } from '../../hunts/huntRunner.ts';
+import { HuntRunner, HuntSchedule, huntActivitySpanMs } from '../../hunts/huntRunner.ts';
+import { activeSteps } from '../../hunts/huntQueries.ts';
 import { openAlertOutputs } from './alertOutputs.ts';
 import { DEFAULT_API_CONFIG } from '../../api/apiConfig.ts';
 import { startApiServer, type RunningServer } from '../../api/server.ts';
@@ -84,18 +85,23 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
         onRun: (r) => log.debug({ windowEnd: new Date(r.windowEnd).toISOString(), ms: r.timings }, 'hunt run'),
       })
     : null;
-  const schedule = hunts ? new HuntSchedule(hunts.everyMs, hunts.latenessMs) : null;
+  const schedule = hunts ? new HuntSchedule(hunts.everyMs, hunts.latenessMs, huntActivitySpanMs(hunts)) : null;
+  let scannedTo = Number.NEGATIVE_INFINITY;
   let hunting: Promise<void> | null = null;
   let lastHuntCheck = 0;
   const maybeHunt = (): void => {
-    if (!hunter || !schedule || hunting || Date.now() - lastHuntCheck < 5_000) return;
+    if (!hunts || !hunter || !schedule || hunting || Date.now() - lastHuntCheck < 5_000) return;
     lastHuntCheck = Date.now();
     hunting = (async () => {
       // The event-time span stored so far (partition key min/max: answered from part metadata).
       const rs = await store.client.query({ query: 'SELECT toUnixTimestamp64Milli(min(ts)) AS lo, toUnixTimestamp64Milli(max(ts)) AS hi FROM tile_requests', format: 'JSONEachRow' });
       const [span] = await rs.json<{ lo: string; hi: string }>();
       if (!span || Number(span.hi) <= 0) return;
-      for (const end of schedule.due(Number(span.lo), Number(span.hi))) await hunter.runAt(end);
+      // Windows follow the stored data (per-minute aggregate), so a stray old or future event costs a few windows, not the span between.
+      const hi = Number(span.hi);
+      for (const step of await activeSteps(store.client, hunts.everyMs, Math.max(Number(span.lo), scannedTo), hi + 1)) schedule.observe(step);
+      scannedTo = Math.max(scannedTo, hi - huntActivitySpanMs(hunts));
+      for (const end of schedule.due(hi)) await hunter.runAt(end);
       await outputs.flush();
     })()
       .catch((err: unknown) => log.error({ err }, 'hunt failed; will retry at the next batch'))
@@ -140,6 +146,7 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
     detector: config.detector,
     catalog,
     isAllowed: createAllowlist(config.allowlist),
+    limits: config.limits,
     maxBatchRows: flags.maxBatchRows,
     maxBatchMs: flags.maxBatchMs,
     storeRequests: flags.store,

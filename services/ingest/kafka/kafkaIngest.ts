@@ -10,10 +10,12 @@ import type { AccessRecord, Lineage } from '../../core/types.ts';
 import { StreamingDetector } from '../../detector/streamingDetector.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { isRetryableStoreError } from '../../store/batchWriter.ts';
+import { insertBisecting, rejectedRowsAsDeadLetters } from '../../store/insertBisecting.ts';
 import type { Store } from '../../store/openStore.ts';
 import { DEAD_LETTER_COLUMNS, TILE_REQUEST_COLUMNS, writeDeadLetterRow, writeTileRequestRow } from '../../store/tileRequestRows.ts';
 import { TsvBuffer } from '../../store/tsvBuffer.ts';
 import type { Catalog } from '../catalog.ts';
+import type { InputLimits } from '../../core/validate/inputLimits.ts';
 import { createNormalizer, detectorEvent, type Normalized, type Normalizer } from '../normalizer.ts';
 import type { BatchControl, ConsumedBatch, KafkaConsumer, TopicPartition } from './consumer.ts';
 import { decodeMessage } from './decodeMessage.ts';
@@ -32,6 +34,8 @@ export interface KafkaIngestOptions {
   readonly detector: DetectorConfig;
   readonly catalog: Catalog;
   readonly isAllowed: (ip: string, userAgent: string) => boolean;
+  /** Ranges a stored request must fit; messages outside them are dead letters. Default DEFAULT_INPUT_LIMITS. */
+  readonly limits?: InputLimits;
   /** A batch (all partitions together) is stored when it holds this many rows or messages… Default 10,000. */
   readonly maxBatchRows?: number;
   /** …or its first message is this old (wall clock). Default 1,000 ms. */
@@ -280,7 +284,7 @@ export class KafkaIngest {
   private ensureNormalizer(sample: readonly string[]): Normalizer {
     if (this.normalizer === null) {
       const parser = createParser(this.opts.parser, sample);
-      this.normalizer = createNormalizer({ parse: parser.parse, recognise: this.opts.recognise, catalog: this.opts.catalog });
+      this.normalizer = createNormalizer({ parse: parser.parse, recognise: this.opts.recognise, catalog: this.opts.catalog, ...(this.opts.limits ? { limits: this.opts.limits } : {}), now: this.now });
       this.log.info({ format: parser.name }, 'log format');
     }
     return this.normalizer;
@@ -332,9 +336,9 @@ export class KafkaIngest {
         }
         if (offset <= ps.storedData) continue;
         const rec = n.record;
-        if (this.storeRequests) writeTileRequestRow(this.rows, rec, n.request, lineage, rec.ip);
+        const key = clientKeyUa ? `${rec.ip}|${rec.userAgent}` : rec.ip;
+        if (this.storeRequests) writeTileRequestRow(this.rows, rec, n.request, lineage, key);
         if (this.opts.republish) {
-          const key = clientKeyUa ? `${rec.ip}|${rec.userAgent}` : rec.ip;
           this.republished.push({ key, value: republishValue(rec, this.opts.topic, batch.partition, offset) });
         }
         if (this.detect) this.detector.push(detectorEvent(n, lineage));
@@ -444,14 +448,24 @@ export class KafkaIngest {
       const dlt = this.opts.deadLetterTopic;
       await this.retry('dead-letter topic', c, () => dlt.producer.send(dlt.topic, c.deadLetterMessages));
     }
-    if (c.rowCount > 0) {
-      await this.retry('tile_requests', c, () =>
-        this.opts.store.insertRaw({ table: 'tile_requests', columns: TILE_REQUEST_COLUMNS, body: c.rows, format: 'TabSeparated', settings: dedup(token) }),
-      );
-    }
-    if (c.deadCount > 0) {
+    // A value the engine still refuses costs only its own row (bisected out, dead-lettered): a poison
+    // message never stops the consumer.
+    const rejected =
+      c.rowCount > 0
+        ? await insertBisecting(this.opts.store, {
+            table: 'tile_requests',
+            columns: TILE_REQUEST_COLUMNS,
+            body: c.rows,
+            token,
+            attempt: (fn) => this.retry('tile_requests', c, async () => void (await fn())),
+          })
+        : [];
+    const dead = rejected.length > 0 ? Buffer.concat([c.dead, rejectedRowsAsDeadLetters(rejected, this.now())]) : c.dead;
+    const deadCount = c.deadCount + rejected.length;
+    const rowCount = c.rowCount - rejected.length;
+    if (deadCount > 0) {
       await this.retry('dead_letters', c, () =>
-        this.opts.store.insertRaw({ table: 'dead_letters', columns: DEAD_LETTER_COLUMNS, body: c.dead, format: 'TabSeparated', settings: dedup(`${token}:dl`) }),
+        this.opts.store.insertRaw({ table: 'dead_letters', columns: DEAD_LETTER_COLUMNS, body: dead, format: 'TabSeparated', settings: dedup(`${token}:dl`) }),
       );
     }
     for (const [p, r] of c.ranges) {
@@ -475,12 +489,12 @@ export class KafkaIngest {
     }
     this.outage = null;
     m.insertSeconds.observe(secs);
-    m.batchRows.observe(c.rowCount);
+    m.batchRows.observe(rowCount);
     m.batchBytes.observe(c.rows.length);
-    m.rows.inc({ topic: this.opts.topic }, c.rowCount);
-    m.deadLetters.inc({ topic: this.opts.topic }, c.deadCount);
-    this.stats.rows += c.rowCount;
-    this.stats.deadLetters += c.deadCount;
+    m.rows.inc({ topic: this.opts.topic }, rowCount);
+    m.deadLetters.inc({ topic: this.opts.topic }, deadCount);
+    this.stats.rows += rowCount;
+    this.stats.deadLetters += deadCount;
     this.stats.batches++;
     const ds = this.detector.stats();
     m.detectorClients.set(ds.clients);

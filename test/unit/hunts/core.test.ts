@@ -150,12 +150,31 @@ test('reconcile: one open alert per key, versions only when evidence grows, reso
   assert.equal(rebuilt.closed.size, 1);
 });
 
-test('schedule: a fixed event-time grid from the first event, each point once, lateness respected', () => {
+test('schedule: a fixed event-time grid, each window with data once, lateness respected', () => {
   const s = new HuntSchedule(600_000, 120_000);
-  assert.deepEqual(s.due(T + 30_000, T + 600_000), [], 'the first window end is not yet late enough');
-  assert.deepEqual(s.due(T + 30_000, T + 720_000), [T + 600_000]);
-  assert.deepEqual(s.due(T + 30_000, T + 1_900_000), [T + 1_200_000]);
-  assert.deepEqual(s.final(T + 30_000, T + 1_900_000), [T + 1_800_000, T + 2_400_000]);
+  s.observe(T + 30_000);
+  assert.deepEqual(s.due(T + 600_000), [], 'the first window end is not yet late enough');
+  s.observe(T + 700_000);
+  assert.deepEqual(s.due(T + 720_000), [T + 600_000]);
+  s.observe(T + 1_300_000);
+  s.observe(T + 1_900_000);
+  assert.deepEqual(s.due(T + 1_900_000), [T + 1_200_000]);
+  assert.deepEqual(s.final(T + 1_900_000), [T + 1_800_000, T + 2_400_000]);
+  s.observe(T + 650_000);
+  assert.deepEqual(s.final(T + 1_900_000), [], 'data arriving after its window ran does not run it again');
+});
+
+test('schedule: windows follow the data, not the spread of timestamps (years apart cost a few windows)', () => {
+  const H = 3_600_000;
+  const s = new HuntSchedule(600_000, 0, H);
+  const years = [Date.UTC(2001, 0, 1), Date.UTC(2010, 5, 1), Date.UTC(2026, 0, 1, 12, 5)];
+  for (const t of years) s.observe(t);
+  const due = s.final(years[2]!);
+  // Each event opens the windows whose last hour holds it: six 10-minute ends per event.
+  assert.equal(due.length, 6 * 2 + 1, 'the last event only up to the grid point after it');
+  assert.ok(due.every((e, i) => i === 0 || e > due[i - 1]!), 'ascending');
+  assert.ok(due.every((e) => years.some((t) => e > t && e <= t + H)), 'every window has an event in its last hour');
+  assert.throws(() => new HuntSchedule(600_000, 0, 60_000), /invalid hunt schedule/);
 });
 
 test('cidrBounds: IPv4 as IPv4-mapped ranges, IPv6 prefixes', () => {
