@@ -4,6 +4,7 @@ import { parseCidr } from '../core/logformat/cidr.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './backoff.ts';
 import { DEFAULT_OPEN_TTL_MS } from './alertmanagerPayload.ts';
 import { DEFAULT_ALERTS_TOPIC } from './kafkaSink.ts';
+import { DEFAULT_TOLERANCE_SEC, MAX_TOLERANCE_SEC, MIN_TOLERANCE_SEC } from './webhookSignature.ts';
 
 /** A secret read from the environment; printing, logging or serialising it shows `[redacted]`. */
 export class Secret {
@@ -41,8 +42,14 @@ export interface WebhookConfig extends SinkDelivery {
   readonly secret: Secret;
   /** 'json' (the alert) or 'slack' (`{ text }`). Default 'json'. */
   readonly format: 'json' | 'slack';
-  /** Per attempt. Default 5,000 ms. */
+  /** Per attempt. Default 5,000 ms; at most `toleranceSec` × 1000. */
   readonly timeoutMs: number;
+  /**
+   * The timestamp tolerance the receiver enforces (give its verifier the same number), in seconds:
+   * an integer from 5 to 3600. Default 300. No attempt stays in flight longer (`timeoutMs` must fit
+   * in it): a request that arrives after its timestamp went stale is refused, not retried.
+   */
+  readonly toleranceSec: number;
 }
 
 export interface AlertmanagerConfig extends SinkDelivery {
@@ -109,6 +116,9 @@ export type Env = Readonly<Record<string, string | undefined>>;
 
 type Obj = Readonly<Record<string, unknown>>;
 
+/** JSON, except that NaN and ±Infinity (which JSON prints as null) are shown as themselves. */
+const shown = (v: unknown): string => (typeof v === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v));
+
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Reads one object's fields, naming `path.field` in every error, and refuses unknown fields (typos). */
@@ -141,7 +151,7 @@ class Fields {
   int(key: string, def: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
     const v = this.get(key);
     if (v === undefined) return def;
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(key, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) this.fail(key, `must be an integer from ${min} to ${max}, got ${shown(v)}`);
     return v;
   }
   bool(key: string, def: boolean): boolean {
@@ -265,9 +275,12 @@ export function parseSinksConfig(raw: unknown, env: Env): SinksConfig {
       secret: f.secret('secretEnv', 'secret', env, true)!,
       format: f.oneOf('format', ['json', 'slack'] as const, 'json'),
       timeoutMs: f.int('timeoutMs', 5000, 1, 300_000),
+      toleranceSec: f.int('toleranceSec', DEFAULT_TOLERANCE_SEC, MIN_TOLERANCE_SEC, MAX_TOLERANCE_SEC),
       ...delivery(f, defaults),
     };
     f.done();
+    if (c.timeoutMs > c.toleranceSec * 1000)
+      throw new SinksConfigError(`${path}.timeoutMs: must be at most toleranceSec × 1000 (${c.toleranceSec * 1000}); a request still in flight when its timestamp goes stale is refused by the receiver`);
     return c;
   });
 

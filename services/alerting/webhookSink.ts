@@ -1,15 +1,16 @@
+import { randomUUID } from 'node:crypto';
 import type { Alert } from '../core/alert.ts';
 import { slackMessage } from './alertText.ts';
 import type { SinkClock } from './clock.ts';
 import { postJson, type FetchFn } from './httpPost.ts';
 import type { AlertSink } from './sink.ts';
-import { IDEMPOTENCY_HEADER, signWebhook } from './webhookSignature.ts';
+import { signWebhook } from './webhookSignature.ts';
 
 export interface WebhookSinkOptions {
   /** Sink name for metrics and logs. Default 'webhook'. */
   readonly name?: string;
   readonly url: string;
-  /** HMAC-SHA256 key for `X-Tilewatch-Signature` (see webhookSignature.ts). */
+  /** HMAC-SHA256 key for `X-Tilewatch-Signature` (see webhookSignature.ts). Never sent, logged or put in an error. */
   readonly secret: string;
   /** 'json': the alert version itself; 'slack': `{ text }` with a one-line summary and the reasons. Default 'json'. */
   readonly format?: 'json' | 'slack';
@@ -18,6 +19,8 @@ export interface WebhookSinkOptions {
   readonly clock: Pick<SinkClock, 'now'>;
   /** Default: Node's global fetch (undici). */
   readonly fetch?: FetchFn;
+  /** The nonce of each attempt; must never repeat. Default: a random UUID. */
+  readonly nonce?: () => string;
 }
 
 /** The request body for one alert version, as sent (pure). */
@@ -25,20 +28,29 @@ export function webhookBody(alert: Alert, format: 'json' | 'slack'): string {
   return JSON.stringify(format === 'slack' ? slackMessage(alert) : alert);
 }
 
+/** `<id>:<version>`: names one alert version, so every attempt to deliver it carries the same key. */
+export function webhookIdempotencyKey(alert: Alert): string {
+  return `${alert.id}:${alert.version}`;
+}
+
 /**
- * POSTs each alert version to a URL, signed with a timestamp (fresh per attempt) and carrying
- * `Idempotency-Key: <id>:<version>` (the same on every attempt). 2xx is success; 5xx, 408, 429,
- * timeouts and network errors are retried by the dispatcher; other statuses are permanent failures.
+ * POSTs each alert version to a URL, signed with scheme v2 (webhookSignature.ts): every attempt has
+ * its own timestamp and nonce, and all attempts of one version share `Idempotency-Key:
+ * <id>:<version>`, which is signed too. 2xx is success; 5xx, 408, 429, timeouts and network errors
+ * are retried by the dispatcher; other statuses are permanent failures. Errors name the URL's
+ * scheme, host and port only (httpPost.ts).
  */
 export function createWebhookSink(opts: WebhookSinkOptions): AlertSink {
   const fetchFn = opts.fetch ?? fetch;
   const format = opts.format ?? 'json';
   const timeoutMs = opts.timeoutMs ?? 5000;
+  const nonce = opts.nonce ?? randomUUID;
   return {
     name: opts.name ?? 'webhook',
     async deliver(alert, signal) {
       const body = webhookBody(alert, format);
-      const headers = { ...signWebhook(opts.secret, body, opts.clock.now()), [IDEMPOTENCY_HEADER]: `${alert.id}:${alert.version}`, 'user-agent': 'tilewatch' };
+      const delivery = { idempotencyKey: webhookIdempotencyKey(alert), nonce: nonce() };
+      const headers = { ...signWebhook(opts.secret, body, opts.clock.now(), delivery), 'user-agent': 'tilewatch' };
       await postJson(fetchFn, opts.url, body, headers, timeoutMs, signal);
     },
   };

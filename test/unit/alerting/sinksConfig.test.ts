@@ -51,6 +51,7 @@ describe('parseSinksConfig', () => {
     assert.equal(c.webhooks[0]!.name, 'webhook');
     assert.equal(c.webhooks[0]!.format, 'json');
     assert.equal(c.webhooks[0]!.timeoutMs, 5000);
+    assert.equal(c.webhooks[0]!.toleranceSec, 300);
     assert.deepEqual({ ...c.webhooks[0]!.retry }, { maxAttempts: 5, baseDelayMs: 200, maxDelayMs: 30_000 });
     assert.equal(c.webhooks[0]!.queueCapacity, 500);
     assert.equal(c.webhooks[0]!.secret.reveal(), 'hook-secret');
@@ -65,6 +66,25 @@ describe('parseSinksConfig', () => {
     assert.equal(c.blockList!.variable, 'tilewatch_blocked');
     const printed = JSON.stringify(c) + inspect(c, { depth: 10 });
     for (const secret of Object.values(ENV)) assert.ok(!printed.includes(secret), `${secret} leaked`);
+  });
+
+  test('webhook toleranceSec: an integer from 5 to 3600; NaN, negative, infinite and fractional values are refused by name', () => {
+    const hook = (over: Record<string, unknown>) => ({ webhooks: [{ url: 'https://x', secretEnv: 'TW_HOOK', ...over }] });
+    assert.equal(parseSinksConfig(hook({ toleranceSec: 60, timeoutMs: 60_000 }), ENV).webhooks[0]!.toleranceSec, 60);
+    const refused: Array<[unknown, string]> = [
+      [Number.NaN, 'NaN'],
+      [-300, '-300'],
+      [0, '0'],
+      [4, '4'],
+      [3601, '3601'],
+      [Number.POSITIVE_INFINITY, 'Infinity'],
+      [JSON.parse('1e400') as number, 'Infinity'],
+      [1.5, '1.5'],
+      ['300', '"300"'],
+      [null, 'null'],
+    ];
+    for (const [v, shown] of refused) assert.equal(errorOf(hook({ toleranceSec: v })), `sinks.webhooks[0].toleranceSec: must be an integer from 5 to 3600, got ${shown}`);
+    assert.match(errorOf(hook({ toleranceSec: 10, timeoutMs: 10_001 })), /^sinks\.webhooks\[0\]\.timeoutMs: must be at most toleranceSec × 1000 \(10000\)/);
   });
 
   test('errors name the bad field', () => {
