@@ -5,7 +5,7 @@ import { resolve } from '../core/protocols/geometry.ts';
 import { LearnedExtents } from '../core/protocols/learnedExtents.ts';
 import type { RecogniseOptions } from '../core/protocols/options.ts';
 import { recognise } from '../core/protocols/recognise.ts';
-import { checkStatusAndSize, checkTileAddress, checkTileRequest, createEventTimeGuard, DEFAULT_INPUT_LIMITS, type InputLimits } from '../core/validate/inputLimits.ts';
+import { checkStatusAndSize, checkTileAddress, storableGeometry, createEventTimeGuard, DEFAULT_INPUT_LIMITS, type InputLimits } from '../core/validate/inputLimits.ts';
 import type { AccessRecord, ImageGeometry, Lineage, Protocol, TileRequest } from '../core/types.ts';
 import type { Catalog } from './catalog.ts';
 import { createRefererClassifier } from './refererClassifier.ts';
@@ -49,8 +49,8 @@ export interface NormalizerOptions {
 
 /**
  * The per-line hot path shared by replay, ingest and the tests: parse → range checks (event time,
- * status, size) → recognise → learn extents (2xx only) → resolve geometry → range checks (tile
- * address, rectangle) → classify the Referer. A value out of range is a dead letter, so the store never
+ * status, size) → recognise → learn extents (2xx only) → resolve geometry → range check of the
+ * tile address → geometry the columns can hold (else none) → classify the Referer. A value out of range is a dead letter, so the store never
  * sees one it would reject. Holds the learned extents and the event-time sample.
  */
 export function createNormalizer(opts: NormalizerOptions): Normalizer {
@@ -73,9 +73,7 @@ export function createNormalizer(opts: NormalizerOptions): Normalizer {
       const k = `${addr.protocol}\u0000${addr.imageId}`;
       if (!learnedKeys.has(k) && learnedKeys.size < maxImages) learnedKeys.set(ownString(k), { protocol: addr.protocol, imageId: ownString(addr.imageId) });
     }
-    const request = resolve(addr, addr.imageId !== '' ? geometryOf(addr.protocol, addr.imageId) : undefined);
-    const outOfRange = checkTileRequest(request);
-    if (outOfRange !== null) return { ok: false, reason: outOfRange };
+    const request = storableGeometry(resolve(addr, addr.imageId !== '' ? geometryOf(addr.protocol, addr.imageId) : undefined));
     return { ok: true, record: rec, request, refererKind: refererKind(rec.referer) };
   };
   return {

@@ -126,15 +126,16 @@ export function checkTileAddress(addr: Pick<TileRequest, 'level' | 'col' | 'row'
   return `tile address out of range (level ${String(addr.level)}, x ${String(addr.col)}, y ${String(addr.row)})`;
 }
 
-/** null when a resolved request fits the stored columns (its address, a UInt32 rectangle, a finite scale), else the reason. */
-export function checkTileRequest(req: TileRequest): string | null {
-  const bad = checkTileAddress(req);
-  if (bad !== null) return bad;
-  if (!Number.isFinite(req.scale) || req.scale < 0) return `scale ${String(req.scale)} is not a finite non-negative number`;
+/**
+ * A resolved request whose derived geometry fits the stored columns (UInt32 rectangle, finite
+ * scale): the request itself, or the same request revealing nothing. An overflowing rectangle comes
+ * from absurd image extents (learned from hostile tile numbers), not from the request, which is
+ * still stored: no image is four billion pixels wide.
+ */
+export function storableGeometry(req: TileRequest): TileRequest {
   const r = req.rect;
+  const scaleOk = Number.isFinite(req.scale) && req.scale >= 0;
   // The encoder clamps negatives to 0; what it cannot store is a non-finite or over-wide edge.
-  if (r && !(r.x1 <= UINT32 && r.y1 <= UINT32 && r.x1 - r.x0 <= UINT32 && r.y1 - r.y0 <= UINT32 && r.x0 > -UINT32 && r.y0 > -UINT32)) {
-    return `revealed rectangle out of range (${String(r.x0)},${String(r.y0)}–${String(r.x1)},${String(r.y1)})`;
-  }
-  return null;
+  const rectOk = !r || (r.x1 <= UINT32 && r.y1 <= UINT32 && r.x1 - r.x0 <= UINT32 && r.y1 - r.y0 <= UINT32 && r.x0 > -UINT32 && r.y0 > -UINT32);
+  return scaleOk && rectOk ? req : { ...req, rect: null, scale: 0 };
 }

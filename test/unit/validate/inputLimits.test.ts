@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkStatusAndSize, checkTileRequest, createEventTimeGuard, DEFAULT_INPUT_LIMITS, SKEW_SAMPLE } from '../../../services/core/validate/inputLimits.ts';
+import { checkStatusAndSize, checkTileAddress, createEventTimeGuard, storableGeometry, DEFAULT_INPUT_LIMITS, SKEW_SAMPLE } from '../../../services/core/validate/inputLimits.ts';
 import type { TileRequest } from '../../../services/core/types.ts';
 
 const NOW = Date.UTC(2026, 11, 2, 12);
@@ -46,13 +46,14 @@ test('status and size: HTTP statuses 0–999, sizes 0–maxBytes', () => {
   assert.match(checkStatusAndSize(200, 2 ** 41, DEFAULT_INPUT_LIMITS) ?? '', /exceeds/);
 });
 
-test('tile requests: what Int16 / Int32 / UInt32 / Float32 columns cannot hold is refused', () => {
+test('tile requests: an address Int16 / Int32 columns cannot hold is refused; geometry they cannot hold reveals nothing', () => {
   const ok: TileRequest = { protocol: 'dzi', imageId: 'a', kind: 'tile', level: 14, col: 3, row: 4, rect: { x0: 0, y0: 0, x1: 256, y1: 256 }, scale: 1 };
-  assert.equal(checkTileRequest(ok), null);
-  assert.equal(checkTileRequest({ ...ok, rect: null, scale: 0 }), null);
-  assert.match(checkTileRequest({ ...ok, level: 40_000 }) ?? '', /tile address out of range/);
-  assert.match(checkTileRequest({ ...ok, col: 2 ** 31 }) ?? '', /tile address out of range/);
-  assert.match(checkTileRequest({ ...ok, scale: Number.POSITIVE_INFINITY }) ?? '', /scale/);
-  assert.match(checkTileRequest({ ...ok, rect: { x0: 0, y0: 0, x1: 2 ** 33, y1: 1 } }) ?? '', /rectangle/);
-  assert.match(checkTileRequest({ ...ok, rect: { x0: 0, y0: 0, x1: Number.NaN, y1: 1 } }) ?? '', /rectangle/);
+  assert.equal(checkTileAddress(ok), null);
+  assert.match(checkTileAddress({ ...ok, level: 40_000 }) ?? '', /tile address out of range/);
+  assert.match(checkTileAddress({ ...ok, col: 2 ** 31 }) ?? '', /tile address out of range/);
+  assert.equal(storableGeometry(ok), ok);
+  const none = { ...ok, rect: null, scale: 0 };
+  assert.deepEqual(storableGeometry({ ...ok, scale: Number.POSITIVE_INFINITY }), none);
+  assert.deepEqual(storableGeometry({ ...ok, rect: { x0: 0, y0: 0, x1: 2 ** 33, y1: 1 } }), none);
+  assert.deepEqual(storableGeometry({ ...ok, rect: { x0: 0, y0: 0, x1: Number.NaN, y1: 1 } }), none);
 });
