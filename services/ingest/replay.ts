@@ -10,7 +10,7 @@ import { writeDeadLetterRow, writeTileRequestRow } from '../store/tileRequestRow
 import { TsvBuffer } from '../store/tsvBuffer.ts';
 import type { HuntSchedule } from '../hunts/huntRunner.ts';
 import type { Catalog } from './catalog.ts';
-import { openLineSource, type LineSource } from './lineReader.ts';
+import { openLineSource, storedLinesOf, type LineSource, type ReadFailure } from './lineReader.ts';
 import { createNormalizer, detectorEvent, type Normalizer } from './normalizer.ts';
 
 export interface ReplayOptions {
@@ -29,6 +29,8 @@ export interface ReplayOptions {
   /** Hunts in event time: each due window end runs once everything up to it (plus lateness) is stored. */
   readonly hunts?: { readonly schedule: HuntSchedule; readonly run: (windowEnd: number) => Promise<unknown> };
   readonly onProgress?: (p: ReplayProgress) => void;
+  /** Called once, when the format is chosen (before any line is stored), with what a detected format loses. */
+  readonly onFormat?: (format: { readonly name: string; readonly warnings: readonly string[] }) => void;
   /** Wall clock for progress and audit columns only (never for detection). */
   readonly now?: () => number;
 }
@@ -59,6 +61,10 @@ export interface ReplaySummary {
   readonly eventTimeTo: number;
   /** Images with geometry: catalogue entries plus learned extents at the end of the run. */
   readonly images: ReadonlyArray<{ protocol: Protocol; imageId: string; geometry: ImageGeometry; openDataLongEdge: number }>;
+  /** What the detected format loses (no user agent, no Referer, lines that do not parse); empty for a given --format. */
+  readonly formatWarnings: readonly string[];
+  /** Inputs whose reading stopped early (a truncated .gz): their complete lines before the break were replayed. */
+  readonly unreadable: ReadonlyArray<{ readonly input: string } & ReadFailure>;
 }
 
 /**
@@ -85,6 +91,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   let alreadyStored = 0;
   let blankLines = 0;
   let deadLetters = 0;
+  const unreadable: Array<{ input: string } & ReadFailure> = [];
   let tFrom = Number.POSITIVE_INFINITY;
   let tTo = Number.NEGATIVE_INFINITY;
   const runHunts = async (windowEnds: number[]): Promise<void> => {
@@ -125,8 +132,9 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
 
     for await (const chunk of source.chunks()) {
       if (parser === null || normalizer === null) {
-        // The format is detected once, from the first lines of the first input.
-        parser = createParser(opts.parser, chunk.lines.slice(0, 200));
+        // The format is detected once, by a vote over the first chunk of the first input (its first 2,000 lines or all of it).
+        parser = createParser(opts.parser, chunk.lines);
+        opts.onFormat?.(parser);
         normalizer = createNormalizer({ parse: parser.parse, recognise: opts.recognise, catalog: opts.catalog });
       }
       const norm = normalizer;
@@ -135,7 +143,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
         const line = chunk.lines[i]!;
         linesRead++;
         if (ranges === null && source.identityReady()) {
-          ranges = await storedRanges(opts.store.client, source.identity());
+          ranges = await storedLinesOf(source, (id) => storedRanges(opts.store.client, id));
         }
         // Lines an earlier replay stored are still fed to the detector (alerts are deterministic) but not re-inserted.
         let stored = false;
@@ -170,7 +178,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
           }
         }
         if (lineNo % batchLines === 0) {
-          if (ranges === null) ranges = await storedRanges(opts.store.client, source.identity());
+          if (ranges === null) ranges = await storedLinesOf(source, (id) => storedRanges(opts.store.client, id));
           await flush();
           if (opts.hunts) await runHunts(opts.hunts.schedule.due(tFrom, tTo));
         }
@@ -182,6 +190,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       }
     }
     await flush();
+    const failure = source.readFailure();
+    if (failure !== null) unreadable.push({ input: name, ...failure });
   }
   await writer.drain();
   detector.flush();
@@ -206,5 +216,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     eventTimeFrom: Number.isFinite(tFrom) ? tFrom : 0,
     eventTimeTo: Number.isFinite(tTo) ? tTo : 0,
     images,
+    formatWarnings: parser?.warnings ?? [],
+    unreadable,
   };
 }

@@ -1,10 +1,12 @@
 /**
  * Replaying stores each request once (ARCHITECTURE.md "Idempotency"): the same file again, the same
- * content gzipped under another name, a file that grew, several insert batches.
+ * content gzipped under another name, a file that grew, several insert batches; and different logs
+ * are never taken for one another, even when they share their first line.
  *
- * Source identity is the SHA-256 of the first 64 KiB of decompressed content, so the behaviour is
- * tested on both sides of that size: "large" logs (> 64 KiB, the ledger path) and "small" ones (the
- * whole log fits in the identity prefix).
+ * Source identity is the SHA-256 of the first 64 lines (IDENTITY_LINES) of decompressed content, so
+ * the behaviour is tested on both sides of that length: "large" logs (the identity is final) and
+ * "small" ones (named by all their lines, and found again through their earlier identities once
+ * they grew).
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -14,6 +16,7 @@ import { gzipSync } from 'node:zlib';
 import { describeRun, parseSummary, runCli, tempDir, type CliResult } from '../support/cli.ts';
 import { sqlOne, sqlRows } from '../support/store.ts';
 import { goodLines, T0 } from '../support/logs.ts';
+import { IDENTITY_LINES } from '../../services/ingest/lineReader.ts';
 
 const BAD = 'not a log line';
 
@@ -119,7 +122,7 @@ test('a large file that grew: the second replay stores only the appended lines',
   assert.deepEqual(dead.map((d) => d.line), [5, 1010 + 30]);
 });
 
-describe('a small file (shorter than the 64 KiB identity prefix) replayed twice', () => {
+describe('a small file (shorter than the 64 identity lines) replayed twice', () => {
   let second: ReturnType<typeof parseSummary> | undefined;
 
   test('stores each request once', async (t) => {
@@ -173,3 +176,49 @@ test(
     assert.deepEqual(await counts(data), { n: 249, lines: 249, dead: 1, sources: 1 });
   },
 );
+
+test('two logs sharing only their first line are both stored in full, in separate runs and in one', async (t) => {
+  const dir = tempDir(t, 'idem-first-line');
+  const a = logLines(400);
+  const b = [a[0]!, ...logLines(399, [], { start: T0 + 3_600_000, ipBase: 50 })];
+  const small = [a[0]!, ...logLines(11, [], { start: T0 + 7_200_000, ipBase: 80 })];
+  const files = { a: join(dir, 'a.log'), b: join(dir, 'b.log'), small: join(dir, 'small.log') };
+  writeFileSync(files.a, text(a));
+  writeFileSync(files.b, text(b));
+  writeFileSync(files.small, text(small));
+
+  const data = join(dir, 'data');
+  const sa = parseSummary((await replayOk([files.a, '--data', data])).stdout);
+  assert.deepEqual([sa.stored, sa.alreadyStored], [400, 0]);
+  const sb = parseSummary((await replayOk([files.b, '--data', data])).stdout);
+  assert.deepEqual([sb.stored, sb.alreadyStored], [400, 0]);
+  const ss = parseSummary((await replayOk([files.small, '--data', data])).stdout);
+  assert.deepEqual([ss.stored, ss.alreadyStored], [12, 0]);
+  assert.deepEqual(await counts(data), { n: 812, lines: 400, dead: 0, sources: 3 });
+
+  const together = join(dir, 'data-together');
+  const s = parseSummary((await replayOk([files.a, files.b, files.small, '--data', together])).stdout);
+  assert.deepEqual([s.stored, s.alreadyStored], [812, 0]);
+  // And again: everything is known.
+  const again = parseSummary((await replayOk([files.b, files.small, files.a, '--data', together])).stdout);
+  assert.deepEqual([again.stored, again.alreadyStored], [0, 812]);
+  assert.deepEqual(await counts(together), { n: 812, lines: 400, dead: 0, sources: 3 });
+});
+
+test(`a small file that grows past the ${IDENTITY_LINES} identity lines keeps what it stored`, async (t) => {
+  const dir = tempDir(t, 'idem-small-to-large');
+  const data = join(dir, 'data');
+  const log = join(dir, 'young.log');
+  writeFileSync(log, text(logLines(20, [4])));
+  const s1 = parseSummary((await replayOk([log, '--data', data])).stdout);
+  assert.deepEqual([s1.stored, s1.deadLetters], [19, 1]);
+  appendFileSync(log, text(logLines(30, [], { start: T0 + 600_000, ipBase: 40 })));
+  const s2 = parseSummary((await replayOk([log, '--data', data])).stdout);
+  assert.deepEqual([s2.stored, s2.alreadyStored], [30, 20]);
+  appendFileSync(log, text(logLines(450, [100], { start: T0 + 3_600_000, ipBase: 50 })));
+  const s3 = parseSummary((await replayOk([log, '--data', data, '--batch-lines', '100'])).stdout);
+  assert.deepEqual([s3.stored, s3.alreadyStored, s3.deadLetters], [449, 50, 1]);
+  const s4 = parseSummary((await replayOk([log, '--data', data])).stdout);
+  assert.deepEqual([s4.stored, s4.alreadyStored], [0, 500]);
+  assert.deepEqual(await counts(data), { n: 498, lines: 498, dead: 2, sources: 1 });
+});

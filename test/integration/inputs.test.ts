@@ -1,15 +1,15 @@
 /**
- * Replay inputs: several files in order, gzip, stdin, a missing file, JSON lines, a custom nginx
- * log_format string.
+ * Replay inputs: several files in order, gzip, stdin, a missing file, a truncated gzip, JSON lines,
+ * a custom nginx log_format string, and format detection that one odd line cannot fool.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
 import { EXIT } from '../../services/cli/exitCodes.ts';
 import { describeRun, parseSummary, runCli, tempDir } from '../support/cli.ts';
-import { combined, goodLines, goodRequests, iiifTile, jsonLine, T0 } from '../support/logs.ts';
+import { BROWSER_UA, combined, goodLines, goodRequests, iiifTile, jsonLine, T0, type Req } from '../support/logs.ts';
 import { sqlOne, sqlRows } from '../support/store.ts';
 
 const text = (lines: readonly string[]): string => lines.map((l) => `${l}\n`).join('');
@@ -184,4 +184,112 @@ test('a custom --format nginx log_format string', async (t) => {
   );
   const dead = await sqlRows<{ line: number }>(data, 'SELECT toUInt32(line) AS line FROM dead_letters');
   assert.deepEqual(dead, [{ line: 4 }]);
+});
+
+/** A combined line cut right after its bytes field: it parses as common. */
+const cutAfterBytes = (line: string): string => line.slice(0, line.indexOf(' "', line.indexOf('" ') + 2));
+const FORMAT_WARNING = /^tilewatch: warning: the detected format common has no user agent and no Referer/m;
+
+test('one line cut after its bytes field among the first lines does not switch the run to common', async (t) => {
+  const dir = tempDir(t, 'in-cut');
+  const data = join(dir, 'data');
+  const file = join(dir, 'access.log');
+  const reqs: Req[] = goodRequests(2500).map((q, i) => ({ ...q, referer: i % 2 === 0 ? 'https://museum.example/object/1' : '' }));
+  const lines = reqs.map(combined);
+  lines[40] = cutAfterBytes(lines[40]!);
+  lines[41] = 'garbage, not a log line';
+  writeFileSync(file, text(lines));
+
+  const r = await runCli(['replay', file, '--data', data, '--quiet']);
+  assert.equal(r.code, 0, describeRun(r));
+  assert.equal(r.stderr, '', 'no warning: nothing is lost');
+  const s = parseSummary(r.stdout);
+  assert.deepEqual([s.format, s.stored, s.deadLetters], ['combined', 2498, 2]);
+  assert.doesNotMatch(r.stdout, /format warning/);
+  const agg = await sqlOne<{ ua: number; ref: number }>(
+    data,
+    `SELECT toUInt32(countIf(user_agent = '${BROWSER_UA}')) AS ua, toUInt32(countIf(referer != '')) AS ref FROM tile_requests`,
+  );
+  assert.deepEqual([agg.ua, agg.ref], [2498, 1249]);
+  const dead = await sqlRows(data, 'SELECT toUInt32(line) AS line FROM dead_letters ORDER BY line');
+  assert.deepEqual(dead, [{ line: 41 }, { line: 42 }]);
+});
+
+test('a genuine common log stays common, and the run says loudly that user agent and Referer are absent', async (t) => {
+  const dir = tempDir(t, 'in-common');
+  const data = join(dir, 'data');
+  const file = join(dir, 'common.log');
+  writeFileSync(file, text(goodLines(300).map(cutAfterBytes)));
+
+  const r = await runCli(['replay', file, '--data', data, '--quiet']);
+  assert.equal(r.code, 0, describeRun(r));
+  assert.match(r.stderr, FORMAT_WARNING);
+  const s = parseSummary(r.stdout);
+  assert.deepEqual([s.format, s.stored, s.deadLetters], ['common', 300, 0]);
+  assert.match(r.stdout, /^ {2}format warning {2}the detected format common has no user agent and no Referer/m);
+
+  // --format wins: no detection, no warning.
+  const given = await runCli(['replay', file, '--data', join(dir, 'data-given'), '--quiet', '--format', 'common']);
+  assert.equal(given.code, 0, describeRun(given));
+  assert.equal(given.stderr, '');
+  assert.doesNotMatch(given.stdout, /format warning/);
+});
+
+test('a JSON log with a few non-JSON lines is replayed as JSON; the odd lines are dead letters', async (t) => {
+  const dir = tempDir(t, 'in-json-mixed');
+  const data = join(dir, 'data');
+  const file = join(dir, 'access.json');
+  const lines = goodRequests(2500).map(jsonLine);
+  const odd = [3, 50, 51, 700, 2400];
+  for (const i of odd) lines[i] = i % 2 === 0 ? combined(goodRequests(1)[0]!) : 'plain text from a crash handler';
+  writeFileSync(file, text(lines));
+
+  const r = await runCli(['replay', file, '--data', data, '--quiet']);
+  assert.equal(r.code, 0, describeRun(r));
+  assert.equal(r.stderr, '');
+  const s = parseSummary(r.stdout);
+  assert.deepEqual([s.format, s.stored, s.deadLetters], ['json', 2495, 5]);
+  const dead = await sqlRows<{ line: number }>(data, 'SELECT toUInt32(line) AS line FROM dead_letters ORDER BY line');
+  assert.deepEqual(dead.map((d) => d.line), odd.map((i) => i + 1));
+});
+
+test('a truncated .gz: its complete lines and the other inputs are stored, the file is named, exit 1; the whole log later stores the rest', async (t) => {
+  const dir = tempDir(t, 'in-truncated');
+  const data = join(dir, 'data');
+  const rotated = join(dir, 'access.log.1.gz');
+  const current = join(dir, 'access.log');
+  const old = goodLines(3000);
+  const gz = gzipSync(text(old));
+  const cut = gz.subarray(0, Math.floor(gz.length * 0.6));
+  writeFileSync(rotated, cut);
+  writeFileSync(current, text(goodLines(200, { start: T0 + 7_200_000, ipBase: 60 })));
+  // What zlib can recover from the cut file, in complete lines.
+  const readable = gunzipSync(cut, { finishFlush: zlibConstants.Z_SYNC_FLUSH }).toString('utf8').split('\n').length - 1;
+  assert.ok(readable > 1000 && readable < 3000, String(readable));
+
+  const r = await runCli(['replay', rotated, current, '--data', data, '--quiet']);
+  assert.equal(r.code, EXIT.FAILURE, describeRun(r));
+  const named = `${rotated}: truncated gzip data (unexpected end of file) after line ${readable}: the ${readable} lines before it were replayed, the rest could not be read`;
+  assert.equal(r.stderr, `tilewatch: ${named}\n`);
+  const s = parseSummary(r.stdout);
+  assert.deepEqual([s.inputs, s.linesRead, s.stored, s.deadLetters], [2, readable + 200, readable + 200, 0]);
+  assert.ok(r.stdout.includes(`  unreadable      ${named}\n`), r.stdout);
+  const perSource = await sqlRows<{ source: string; n: number; maxLine: number }>(
+    data,
+    'SELECT source, toUInt32(count()) AS n, toUInt32(max(line)) AS maxLine FROM tile_requests GROUP BY source ORDER BY source',
+  );
+  assert.deepEqual(perSource, [
+    { source: current, n: 200, maxLine: 200 },
+    { source: rotated, n: readable, maxLine: readable },
+  ]);
+
+  // The intact log (same content, another name): only the lines the cut hid are new.
+  const intact = join(dir, 'access.log.1');
+  writeFileSync(intact, text(old));
+  const again = await runCli(['replay', intact, '--data', data, '--quiet']);
+  assert.equal(again.code, 0, describeRun(again));
+  const s2 = parseSummary(again.stdout);
+  assert.deepEqual([s2.stored, s2.alreadyStored], [3000 - readable, readable]);
+  const total = await sqlOne<{ n: number; lines: number }>(data, `SELECT toUInt32(count()) AS n, toUInt32(uniqExact(line)) AS lines FROM tile_requests WHERE source != '${current}'`);
+  assert.deepEqual(total, { n: 3000, lines: 3000 });
 });

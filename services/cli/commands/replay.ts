@@ -24,11 +24,17 @@ export interface ReplayRun {
   readonly hunts: { readonly runs: number; readonly emitted: number; readonly totalMs: number } | null;
 }
 
-/** `tilewatch replay`: prints alerts as they are raised (unless --quiet) and a summary at the end. */
+/**
+ * `tilewatch replay`: prints alerts as they are raised (unless --quiet) and a summary at the end.
+ * An input that could not be read to its end (a truncated .gz) does not stop the run: its readable
+ * lines and the other inputs are replayed, then the input is named on stderr and the exit code is
+ * FAILURE.
+ */
 export async function runReplay(files: readonly string[], flags: ReplayFlags): Promise<number> {
   const run = await replayFiles(files, flags, { printAlerts: !flags.quiet });
   process.stdout.write(formatSummary(run));
-  return EXIT.OK;
+  for (const u of run.summary.unreadable) process.stderr.write(`tilewatch: ${describeUnreadable(u)}\n`);
+  return run.summary.unreadable.length > 0 ? EXIT.FAILURE : EXIT.OK;
 }
 
 /** Shared by `replay` and `demo`. */
@@ -72,6 +78,10 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
       isAllowed: createAllowlist(config.allowlist),
       ...(flags.batchLines ? { batchLines: flags.batchLines } : {}),
       onProgress: progress,
+      onFormat: (f) => {
+        for (const w of f.warnings) process.stderr.write(`tilewatch: warning: ${w}\n`);
+        log.info({ format: f.name, warnings: f.warnings }, 'log format');
+      },
       onAlert: (a) => {
         hunter?.noteStreamingAlert(a);
         emit(a);
@@ -119,6 +129,8 @@ export function formatSummary(run: ReplayRun): string {
     '',
     'tilewatch replay summary',
     `  inputs          ${s.inputs} (format ${s.format})`,
+    ...s.formatWarnings.map((w) => `  format warning  ${w}`),
+    ...s.unreadable.map((u) => `  unreadable      ${describeUnreadable(u)}`),
     `  event time      ${span}`,
     `  lines read      ${s.linesRead}`,
     `  stored          ${s.stored} new rows${s.alreadyStored > 0 ? `, ${s.alreadyStored} lines already stored by an earlier replay` : ''}`,
@@ -129,6 +141,12 @@ export function formatSummary(run: ReplayRun): string {
     `  elapsed         ${secs.toFixed(1)} s, ${Math.round(s.linesRead / Math.max(secs, 0.001))} lines/s (insert ${Math.round(s.insertMs)} ms over ${s.batches} batches${s.retries ? `, ${s.retries} retries` : ''})`,
     '',
   ].join('\n');
+}
+
+/** One input that could not be read to its end, as a sentence naming it. */
+export function describeUnreadable(u: ReplaySummary['unreadable'][number]): string {
+  if (u.lines === 0) return `${u.input}: ${u.reason}: nothing could be read from it`;
+  return `${u.input}: ${u.reason} after line ${u.lines}: the ${u.lines} lines before it were replayed, the rest could not be read`;
 }
 
 function createProgress(enabled: boolean, started: number): ((p: ReplayProgress | { done: true }) => void) | undefined {

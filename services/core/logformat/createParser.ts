@@ -1,6 +1,6 @@
 import { compileNginxFormat } from './compileNginxFormat.ts';
 import { createJsonParser } from './createJsonParser.ts';
-import { detectFormat } from './detectFormat.ts';
+import { detectFormat, type DetectedFormat } from './detectFormat.ts';
 import type { LineParser } from './lineParser.ts';
 import { PRESET_FORMATS, type PresetName } from './presetFormats.ts';
 
@@ -21,6 +21,13 @@ export interface ParserSpec {
 export interface NamedParser {
   readonly name: string;
   readonly parse: LineParser;
+  /** How `auto` chose the layout; absent when the format was given. */
+  readonly detected?: DetectedFormat;
+  /**
+   * What the run loses with a detected layout (see {@link DetectedFormat.warnings}), for the
+   * operator's eyes before a long run. Always empty for a given format: `--format` wins unchecked.
+   */
+  readonly warnings: readonly string[];
 }
 
 /** Names accepted in {@link ParserSpec.format} besides log_format strings. */
@@ -33,9 +40,10 @@ function isPreset(name: string): name is PresetName {
 /**
  * The single parser factory the pipeline calls.
  *
- * `auto` (or no format) runs {@link detectFormat} over `sampleLines`; with no samples, or when
- * nothing in them parses, it falls back to `combined`. The returned name is the resolved layout
- * (e.g. `json`, `combined`), never `auto`.
+ * `auto` (or no format) runs {@link detectFormat} over `sampleLines` (give it the first
+ * `DETECT_SAMPLE_SIZE` lines or more: the vote is only as good as its sample); with no samples, or
+ * when nothing in them parses, it falls back to `combined`. The returned name is the resolved
+ * layout (e.g. `json`, `combined`), never `auto`. A given format is used as is, without detection.
  *
  * @throws Error for an unknown format name (listing the valid ones), an invalid log_format string,
  * or an invalid trusted-proxy CIDR.
@@ -49,17 +57,21 @@ export function createParser(spec: ParserSpec, sampleLines: readonly string[] = 
     throw new Error(`invalid maxLineLength ${String(options.maxLineLength)}: expected a positive integer`);
   }
   let name = (spec.format ?? 'auto').trim();
-  if (name.includes('$')) return { name: 'custom', parse: compileNginxFormat(spec.format ?? '', options) };
+  if (name.includes('$')) return { name: 'custom', parse: compileNginxFormat(spec.format ?? '', options), warnings: [] };
   name = name.toLowerCase();
+  let detected: DetectedFormat | undefined;
   if (name === '' || name === 'auto') {
-    name = sampleLines.length > 0 ? detectFormat(sampleLines).name : 'combined';
+    detected = detectFormat(sampleLines, options);
+    name = detected.name;
   }
-  if (name === 'json') return { name, parse: createJsonParser(options) };
+  const chosen = detected ? { detected, warnings: detected.warnings } : { warnings: [] };
+  if (name === 'json') return { name, parse: createJsonParser(options), ...chosen };
   if (isPreset(name)) {
     const preset = PRESET_FORMATS[name];
     return {
       name,
       parse: compileNginxFormat(preset.format, { ...options, allowTrailingFields: preset.allowTrailingFields }),
+      ...chosen,
     };
   }
   throw new Error(

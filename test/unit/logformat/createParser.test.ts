@@ -1,32 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createParser } from '../../../services/core/logformat/createParser.ts';
-import { detectFormat } from '../../../services/core/logformat/detectFormat.ts';
 
 const COMBINED = '203.0.113.7 - - [10/Oct/2000:13:55:36 -0700] "GET /a.jpg HTTP/1.1" 200 2326 "-" "Mozilla/5.0"';
 const COMBINED_XFF = `${COMBINED} "198.51.100.4, 10.0.0.2"`;
-const COMBINED_EXTRA = `${COMBINED} "rt=0.003" cache=HIT`;
 const COMMON = '203.0.113.7 - - [10/Oct/2000:13:55:36 -0700] "GET /a.jpg HTTP/1.1" 200 2326';
 const JSONL = '{"time":"2000-10-10T13:55:36Z","remote_addr":"1.2.3.4","request":"GET / HTTP/1.1","status":200}';
-
-test('detectFormat: each layout', () => {
-  assert.deepEqual(detectFormat([COMBINED, COMBINED, '', COMBINED]), { name: 'combined', confidence: 1 });
-  assert.deepEqual(detectFormat([COMBINED_XFF, COMBINED_XFF.replace('"198.51.100.4, 10.0.0.2"', '"-"')]), { name: 'combined_xff', confidence: 1 });
-  assert.deepEqual(detectFormat([COMBINED_EXTRA, COMBINED_EXTRA]), { name: 'combined', confidence: 1 });
-  assert.deepEqual(detectFormat([COMMON, COMMON]), { name: 'common', confidence: 1 });
-  assert.deepEqual(detectFormat(['', JSONL, '   ', JSONL]), { name: 'json', confidence: 1 });
-});
-
-test('detectFormat: mixed samples pick the majority, confidence is the fraction parsed', () => {
-  assert.deepEqual(detectFormat([COMBINED, COMBINED, COMBINED, 'garbage']), { name: 'combined', confidence: 0.75 });
-  assert.deepEqual(detectFormat([COMMON, COMMON, COMMON, COMBINED]), { name: 'common', confidence: 1 }); // common ignores trailing fields
-  assert.deepEqual(detectFormat([COMBINED_XFF, COMBINED, COMBINED, COMBINED]), { name: 'combined', confidence: 1 });
-  assert.deepEqual(detectFormat([JSONL, JSONL, COMBINED]), { name: 'json', confidence: 2 / 3 });
-  assert.deepEqual(detectFormat([JSONL, COMBINED, COMBINED]), { name: 'combined', confidence: 2 / 3 });
-  assert.deepEqual(detectFormat(['x', 'y']), { name: 'combined', confidence: 0 });
-  assert.deepEqual(detectFormat([]), { name: 'combined', confidence: 0 });
-  assert.deepEqual(detectFormat(['', '  ']), { name: 'combined', confidence: 0 });
-});
 
 test('createParser: presets, json, custom, auto', () => {
   assert.equal(createParser({}).name, 'combined');
@@ -44,6 +23,31 @@ test('createParser: presets, json, custom, auto', () => {
   assert.ok(a.ok && a.record.ip === '198.51.100.4');
   const json = createParser({ format: 'json' }).parse(JSONL);
   assert.ok(json.ok && json.record.ip === '1.2.3.4');
+});
+
+test('createParser: a given format wins without detection or warnings; auto carries what detection found', () => {
+  const commonSample = Array.from({ length: 50 }, () => COMMON);
+  const given = createParser({ format: 'combined' }, commonSample);
+  assert.deepEqual([given.name, given.warnings, given.detected], ['combined', [], undefined]);
+  assert.deepEqual(createParser({ format: 'common' }, commonSample).warnings, []);
+  assert.deepEqual(createParser({ format: '$remote_addr [$time_local] "$request"' }, commonSample).warnings, []);
+
+  const auto = createParser({}, commonSample);
+  assert.equal(auto.name, 'common');
+  assert.equal(auto.detected?.sampleLines, 50);
+  assert.equal(auto.warnings.length, 1);
+  assert.match(auto.warnings[0]!, /common has no user agent and no Referer/);
+  assert.deepEqual(createParser({}, [COMBINED, COMBINED]).warnings, []);
+  // Nothing to detect from: combined, silently (nothing is lost).
+  assert.deepEqual([createParser({}).name, createParser({}).warnings], ['combined', []]);
+});
+
+test('createParser: the line-length limit applies to detection too', () => {
+  const long = `${COMBINED.slice(0, -1)}${'x'.repeat(200)}"`;
+  assert.equal(createParser({}, [long, long]).name, 'combined');
+  const limited = createParser({ maxLineLength: 100 }, [long, long]);
+  assert.equal(limited.detected?.confidence, 0);
+  assert.match(limited.warnings[0]!, /none of the 2 sample lines parses/);
 });
 
 test('createParser: configuration errors', () => {
