@@ -9,6 +9,7 @@ import type { Store } from '../store/openStore.ts';
 import { writeDeadLetterRow, writeTileRequestRow } from '../store/tileRequestRows.ts';
 import { TsvBuffer } from '../store/tsvBuffer.ts';
 import type { HuntSchedule } from '../hunts/huntRunner.ts';
+import type { InputLimits } from '../core/validate/inputLimits.ts';
 import type { Catalog } from './catalog.ts';
 import { openLineSource, storedLinesOf, type LineSource, type ReadFailure } from './lineReader.ts';
 import { createNormalizer, detectorEvent, type Normalizer } from './normalizer.ts';
@@ -21,6 +22,8 @@ export interface ReplayOptions {
   readonly recognise: RecogniseOptions;
   readonly detector: DetectorConfig;
   readonly catalog: Catalog;
+  /** Ranges a stored request must fit (event-time window, status, size); lines outside are dead letters. Default DEFAULT_INPUT_LIMITS. */
+  readonly limits?: InputLimits;
   /** Allow-listed clients are stored but never scored. */
   readonly isAllowed: (ip: string, userAgent: string) => boolean;
   /** Lines per batch; batches are cut at fixed line numbers so a replay produces the same tokens. Default 50,000. */
@@ -104,6 +107,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   for (let inputIndex = 0; inputIndex < opts.inputs.length; inputIndex++) {
     const name = opts.inputs[inputIndex]!;
     const source: LineSource = await openLineSource(name);
+    normalizer?.newSource();
     let ranges: Array<[number, number]> | null = null;
     let rangeIdx = 0;
     const rows = new TsvBuffer();
@@ -135,7 +139,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
         // The format is detected once, by a vote over the first chunk of the first input (its first 2,000 lines or all of it).
         parser = createParser(opts.parser, chunk.lines);
         opts.onFormat?.(parser);
-        normalizer = createNormalizer({ parse: parser.parse, recognise: opts.recognise, catalog: opts.catalog });
+        normalizer = createNormalizer({ parse: parser.parse, recognise: opts.recognise, catalog: opts.catalog, ...(opts.limits ? { limits: opts.limits } : {}), now });
       }
       const norm = normalizer;
       for (let i = 0; i < chunk.lines.length; i++) {
@@ -169,6 +173,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
             const rec = n.record;
             if (rec.ts < tFrom) tFrom = rec.ts;
             if (rec.ts > tTo) tTo = rec.ts;
+            opts.hunts?.schedule.observe(rec.ts);
             if (!stored) {
               writeTileRequestRow(rows, rec, n.request, lineage, clientKeyOf(rec.ip, rec.userAgent));
               if (batchFirst === 0) batchFirst = lineNo;
@@ -180,7 +185,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
         if (lineNo % batchLines === 0) {
           if (ranges === null) ranges = await storedLinesOf(source, (id) => storedRanges(opts.store.client, id));
           await flush();
-          if (opts.hunts) await runHunts(opts.hunts.schedule.due(tFrom, tTo));
+          if (opts.hunts) await runHunts(opts.hunts.schedule.due(tTo));
         }
       }
       const t = now();
@@ -195,7 +200,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   }
   await writer.drain();
   detector.flush();
-  if (opts.hunts) await runHunts(opts.hunts.schedule.final(tFrom, tTo));
+  if (opts.hunts) await runHunts(opts.hunts.schedule.final(tTo));
 
   const images: Array<{ protocol: Protocol; imageId: string; geometry: ImageGeometry; openDataLongEdge: number }> = [];
   for (const e of opts.catalog.entries()) images.push({ protocol: e.protocol, imageId: e.id, geometry: e.geometry, openDataLongEdge: e.openDataLongEdge });
@@ -206,7 +211,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     linesRead,
     stored: writer.stats.rows,
     alreadyStored,
-    deadLetters,
+    deadLetters: deadLetters + writer.stats.rejected,
     blankLines,
     batches: writer.stats.batches,
     retries: writer.stats.retries,

@@ -5,7 +5,7 @@ import type { Alert } from '../../core/alert.ts';
 import { emptyCatalog, loadCatalog } from '../../ingest/catalog.ts';
 import { replay, type ReplayProgress, type ReplaySummary } from '../../ingest/replay.ts';
 import { writeImages } from '../../store/images.ts';
-import { HuntRunner, HuntSchedule } from '../../hunts/huntRunner.ts';
+import { HuntRunner, HuntSchedule, huntActivitySpanMs } from '../../hunts/huntRunner.ts';
 import { createAllowlist } from '../config.ts';
 import { EXIT } from '../exitCodes.ts';
 import { openAlertOutputs } from './alertOutputs.ts';
@@ -75,6 +75,7 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
       recognise: config.recognise,
       detector: config.detector,
       catalog,
+      limits: config.limits,
       isAllowed: createAllowlist(config.allowlist),
       ...(flags.batchLines ? { batchLines: flags.batchLines } : {}),
       onProgress: progress,
@@ -87,7 +88,7 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
         emit(a);
       },
       ...(hunter && config.hunts
-        ? { hunts: { schedule: new HuntSchedule(config.hunts.everyMs, config.hunts.latenessMs), run: (end: number) => hunter.runAt(end) } }
+        ? { hunts: { schedule: new HuntSchedule(config.hunts.everyMs, config.hunts.latenessMs, huntActivitySpanMs(config.hunts)), run: (end: number) => hunter.runAt(end) } }
         : {}),
     });
     progress?.({ done: true });
