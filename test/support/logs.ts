@@ -66,7 +66,7 @@ export function iiifInfo(imageId: string): string {
 
 /**
  * `n` distinct, valid requests: ten clients in turn, IIIF full-resolution tiles of a 4096² image,
- * one second apart from `start`. Each line is ~230 bytes, so 300+ lines exceed the 64 KiB identity prefix.
+ * one second apart from `start`. The first 64 lines name a log (its source identity).
  */
 export function goodRequests(n: number, opts: { start?: number; imageId?: string; ipBase?: number } = {}): Req[] {
   const start = opts.start ?? T0;
