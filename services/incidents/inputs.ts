@@ -34,8 +34,27 @@ export interface IpRange {
   readonly hi: string;
 }
 
-/** Smallest prefix accepted in a CIDR search: wider blocks are refused rather than scanning everyone. */
+/**
+ * Smallest prefix accepted in a CIDR search or rule: wider blocks are refused rather than scanning
+ * (or allow-listing) everyone. IPv4-mapped blocks (`::ffff:a.b.c.d/n`, n ≥ 96) count as the IPv4
+ * block they hold (/n−96), and an IPv6 block that contains the whole mapped range ::ffff:0:0/96
+ * (`::/32`, `::/80` …) is refused whatever its prefix: it holds every IPv4 client.
+ */
 export const MIN_CIDR_PREFIX = { 4: 8, 6: 32 } as const;
+
+/** ::ffff:0:0, the start of the IPv4-mapped range, as eight 16-bit groups. */
+const MAPPED_RANGE = [0, 0, 0, 0, 0, 0xffff, 0, 0] as const;
+
+/** True when the IPv6 block `groups/prefix` (host bits clear) contains ::ffff:0:0/96. */
+function containsMappedRange(groups: readonly number[], prefix: number): boolean {
+  if (prefix > 96) return false;
+  for (let i = 0; i < 8; i++) {
+    const bits = Math.max(0, Math.min(16, prefix - i * 16));
+    const mask = bits === 0 ? 0 : (0xffff << (16 - bits)) & 0xffff;
+    if ((MAPPED_RANGE[i]! & mask) !== (groups[i] ?? 0)) return false;
+  }
+  return true;
+}
 
 export function parseCidrRange(text: string): IpRange {
   if (typeof text !== 'string' || text.length === 0 || text.length > 64 || !text.includes('/')) {
@@ -47,7 +66,13 @@ export function parseCidrRange(text: string): IpRange {
   } catch {
     throw new InvalidInputError('cidr must be a block such as 203.0.113.0/24 or 2001:db8::/48');
   }
-  if (c.prefix < MIN_CIDR_PREFIX[c.family]) throw new InvalidInputError(`cidr prefix must be at least /${MIN_CIDR_PREFIX[c.family]} for IPv${c.family}`);
+  if (c.family === 6 && containsMappedRange(c.groups, c.prefix)) {
+    throw new InvalidInputError('cidr must not contain the whole IPv4-mapped range ::ffff:0:0/96 (every IPv4 client); give an IPv4 block of at least /8');
+  }
+  if (c.prefix < MIN_CIDR_PREFIX[c.family]) {
+    const mapped = c.family === 4 && text.includes(':') ? ` (an IPv4-mapped block ::ffff:a.b.c.d/n counts as the IPv4 /n−96, here /${c.prefix})` : '';
+    throw new InvalidInputError(`cidr prefix must be at least /${MIN_CIDR_PREFIX[c.family]} for IPv${c.family}${mapped}`);
+  }
   if (c.family === 4) {
     const size = 2 ** (32 - c.prefix);
     const hi = c.network + size - 1;
