@@ -2,11 +2,17 @@
  * Alerts as analysts see them: the detector's newest version (alerts FINAL) with the effective
  * status from `alert_actions` — the newest action wins (a mute only while `mute_until` is ahead of
  * the clock), otherwise the detector's own status.
+ *
+ * Without `withClient` (viewers) an alert carries no client fields, no detector document and no
+ * actor names, and its free text (reasons, action notes) passes through {@link redactPersonalData}
+ * with the alert's own client values: viewers never see an IP, a subnet or a user agent.
  */
 import type { Alert, AlertKind, Severity } from '../core/alert.ts';
 import type { Store } from '../store/openStore.ts';
+import { canonicalIp } from '../core/logformat/canonicalIp.ts';
 import { displayIp } from './exposure.ts';
 import { InvalidInputError } from './inputs.ts';
+import { redactPersonalData, type RedactionValues } from './redact.ts';
 import { iso, readRows, writeRow } from './sql.ts';
 
 export type EffectiveStatus = 'open' | 'acknowledged' | 'muted' | 'resolved';
@@ -25,6 +31,7 @@ export interface AlertSummary {
   readonly detectedAt: string;
   readonly lastSeen: string;
   readonly imageIds: readonly string[];
+  /** The reasons in one line; for viewers with IPs, networks and user agents redacted. */
   readonly reasons: string;
   /** Present for analysts and admins only. */
   readonly client?: { readonly ip: string; readonly ips: readonly string[]; readonly userAgent: string; readonly subnet: string };
@@ -64,6 +71,8 @@ interface Row {
   action: string;
   action_ms: number;
   mute_until_ms: number;
+  /** The detector document's `subject` (hunts: the client, 'net:<cidr>', 'ua:<user agent>' or the image id). */
+  subject: string;
   body?: string;
 }
 
@@ -71,6 +80,7 @@ const ALERTS_VIEW = `SELECT a.id AS id, a.version AS version, a.kind AS kind, a.
     toString(a.client) AS ip, a.client_ips AS client_ips, a.user_agent AS user_agent, a.subnet AS subnet,
     toUnixTimestamp64Milli(a.first_seen) AS first_ms, toUnixTimestamp64Milli(a.detected_at) AS detected_ms,
     toUnixTimestamp64Milli(a.last_seen) AS last_ms, a.image_ids AS image_ids, a.reasons AS reasons, a.body AS body,
+    JSONExtractString(a.body, 'subject') AS subject,
     toString(a.status) AS detector_status, x.action AS action, x.action_ms AS action_ms, x.mute_until_ms AS mute_until_ms,
     multiIf(x.action = 'acknowledge', 'acknowledged', x.action = 'mute' AND x.mute_until_ms > {now:Int64}, 'muted',
             x.action = 'resolve', 'resolved', x.action = 'reopen', 'open', toString(a.status)) AS eff_status
@@ -81,7 +91,19 @@ const ALERTS_VIEW = `SELECT a.id AS id, a.version AS version, a.kind AS kind, a.
     FROM alert_actions GROUP BY alert_id
   ) AS x ON x.alert_id = a.id`;
 
-const COLS = 'id, version, kind, severity, score, ip, client_ips, user_agent, subnet, first_ms, detected_ms, last_ms, image_ids, reasons, detector_status, eff_status, action, action_ms, mute_until_ms';
+const COLS = 'id, version, kind, severity, score, ip, client_ips, user_agent, subnet, first_ms, detected_ms, last_ms, image_ids, reasons, detector_status, eff_status, action, action_ms, mute_until_ms, subject';
+
+/** The alert's own personal values (to redact wherever they occur) and its image ids (shown anyway, kept). */
+function personalValues(r: Row): RedactionValues {
+  const subject = r.subject;
+  const subjectIp = subject !== '' && canonicalIp(subject) !== null ? [subject] : [];
+  return {
+    ips: [r.ip, displayIp(r.ip), ...r.client_ips, ...subjectIp],
+    networks: [r.subnet, ...(subject.startsWith('net:') ? [subject.slice(4)] : [])],
+    userAgents: [r.user_agent, ...(subject.startsWith('ua:') ? [subject.slice(3)] : [])],
+    keep: r.image_ids,
+  };
+}
 
 function toSummary(r: Row, withClient: boolean): AlertSummary {
   return {
@@ -96,7 +118,7 @@ function toSummary(r: Row, withClient: boolean): AlertSummary {
     detectedAt: iso(r.detected_ms),
     lastSeen: iso(r.last_ms),
     imageIds: r.image_ids,
-    reasons: r.reasons,
+    reasons: withClient ? r.reasons : redactPersonalData(r.reasons, personalValues(r)),
     ...(withClient ? { client: { ip: displayIp(r.ip), ips: r.client_ips, userAgent: r.user_agent, subnet: r.subnet } } : {}),
     mutedUntil: r.eff_status === 'muted' ? iso(r.mute_until_ms) : null,
     lastAction: r.action ? { action: r.action, at: iso(r.action_ms) } : null,
@@ -158,7 +180,7 @@ export interface AlertDetail {
   readonly alert: AlertSummary;
   /** The detector's alert document (schemas/alert.schema.json); analysts only. */
   readonly body?: Alert;
-  /** The reasons one by one (no personal data in them; for every role). */
+  /** The reasons one by one (for every role; for viewers with IPs, networks and user agents redacted). */
   readonly reasons: readonly string[];
   readonly actions: ReadonlyArray<{ action: string; at: string; actor: string; note: string; muteUntil: string | null }>;
 }
@@ -179,11 +201,14 @@ export async function getAlert(store: Store, id: string, opts: { now: number; wi
   } catch {
     body = undefined;
   }
+  const texts = body?.reasons?.map((x) => x.text) ?? (r.reasons ? [r.reasons] : []);
+  const values = personalValues(r);
+  const shown = (text: string): string => (opts.withClient ? text : redactPersonalData(text, values));
   return {
     alert: toSummary(r, opts.withClient),
     ...(body && opts.withClient ? { body } : {}),
-    reasons: body?.reasons?.map((x) => x.text) ?? (r.reasons ? [r.reasons] : []),
-    actions: actions.map((a) => ({ action: a.action, at: iso(a.at_ms), actor: opts.withClient ? a.actor : '', note: a.note, muteUntil: a.until_ms > 0 ? iso(a.until_ms) : null })),
+    reasons: texts.map(shown),
+    actions: actions.map((a) => ({ action: a.action, at: iso(a.at_ms), actor: opts.withClient ? a.actor : '', note: shown(a.note), muteUntil: a.until_ms > 0 ? iso(a.until_ms) : null })),
   };
 }
 
