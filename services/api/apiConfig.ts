@@ -2,7 +2,15 @@
 export interface ApiConfig {
   /** Largest request body in bytes. Default 64 KiB. */
   readonly bodyLimit: number;
-  /** Requests per minute per token (or per IP before authentication). Default 600. */
+  /** Deepest nesting of objects and arrays in a JSON body (deeper bodies are `invalid_input`). Default 16. */
+  readonly jsonMaxDepth: number;
+  /** Object keys in one JSON body, all levels together (more are `invalid_input`). Default 1,000. */
+  readonly jsonMaxKeys: number;
+  /**
+   * Requests per minute per token for authenticated calls, and per client address (IPv6: per /64)
+   * for everything else — no token, an unknown one, the static page, the docs, unknown routes.
+   * Health and readiness are not limited. Default 600.
+   */
   readonly rateLimitPerMinute: number;
   /** Longest time range a query may span. Default 93 days. */
   readonly maxSpanMs: number;
@@ -22,6 +30,8 @@ export interface ApiConfig {
 
 export const DEFAULT_API_CONFIG: ApiConfig = Object.freeze({
   bodyLimit: 64 * 1024,
+  jsonMaxDepth: 16,
+  jsonMaxKeys: 1000,
   rateLimitPerMinute: 600,
   maxSpanMs: 93 * 86_400_000,
   defaultListRows: 100,

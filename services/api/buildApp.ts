@@ -3,13 +3,14 @@
  * graceful close and the logger choice). Every route declares its access — `public` or the lowest
  * role — and building fails for a route that does not, so nothing is reachable by omission.
  *
- * Request path: rate limit (per client IP, onRequest) → authentication and role check (preParsing,
- * before any body is parsed) → schema validation → handler → audit row (onSend, with the status,
- * for audited routes) → response. Errors become `{ error: { code, message } }` (errors.ts) and
+ * Request path (onRequest, before any body is read): authentication → rate limit (per token for an
+ * authenticated call, per client address otherwise; health and readiness exempt) → role check; then
+ * the bounded JSON parser (jsonBody.ts) → schema validation → handler → audit row (onSend, with the
+ * status, for audited routes; 429s are not audited) → `Cache-Control: no-store` on every response
+ * of a non-public route → response. Errors become `{ error: { code, message } }` (errors.ts) and
  * never carry stack traces or store messages.
  */
 import helmet from '@fastify/helmet';
-import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyInstance, type FastifyReply } from 'fastify';
@@ -20,6 +21,8 @@ import { roleAtLeast } from '../incidents/roles.ts';
 import { createAuthenticator } from './auth.ts';
 import type { ApiDeps } from './deps.ts';
 import { ApiError, codeForStatus, errorBody, ERROR_CODES, type ErrorCode } from './errors.ts';
+import { registerJsonParser } from './jsonBody.ts';
+import { addressKey, createRateLimiter } from './rateLimiter.ts';
 import { registerAdminRoutes } from './routes/admin.ts';
 import { registerAlertRoutes } from './routes/alerts.ts';
 import { registerIncidentRoutes } from './routes/incidents.ts';
@@ -35,6 +38,8 @@ export interface RouteEntry {
   readonly url: string;
   readonly access: Access;
   readonly audited: boolean;
+  /** Requests count against the rate limit (all but health and readiness). */
+  readonly rateLimited: boolean;
   /** The route declares its response schemas (serialisation and OpenAPI). */
   readonly responseSchema: boolean;
 }
@@ -71,7 +76,14 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     const access: Access | undefined = declared ?? (PUBLIC_PREFIXES.some((p) => opts.url === p || opts.url.startsWith(`${p}/`)) ? 'public' : undefined);
     if (access === undefined) throw new Error(`route ${String(opts.method)} ${opts.url} declares no access (config.access)`);
     opts.config = { ...opts.config, access };
-    for (const m of Array.isArray(opts.method) ? opts.method : [opts.method]) routes.push({ method: String(m), url: opts.url, access, audited: opts.config.audit !== undefined, responseSchema: opts.schema?.response !== undefined });
+    for (const m of Array.isArray(opts.method) ? opts.method : [opts.method]) routes.push({
+        method: String(m),
+        url: opts.url,
+        access,
+        audited: opts.config.audit !== undefined,
+        rateLimited: opts.config.rateLimit !== 'exempt',
+        responseSchema: opts.schema?.response !== undefined,
+      });
   });
   app.addSchema(ErrorSchema);
 
@@ -90,11 +102,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
       },
     },
   });
-  await app.register(rateLimit, {
-    max: deps.config.rateLimitPerMinute,
-    timeWindow: 60_000,
-    errorResponseBuilder: (_req, ctx) => new ApiError('rate_limited', `rate limit of ${ctx.max} requests per minute exceeded; retry in ${Math.ceil(ctx.ttl / 1000)} s`),
-  });
+  registerJsonParser(app, { maxDepth: deps.config.jsonMaxDepth, maxKeys: deps.config.jsonMaxKeys });
   await app.register(swagger, {
     openapi: {
       info: { title: 'tilewatch incident API', version: '1', description: 'Alerts, timelines, exposure, reports, evidence. Errors: docs/api.md.' },
@@ -104,18 +112,33 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   await app.register(swaggerUi, { routePrefix: '/docs', staticCSP: true });
 
   const auth = createAuthenticator({ store: deps.store, now: () => deps.clock.now(), cacheMs: deps.config.tokenCacheMs });
-  app.addHook('preParsing', async (req, _reply, payload) => {
-    const access = req.routeOptions.config?.access;
+  const limiter = createRateLimiter({ clock: deps.clock, max: deps.config.rateLimitPerMinute, windowMs: 60_000 });
+  app.addHook('onRequest', async (req, reply) => {
+    const config = req.routeOptions.config;
+    const access = config?.access;
     // Only fastify's not-found handler has no access: it answers 404 whatever the token.
-    if (access === undefined || access === 'public') return payload;
-    const principal = await auth.authenticate(req.headers.authorization);
+    const guarded = access !== undefined && access !== 'public';
+    // A token is looked up (cached) before counting, so that the caller is counted as itself: an
+    // anonymous flood from the same address (a proxy, a NAT) never spends a token's budget.
+    const principal = guarded ? await auth.authenticate(req.headers.authorization) : null;
+    if (config?.rateLimit !== 'exempt') {
+      const d = limiter.hit(principal ? `token:${principal.id}` : addressKey(req.ip));
+      const resetS = Math.ceil(d.resetInMs / 1000);
+      reply.header('x-ratelimit-limit', d.limit).header('x-ratelimit-remaining', d.remaining).header('x-ratelimit-reset', resetS);
+      if (!d.allowed) {
+        reply.header('retry-after', resetS);
+        throw new ApiError('rate_limited', `rate limit of ${d.limit} requests per minute for this ${principal ? 'token' : 'address'} exceeded; retry in ${resetS} s`);
+      }
+    }
+    if (!guarded) return;
     if (principal === null) throw new ApiError('unauthorized', 'a valid bearer token is required (Authorization: Bearer <token>)');
     req.principal = principal;
     if (!roleAtLeast(principal.role, access)) throw new ApiError('forbidden', `this needs the ${access} role`);
-    return payload;
   });
 
   app.addHook('onSend', async (req, reply, payload) => {
+    // Responses of every non-public route (errors included) may hold personal data: no cache keeps them.
+    if (req.routeOptions.config?.access !== 'public') reply.header('cache-control', 'no-store');
     const spec = req.routeOptions.config?.audit;
     const target = spec && req.principal ? spec.target(req) : null;
     if (spec && req.principal && target) {

@@ -17,6 +17,8 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     access?: Access;
     audit?: AuditSpec;
+    /** `exempt`: requests are not counted against the rate limit (health and readiness only). */
+    rateLimit?: 'exempt';
   }
   interface FastifyRequest {
     principal: Principal | null;

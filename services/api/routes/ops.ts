@@ -6,8 +6,8 @@ import { responses, SummarySchema } from '../schemas.ts';
 /** Health (process answers), readiness (store answers), metrics, who-am-I, viewer aggregates. */
 export function registerOpsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const status = { type: 'object', properties: { status: { type: 'string' }, reason: { type: 'string' } } };
-  app.get('/healthz', { config: { access: 'public' }, schema: { tags: ['ops'], response: { 200: status } } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { config: { access: 'public' }, schema: { tags: ['ops'], response: { 200: status, 503: status } } }, async (_req, reply) => {
+  app.get('/healthz', { config: { access: 'public', rateLimit: 'exempt' }, schema: { tags: ['ops'], response: { 200: status } } }, async () => ({ status: 'ok' }));
+  app.get('/readyz', { config: { access: 'public', rateLimit: 'exempt' }, schema: { tags: ['ops'], response: { 200: status, 503: status } } }, async (_req, reply) => {
     try {
       await deps.store.client.query({ query: 'SELECT 1', format: 'JSONEachRow' }).then((r) => r.text());
     } catch {

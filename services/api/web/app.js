@@ -21,7 +21,8 @@ function showError(msg) {
 }
 
 async function api(path, { accept = 'application/json' } = {}) {
-  const res = await fetch(path, { headers: { authorization: `Bearer ${token()}`, accept } });
+  // Answers hold personal data: never from or into the browser's HTTP cache (the server says no-store too).
+  const res = await fetch(path, { headers: { authorization: `Bearer ${token()}`, accept }, cache: 'no-store' });
   if (!res.ok) {
     let msg = `${res.status}`;
     try { const b = await res.json(); msg = `${b.error.code}: ${b.error.message}`; } catch { /* not JSON */ }
