@@ -43,7 +43,7 @@ export function registerIncidentCommands(program: Command, w: CommandWiring): vo
       .command('api')
       .description('serve the incident API and its web page (alerts, timelines, exposure, reports, evidence) until SIGTERM/SIGINT')
       .option('--listen <host:port>', 'listen address (port 0 picks one)', '127.0.0.1:8480')
-      .option('--rate-limit <n>', 'requests per minute per client IP', int('--rate-limit', 1, 1_000_000)),
+      .option('--rate-limit <n>', 'requests per minute per token (per address without a valid token; health and readiness exempt)', int('--rate-limit', 1, 1_000_000)),
   ).action(async (o) => setExit(await runApi(o)));
 
   const token = program.command('token').description('API tokens (stored hashed; roles viewer < analyst < admin)');
