@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { openStore } from '../../services/store/openStore.ts';
 import { BIN, childEnv } from '../support/cli.ts';
 import { hostileLog } from '../support/fuzzLines.ts';
-import { freePort, produceLines, startCluster, stopCluster } from '../support/kafka.ts';
+import { freePort, produceLines, startCluster, stopCluster, topicWatermarks } from '../support/kafka.ts';
 import { REPO_ROOT, argValue } from './shared.ts';
 
 const args = process.argv.slice(2);
@@ -85,8 +85,9 @@ check(rl.rejected === 0, `replay: the store rejected nothing (${rl.rejected} row
 const replayLps = N / (r.ms / 1000);
 
 // ------------------------------------------------------------------------------------------ Kafka
-// The mock broker keeps ~5 MB per partition: enough partitions for the whole log.
-const partitions = Math.max(8, Math.ceil(statSync(file).size / (4 * 1048576)));
+// The mock broker keeps ~5 MB per partition (it drops the oldest beyond that): enough partitions, with
+// room for uneven keys, that the whole log stays; the watermarks are checked before ingest starts.
+const partitions = Math.max(8, Math.ceil(statSync(file).size / (1.5 * 1048576)));
 const cluster = startCluster({ brokers: 1, topics: { hostile: partitions } });
 let ingestMs: number;
 try {
@@ -98,6 +99,9 @@ try {
     { batchSize: 2000 },
   );
   log(`produced ${N} messages over ${partitions} partitions in ${((performance.now() - tProduce) / 1000).toFixed(1)} s`);
+  const marks = await topicWatermarks(cluster.bootstrap, 'hostile');
+  const held = [...marks.values()].reduce((a, m) => a + m.high - m.low, 0);
+  if (held !== N) throw new Error(`the mock broker holds ${held} of ${N} messages (it drops the oldest beyond ~5 MB per partition): use more partitions`);
   const kData = join(dir, 'kafka-data');
   const port = await freePort();
   const t0 = performance.now();
