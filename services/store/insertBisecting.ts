@@ -6,9 +6,11 @@ import { tsvDateTime64, tsvString } from './tsv.ts';
  * outage or a bug in the statement: ClickHouse codes 6 CANNOT_PARSE_TEXT, 27 CANNOT_PARSE_INPUT_ASSERTION_FAILED,
  * 38 CANNOT_PARSE_DATE, 41 CANNOT_PARSE_DATETIME, 69 ARGUMENT_OUT_OF_BOUND, 70 CANNOT_CONVERT_TYPE,
  * 72 CANNOT_PARSE_NUMBER, 117 INCORRECT_DATA, 131 TOO_LARGE_STRING_SIZE, 321 VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE,
- * 407 DECIMAL_OVERFLOW, 469 VIOLATED_CONSTRAINT.
+ * 407 DECIMAL_OVERFLOW. A violated table constraint (469) is not among them: a constraint is the
+ * operator's policy for the whole table (or a schema change in progress), so it is retried as an
+ * outage rather than dead-lettering every row it refuses.
  */
-const ROW_REJECTION = /\bCode: (6|27|38|41|69|70|72|117|131|321|407|469)\.|CANNOT_PARSE|VALUE_IS_OUT_OF_RANGE|VIOLATED_CONSTRAINT|INCORRECT_DATA/;
+const ROW_REJECTION = /\bCode: (6|27|38|41|69|70|72|117|131|321|407)\.|CANNOT_PARSE|VALUE_IS_OUT_OF_RANGE|INCORRECT_DATA/;
 
 export function isRowRejection(err: unknown): boolean {
   return ROW_REJECTION.test(String((err as Error)?.message ?? err));
