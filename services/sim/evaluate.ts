@@ -1,16 +1,22 @@
 /**
  * Scores alerts against simulator labels: per threat kind recall and time to detect (event time),
- * per benign kind false-positive clients per 1,000. Pure except for the thin JSON-lines readers.
+ * per benign kind the accused actors and addresses (false-positive clients per 1,000) and the alerts
+ * and notifications they cost; alerts that name no harvester at all. Pure except for the thin
+ * JSON-lines readers.
  *
  * Matching is by IP: an alert names `client.ip` and every address in `client.ips`.
  * - A threat actor is detected when any alert naming any of its IPs has detectedAt ≥ actor start − 1 s
  *   (log timestamps are whole seconds); time to detect = earliest such detectedAt − actor start.
- * - A benign client (distinct IP of a benign actor) is a false positive when any alert names it.
- * - Alerts naming no labelled IP are "unlabelled alerts".
+ * - A benign client (distinct IP of a benign actor) is a false positive ("accused") when any alert
+ *   names it; a benign actor is accused when any of its clients is.
+ * - Notifications: an alert is sent once per version (numbered from 1), so an alert whose highest
+ *   version is n cost n notifications.
+ * - Alerts naming no labelled IP are "unlabelled alerts"; alerts naming no threat actor's IP (benign
+ *   or unlabelled addresses only) are alerts "naming no harvester".
  */
 import { readFile } from 'node:fs/promises';
 import type { Alert } from '../core/alert.ts';
-import { BENIGN_KINDS, type Label, THREAT_KINDS } from './labels.ts';
+import { BENIGN_KINDS, HARD_BENIGN_KINDS, type Label, THREAT_KINDS } from './labels.ts';
 
 export interface ThreatKindRow {
   readonly kind: string;
@@ -31,11 +37,16 @@ export interface ThreatKindRow {
 export interface BenignKindRow {
   readonly kind: string;
   readonly actors: number;
+  /** Actors with at least one address named by an alert. */
+  readonly accusedActors: number;
   /** Distinct IPs. */
   readonly clients: number;
-  /** Distinct IPs named by any alert. */
+  /** Distinct IPs named by any alert (accused addresses). */
   readonly fpClients: number;
   readonly fpPer1000: number | null;
+  /** Distinct alerts naming any address of this class, and the notifications (versions) they sent. */
+  readonly alerts: number;
+  readonly notifications: number;
 }
 
 export interface ActorResult {
@@ -47,6 +58,8 @@ export interface ActorResult {
   readonly detected: boolean;
   readonly ttdMin: number | null;
   readonly alertIds: readonly string[];
+  /** Notifications (alert versions) of the alerts naming this actor. */
+  readonly notifications: number;
 }
 
 export interface UnlabelledAlert {
@@ -72,7 +85,12 @@ export interface EvaluationReport {
     readonly fpPer1000: number | null;
     /** Distinct alert ids naming clients (all kinds but image-exposure). */
     readonly alerts: number;
+    /** Notifications (alert versions) of those alerts. */
+    readonly notifications: number;
     readonly unlabelledAlerts: number;
+    /** Alerts naming no threat actor's address (only benign or unlabelled ones), and their notifications. */
+    readonly alertsNamingNoHarvester: number;
+    readonly notificationsNamingNoHarvester: number;
     /** Image-exposure alerts (per image, policy): not counted against clients. */
     readonly imageExposureAlerts: number;
     readonly alertsByKind: Readonly<Record<string, number>>;
@@ -128,6 +146,9 @@ export function median(xs: readonly number[]): number | null {
 
 const ratio = (num: number, den: number): number | null => (den > 0 ? num / den : null);
 
+/** Notifications an alert sent: one per version, versions numbered from 1. */
+const notificationsOf = (a: Pick<Alert, 'version'>): number => Math.max(1, Math.floor(a.version ?? 1));
+
 function kindOrder(known: readonly string[], present: Iterable<string>): string[] {
   const set = new Set(present);
   const out = known.filter((k) => set.has(k));
@@ -144,14 +165,21 @@ export function evaluate(labels: readonly Label[], rawAlerts: readonly Alert[]):
   const alerts = merged.filter((a) => a.kind !== 'image-exposure');
   // IP → alerts naming it.
   const byIp = new Map<string, { id: string; detectedAt: number }[]>();
+  const notifications = new Map<string, number>();
   for (const a of alerts) {
     const d = Date.parse(a.detectedAt);
+    notifications.set(a.id, notificationsOf(a));
     for (const ip of alertIps(a)) {
       let l = byIp.get(ip);
       if (!l) byIp.set(ip, (l = []));
       l.push({ id: a.id, detectedAt: d });
     }
   }
+  const sumNotifications = (ids: Iterable<string>): number => {
+    let n = 0;
+    for (const id of ids) n += notifications.get(id) ?? 0;
+    return n;
+  };
   const labelledIps = new Set<string>();
   for (const l of labels) for (const ip of l.ips) labelledIps.add(normIp(ip));
 
@@ -180,6 +208,7 @@ export function evaluate(labels: readonly Label[], rawAlerts: readonly Alert[]):
       detected,
       ttdMin: detected && l.class === 'threat' ? Math.max(0, first - start) / 60_000 : null,
       alertIds: [...ids].sort(),
+      notifications: sumNotifications(ids),
     });
   }
 
@@ -207,19 +236,32 @@ export function evaluate(labels: readonly Label[], rawAlerts: readonly Alert[]):
 
   const benignLabels = labels.filter((l) => l.class === 'benign');
   const benign: BenignKindRow[] = kindOrder(
-    BENIGN_KINDS,
+    [...BENIGN_KINDS, ...HARD_BENIGN_KINDS],
     benignLabels.map((l) => l.kind),
   ).map((kind) => {
     const ls = benignLabels.filter((l) => l.kind === kind);
     const ips = new Set(ls.flatMap((l) => l.ips.map(normIp)));
     const fp = [...ips].filter((ip) => byIp.has(ip)).length;
-    return { kind, actors: ls.length, clients: ips.size, fpClients: fp, fpPer1000: ips.size > 0 ? (1000 * fp) / ips.size : null };
+    const rows = actors.filter((a) => a.class === 'benign' && a.kind === kind);
+    const ids = new Set(rows.flatMap((a) => a.alertIds));
+    return {
+      kind,
+      actors: ls.length,
+      accusedActors: rows.filter((a) => a.detected).length,
+      clients: ips.size,
+      fpClients: fp,
+      fpPer1000: ips.size > 0 ? (1000 * fp) / ips.size : null,
+      alerts: ids.size,
+      notifications: sumNotifications(ids),
+    };
   });
 
   const allBenignIps = new Set(benignLabels.flatMap((l) => l.ips.map(normIp)));
   const fpClients = [...allBenignIps].filter((ip) => byIp.has(ip)).length;
   const threatActors = actors.filter((a) => a.class === 'threat');
   const ttdAll = threatActors.filter((a) => a.ttdMin !== null).map((a) => a.ttdMin as number);
+  const threatIps = new Set(threatLabels.flatMap((l) => l.ips.map(normIp)));
+  const noHarvester = alerts.filter((a) => !alertIps(a).some((ip) => threatIps.has(ip)));
   const unlabelled: UnlabelledAlert[] = alerts
     .filter((a) => !alertIps(a).some((ip) => labelledIps.has(ip)))
     .map((a) => ({ id: a.id, ip: a.client.ip, ips: alertIps(a), kind: a.kind, detectedAt: a.detectedAt }));
@@ -238,7 +280,10 @@ export function evaluate(labels: readonly Label[], rawAlerts: readonly Alert[]):
       fpClients,
       fpPer1000: allBenignIps.size > 0 ? (1000 * fpClients) / allBenignIps.size : null,
       alerts: alerts.length,
+      notifications: sumNotifications(alerts.map((a) => a.id)),
       unlabelledAlerts: unlabelled.length,
+      alertsNamingNoHarvester: noHarvester.length,
+      notificationsNamingNoHarvester: sumNotifications(noHarvester.map((a) => a.id)),
       imageExposureAlerts: merged.length - alerts.length,
       alertsByKind: Object.fromEntries([...new Set(merged.map((a) => a.kind))].sort().map((k) => [k, merged.filter((a) => a.kind === k).length])),
     },
@@ -272,21 +317,42 @@ export function formatReport(r: EvaluationReport): string {
     mins(k.ttdMaxMin),
   ]);
   threatRows.push(['TOTAL', String(t.threatActors), String(t.detected), pct(t.recall), '', '', mins(t.ttdMedianMin), mins(t.ttdMaxMin)]);
-  const benignRows = r.benign.map((k) => [k.kind, String(k.actors), String(k.clients), String(k.fpClients), num(k.fpPer1000)]);
-  benignRows.push(['TOTAL', String(t.benignActors), String(t.benignClients), String(t.fpClients), num(t.fpPer1000)]);
+  const benignRows = r.benign.map((k) => [
+    k.kind,
+    String(k.actors),
+    String(k.accusedActors),
+    String(k.clients),
+    String(k.fpClients),
+    num(k.fpPer1000),
+    String(k.alerts),
+    String(k.notifications),
+  ]);
+  const accusedActors = r.benign.reduce((s, k) => s + k.accusedActors, 0);
+  benignRows.push(['TOTAL', String(t.benignActors), String(accusedActors), String(t.benignClients), String(t.fpClients), num(t.fpPer1000), '', '']);
   const out = [
     'Threats',
     table(['kind', 'actors', 'detected', 'recall', 'per-IP det.', 'IPs alerted', 'TTD median', 'TTD max'], threatRows),
     '',
-    'Benign',
-    table(['kind', 'actors', 'clients', 'FP clients', 'FP / 1000'], benignRows),
+    'Benign (accused = an alert names one of its addresses)',
+    table(['kind', 'actors', 'accused', 'clients', 'FP clients', 'FP / 1000', 'alerts', 'notifications'], benignRows),
     '',
     `Alerts: ${t.alerts} naming clients (${t.unlabelledAlerts} unlabelled); ${t.imageExposureAlerts} image-exposure alerts; by kind: ${Object.entries(t.alertsByKind)
       .map(([k, n]) => `${k} ${n}`)
       .join(', ')}`,
+    `Naming no harvester: ${t.alertsNamingNoHarvester} of ${t.alerts} alerts, ${t.notificationsNamingNoHarvester} of ${t.notifications} notifications`,
   ];
   for (const u of r.unlabelled.slice(0, 20)) out.push(`  unlabelled ${u.id} ${u.ips.join(',')} ${u.kind} ${u.detectedAt}`);
   if (r.unlabelled.length > 20) out.push(`  … ${r.unlabelled.length - 20} more`);
+  const accused = r.actors
+    .filter((a) => a.class === 'benign' && a.detected)
+    .sort((a, b) => b.notifications - a.notifications || a.actor.localeCompare(b.actor));
+  if (accused.length > 0) {
+    out.push('', 'Accused benign actors (notifications, alerts, addresses named / used)');
+    for (const a of accused.slice(0, 30)) {
+      out.push(`  ${a.actor}  ${a.notifications} notifications, ${a.alertIds.length} alerts, ${a.alertedIps}/${a.ips} addresses`);
+    }
+    if (accused.length > 30) out.push(`  … ${accused.length - 30} more`);
+  }
   return `${out.join('\n')}\n`;
 }
 

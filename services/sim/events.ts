@@ -16,6 +16,11 @@ export interface SimEvent {
   ua: string;
   /** Catalog image this request concerns (page, descriptor, tile, full image), or null. */
   image: string | null;
+  /**
+   * Which person's browsing session inside a many-person actor (NAT, proxy, classroom) sent this;
+   * ground truth for labels and tests, never written to the log. Absent for one-person actors.
+   */
+  session?: number;
 }
 
 /** An actor's request stream: events in non-decreasing `t`. */

@@ -19,6 +19,23 @@ export type ThreatKind = (typeof THREAT_KINDS)[number];
 export const BENIGN_KINDS = ['human', 'researcher', 'nat', 'crawler', 'monitor', 'cdn-warmer', 'staff'] as const;
 export type BenignKind = (typeof BENIGN_KINDS)[number];
 
+/**
+ * Benign classes built to look like harvesting to a per-address detector: many people behind one
+ * address, or one person studying images closely for hours. Kept apart from BENIGN_KINDS so tests and
+ * reports can tell the easy benign traffic from the hard one; the evaluator reports both per class.
+ */
+export const HARD_BENIGN_KINDS = [
+  'campus-nat',
+  'office-nat',
+  'classroom-nat',
+  'cgnat',
+  'corporate-proxy',
+  'deep-researcher',
+  'enthusiast',
+  'mobile-rotating',
+] as const;
+export type HardBenignKind = (typeof HARD_BENIGN_KINDS)[number];
+
 export type LabelClass = 'benign' | 'threat';
 
 export interface Label {
@@ -42,4 +59,6 @@ export interface Label {
   /** Free-form detail (variant, split mode, request count). */
   readonly note?: string;
   readonly requests?: number;
+  /** Many-person actors: distinct browsing sessions that appear in the log. */
+  readonly sessions?: number;
 }

@@ -35,8 +35,10 @@ import {
 } from './benign.ts';
 import { type CatalogImage, buildCatalog, catalogJson, cols, descriptorBytes, descriptorUrl, isIiif, rows, tileBytes, tileUrl } from './catalog.ts';
 import type { Client, EventStream, SimEvent } from './events.ts';
+import { diurnal } from './diurnal.ts';
 import { MinHeap } from './heap.ts';
-import { type BenignKind, type Label, type LabelClass, THREAT_KINDS, type ThreatKind } from './labels.ts';
+import { DEFAULT_HARD_BENIGN, planHardBenign } from './hardBenign.ts';
+import { type BenignKind, type HardBenignKind, type Label, type LabelClass, THREAT_KINDS, type ThreatKind } from './labels.ts';
 import { CombinedFormatter } from './logformat.ts';
 import { type Rng, derive } from './rng.ts';
 import {
@@ -74,6 +76,12 @@ export interface SimulateOptions {
   readonly humansPerPeakHour?: number;
   /** Internal staff network. Default 10.20.0.0/16. */
   readonly internalCidr?: string;
+  /**
+   * Hard benign actors per kind per 24 h at scale 1 (hardBenign.ts DEFAULT_HARD_BENIGN: one campus,
+   * office and classroom NAT, CGNAT pool and corporate proxy, 2 deep researchers, 2 enthusiasts,
+   * 8 rotating phones); 0 turns a kind off. Scale multiplies them (CGNAT: its visitors).
+   */
+  readonly hardBenign?: Partial<Record<HardBenignKind, number>>;
 }
 
 interface Plan {
@@ -93,6 +101,7 @@ interface Tracker {
   readonly ips: Set<string>;
   readonly uas: Set<string>;
   readonly images: Set<string>;
+  readonly sessions: Set<number>;
 }
 
 export interface SimulationStats {
@@ -119,11 +128,7 @@ const H = 3_600_000;
 
 const DESKTOP_UAS = BROWSER_UAS.filter((u) => !/iPhone|iPad|Android|Mobile/.test(u));
 
-/** Relative traffic by hour of day (UTC): trough ≈ 03:30, peak ≈ 15:30. */
-export function diurnal(hourOfDay: number): number {
-  const x = (1 - Math.cos((2 * Math.PI * (hourOfDay - 3.5)) / 24)) / 2;
-  return 0.12 + 0.88 * x ** 1.3;
-}
+export { diurnal } from './diurnal.ts';
 
 const pad = (n: number): string => String(n).padStart(5, '0');
 
@@ -338,6 +343,18 @@ function planActors(opts: SimulateOptions, catalog: readonly CatalogImage[], sta
     const c: Client = { ip: ipr.client(0.2), ua: prng.pick(BROWSER_UAS), proto: 'HTTP/2.0' };
     benign('human', start, (rng) => humanActor(rng, c, start, catalog));
   }
+
+  // ---- hard benign classes (planned last: nothing above depends on them) ----
+  planHardBenign({
+    seed,
+    scale,
+    startMs,
+    endMs,
+    catalog,
+    ipr,
+    counts: { ...DEFAULT_HARD_BENIGN, ...opts.hardBenign },
+    add: (kind, start, make, note) => add(kind, 'benign', start, false, make, note),
+  });
   return plans;
 }
 
@@ -359,7 +376,7 @@ export function createSimulation(opts: SimulateOptions): Simulation {
   const endMs = startMs + Math.round(opts.hours * H);
   const catalog = buildCatalog({ seed: opts.seed, ...(opts.images !== undefined ? { images: opts.images } : {}), xyz: opts.xyz ?? true });
   const plans = planActors(opts, catalog, startMs, endMs);
-  const trackers: Tracker[] = plans.map(() => ({ first: 0, last: 0, count: 0, ips: new Set(), uas: new Set(), images: new Set() }));
+  const trackers: Tracker[] = plans.map(() => ({ first: 0, last: 0, count: 0, ips: new Set(), uas: new Set(), images: new Set(), sessions: new Set() }));
   const stats: SimulationStats = { lines: 0, actorsPlanned: plans.length, monotonicityFixes: 0 };
   let started = false;
 
@@ -382,6 +399,7 @@ export function createSimulation(opts: SimulateOptions): Simulation {
         tr.ips.add(ev.ip);
         tr.uas.add(ev.ua);
         if (ev.image !== null) tr.images.add(ev.image);
+        if (ev.session !== undefined) tr.sessions.add(ev.session);
         stats.lines++;
         yield ev;
       }
@@ -425,6 +443,7 @@ export function createSimulation(opts: SimulateOptions): Simulation {
         perIpDetectable: p.perIpDetectable,
         ...(p.note ? { note: p.note } : {}),
         requests: tr.count,
+        ...(tr.sessions.size > 0 ? { sessions: tr.sessions.size } : {}),
       });
     });
     return out;

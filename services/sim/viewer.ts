@@ -64,6 +64,12 @@ export function pickViewport(rng: Rng, ua: string): Viewport {
   return { w: Math.round(vp.w * 0.95), h: Math.round(vp.h * 0.8), dpr: Math.min(2, vp.dpr) };
 }
 
+/** Viewport of a managed desktop (lab, office, classroom): a plain 1080p or 768p monitor, density 1. */
+export function pickManagedViewport(rng: Rng): Viewport {
+  const vp = rng.pick(DESKTOP_VIEWPORTS.filter((v) => v.dpr === 1));
+  return { w: Math.round(vp.w * 0.95), h: Math.round(vp.h * 0.8), dpr: 1 };
+}
+
 const MIN_COARSE_EDGE = 128;
 
 export class ViewerState {
@@ -241,12 +247,64 @@ export interface SessionProfile {
   readonly think: (rng: Rng) => number;
   /** Optional custom view policy (researchers). */
   readonly next?: (rng: Rng, st: ViewerState, v: View, step: number) => View;
-  /** Arrived from a search engine / the site search / nowhere. */
-  readonly entry?: 'google' | 'search' | 'direct';
+  /** Arrived from a search engine / the site search / nowhere / a link on `linkFrom`. */
+  readonly entry?: 'google' | 'search' | 'direct' | 'link';
+  /** Referer of the first page when `entry` is 'link' (a course page, another site). */
+  readonly linkFrom?: string;
+  /** Fixed viewport (identical managed machines); default drawn from the user agent. */
+  readonly viewport?: Viewport;
+  /** Time spent after each image before the next one (reading, other work), ms; default 4–60 s. */
+  readonly pause?: (rng: Rng) => number;
+  /** Open no further image once the session clock has passed this epoch ms (the first always opens). */
+  readonly stopAfter?: number;
 }
 
 /** Think time of casual viewers: log-normal, median 6 s, 1.5 s–3 min. */
 export const casualThink = (rng: Rng): number => Math.min(180_000, Math.max(1500, rng.logNormal(6000, 0.9)));
+
+/**
+ * Open an item the way a browser does: (rarely a stale link first) the item page, on the session's
+ * first image the viewer assets and favicon (cached or revalidated for returning visitors), then the
+ * descriptor. Returns the page URL, the Referer of the tiles that follow.
+ */
+export function* openItem(
+  rng: Rng,
+  cl: Client,
+  clock: Clock,
+  img: CatalogImage,
+  referer: string,
+  first: boolean,
+  returning: boolean,
+): Generator<SimEvent, string, undefined> {
+  if (rng.chance(0.01)) {
+    // A stale link: 404, then the right page.
+    yield req(cl, Math.round(clock.t), `/collection/item/${rng.int(90000, 99999)}`, 404, 3120, referer, null);
+    clock.t += rng.range(2000, 8000);
+  }
+  const page = pageUrl(img);
+  yield req(cl, Math.round(clock.t), pagePath(img), 200, rng.int(24000, 61000), referer, img.id);
+  if (first) {
+    const assets = img.protocol === 'xyz' ? LEAFLET_ASSETS : ASSETS;
+    for (const a of assets) {
+      clock.t += rng.range(5, 60);
+      if (!returning) yield req(cl, Math.round(clock.t), a.path, 200, a.bytes, page, null);
+      else if (rng.chance(0.5)) yield req(cl, Math.round(clock.t), a.path, 304, 0, page, null);
+    }
+    clock.t += rng.range(5, 60);
+    if (!returning) yield req(cl, Math.round(clock.t), '/favicon.ico', 200, 5430, page, null);
+    if (/iPhone|iPad/.test(cl.ua) && !returning) {
+      yield req(cl, Math.round(clock.t + 3), '/apple-touch-icon.png', 404, 3120, '', null);
+    }
+  }
+  clock.t += rng.range(150, 900);
+  const desc = descriptorUrl(img);
+  if (desc) {
+    const st = returning && first && rng.chance(0.5) ? 304 : 200;
+    yield req(cl, Math.round(clock.t), desc, st, descriptorBytes(img), page, img.id);
+    clock.t += rng.range(40, 300);
+  }
+  return page;
+}
 
 /**
  * One browsing session of a person: item pages, viewer assets, descriptor, home view, zoom/pan steps,
@@ -260,9 +318,9 @@ export function* viewerSession(
   prof: SessionProfile,
 ): Generator<SimEvent, void, undefined> {
   const clock: Clock = { t: start };
-  const vp = pickViewport(rng, cl.ua);
+  const vp = prof.viewport ?? pickViewport(rng, cl.ua);
   const entry = prof.entry ?? rng.weighted(['google', 'search', 'direct'] as const, [0.4, 0.3, 0.3]);
-  let referer = entry === 'google' ? 'https://www.google.com/' : '';
+  let referer = entry === 'google' ? 'https://www.google.com/' : entry === 'link' ? (prof.linkFrom ?? '') : '';
   if (entry === 'search') {
     const sp = searchPath(rng);
     yield req(cl, Math.round(clock.t), sp, 200, rng.int(18000, 32000), '', null);
@@ -271,34 +329,9 @@ export function* viewerSession(
   }
   let first = true;
   for (const img of images) {
-    if (rng.chance(0.01)) {
-      // A stale link: 404, then the right page.
-      yield req(cl, Math.round(clock.t), `/collection/item/${rng.int(90000, 99999)}`, 404, 3120, referer, null);
-      clock.t += rng.range(2000, 8000);
-    }
-    const page = pageUrl(img);
-    yield req(cl, Math.round(clock.t), pagePath(img), 200, rng.int(24000, 61000), referer, img.id);
-    if (first) {
-      const assets = img.protocol === 'xyz' ? LEAFLET_ASSETS : ASSETS;
-      for (const a of assets) {
-        clock.t += rng.range(5, 60);
-        if (!prof.returning) yield req(cl, Math.round(clock.t), a.path, 200, a.bytes, page, null);
-        else if (rng.chance(0.5)) yield req(cl, Math.round(clock.t), a.path, 304, 0, page, null);
-      }
-      clock.t += rng.range(5, 60);
-      if (!prof.returning) yield req(cl, Math.round(clock.t), '/favicon.ico', 200, 5430, page, null);
-      if (/iPhone|iPad/.test(cl.ua) && !prof.returning) {
-        yield req(cl, Math.round(clock.t + 3), '/apple-touch-icon.png', 404, 3120, '', null);
-      }
-    }
-    clock.t += rng.range(150, 900);
+    if (!first && prof.stopAfter !== undefined && clock.t >= prof.stopAfter) return;
+    const page = yield* openItem(rng, cl, clock, img, referer, first, prof.returning);
     const reval = prof.returning && first ? 0.6 : 0;
-    const desc = descriptorUrl(img);
-    if (desc) {
-      const st = reval > 0 && rng.chance(0.5) ? 304 : 200;
-      yield req(cl, Math.round(clock.t), desc, st, descriptorBytes(img), page, img.id);
-      clock.t += rng.range(40, 300);
-    }
     const viewer = new ViewerState(img, vp);
     let view = viewer.home();
     yield* tileBurst(rng, cl, clock, img, viewer.load(view), page, reval);
@@ -308,7 +341,7 @@ export function* viewerSession(
       view = prof.next ? prof.next(rng, viewer, view, s) : nextHumanView(rng, viewer, view);
       yield* tileBurst(rng, cl, clock, img, viewer.load(view), page);
     }
-    clock.t += rng.range(4000, 60000);
+    clock.t += prof.pause ? prof.pause(rng) : rng.range(4000, 60000);
     referer = page;
     first = false;
   }

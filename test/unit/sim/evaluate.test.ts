@@ -82,9 +82,9 @@ test('evaluation math: recall, time to detect, IP fraction, FP per 1,000, unlabe
   assert.equal(slow?.ttdMedianMin, null);
 
   const human = r.benign.find((b) => b.kind === 'human');
-  assert.deepEqual(human, { kind: 'human', actors: 8, clients: 8, fpClients: 1, fpPer1000: 125 });
+  assert.deepEqual(human, { kind: 'human', actors: 8, accusedActors: 1, clients: 8, fpClients: 1, fpPer1000: 125, alerts: 1, notifications: 1 });
   const crawler = r.benign.find((b) => b.kind === 'crawler');
-  assert.deepEqual(crawler, { kind: 'crawler', actors: 1, clients: 2, fpClients: 1, fpPer1000: 500 });
+  assert.deepEqual(crawler, { kind: 'crawler', actors: 1, accusedActors: 1, clients: 2, fpClients: 1, fpPer1000: 500, alerts: 1, notifications: 1 });
   assert.equal(r.benign.find((b) => b.kind === 'nat')?.fpClients, 0);
 
   assert.equal(r.totals.threatActors, 5);
@@ -95,7 +95,10 @@ test('evaluation math: recall, time to detect, IP fraction, FP per 1,000, unlabe
   assert.equal(r.totals.fpClients, 2);
   assert.equal(r.totals.fpPer1000, (2 / 11) * 1000);
   assert.equal(r.totals.alerts, 7);
+  assert.equal(r.totals.notifications, 8); // a3 has two versions
   assert.equal(r.totals.unlabelledAlerts, 1);
+  assert.equal(r.totals.alertsNamingNoHarvester, 3); // fp1, fp2, stray
+  assert.equal(r.totals.notificationsNamingNoHarvester, 3);
   assert.deepEqual(
     r.unlabelled.map((u) => u.id),
     ['stray'],
@@ -177,4 +180,65 @@ test('naive requests-per-minute baseline misses a 1/s sweep and catches a fast o
   const r = evaluate([label('fast', 'threat', 'parallel-fast', ['5.6.7.8'], 2), label('slow', 'threat', 'raster-1s', ['1.2.3.4'], 0)], alerts);
   assert.equal(r.totals.recall, 0.5);
   assert.equal(subnetOf('2a01:db8:1:2::5'), '2a01:db8:1::/48');
+});
+
+test('false positives per benign class: accused actors and addresses, alerts and notifications, alerts naming no harvester', async () => {
+  const labels: Label[] = [
+    label('raster-1s-00001', 'threat', 'raster-1s', ['1.1.1.1'], 0),
+    label('campus-nat-00001', 'benign', 'campus-nat', ['40.0.0.1']),
+    label('office-nat-00001', 'benign', 'office-nat', ['40.0.0.2']),
+    label('cgnat-00001', 'benign', 'cgnat', ['40.0.1.1', '40.0.1.2', '40.0.1.3']),
+    label('deep-researcher-00001', 'benign', 'deep-researcher', ['40.0.2.1']),
+    label('deep-researcher-00002', 'benign', 'deep-researcher', ['2a01:db8:1:2:3:4:5:6']),
+    label('mobile-rotating-00001', 'benign', 'mobile-rotating', ['40.9.1.1', '40.9.2.2', '40.9.3.3', '40.9.4.4']),
+    label('enthusiast-00001', 'benign', 'enthusiast', ['40.0.3.1']),
+    ...Array.from({ length: 4 }, (_, i) => label(`human-${i}`, 'benign', 'human', [`20.0.0.${i + 1}`])),
+  ];
+  const alerts: Alert[] = [
+    // The campus NAT: one alert updated three times (3 notifications), and a second alert.
+    alert('c1', ['40.0.0.1'], 10, 1),
+    alert('c1', ['40.0.0.1'], 10, 2),
+    alert('c1', ['40.0.0.1'], 12, 3),
+    alert('c2', ['40.0.0.1'], 30),
+    // Two of the CGNAT pool's addresses in one alert.
+    alert('g1', ['40.0.1.1', '40.0.1.3'], 40),
+    // One researcher (IPv6, named in another case), alongside a harvester: not an alert naming no harvester.
+    { ...alert('r1', [], 50), client: { ip: '2A01:DB8:1:2:3:4:5:6', ips: ['1.1.1.1'], userAgent: '', subnet: '' } },
+    // One of the phone's four addresses.
+    alert('m1', ['40.9.3.3'], 60),
+    // Image-exposure alerts are not accusations.
+    { ...alert('x1', ['40.0.3.1'], 5), kind: 'image-exposure' },
+  ];
+  const dir = await mkdtemp(join(tmpdir(), 'tilewatch-eval-hard-'));
+  try {
+    await writeFile(join(dir, 'alerts.jsonl'), alerts.map((a) => JSON.stringify(a)).join('\n') + '\n');
+    const r = evaluate(labels, await readAlerts(join(dir, 'alerts.jsonl')));
+    const row = (kind: string) => r.benign.find((b) => b.kind === kind);
+    assert.deepEqual(row('campus-nat'), { kind: 'campus-nat', actors: 1, accusedActors: 1, clients: 1, fpClients: 1, fpPer1000: 1000, alerts: 2, notifications: 4 });
+    assert.deepEqual(row('office-nat'), { kind: 'office-nat', actors: 1, accusedActors: 0, clients: 1, fpClients: 0, fpPer1000: 0, alerts: 0, notifications: 0 });
+    assert.deepEqual(row('cgnat'), { kind: 'cgnat', actors: 1, accusedActors: 1, clients: 3, fpClients: 2, fpPer1000: (2 / 3) * 1000, alerts: 1, notifications: 1 });
+    assert.deepEqual(row('deep-researcher'), { kind: 'deep-researcher', actors: 2, accusedActors: 1, clients: 2, fpClients: 1, fpPer1000: 500, alerts: 1, notifications: 1 });
+    assert.deepEqual(row('mobile-rotating'), { kind: 'mobile-rotating', actors: 1, accusedActors: 1, clients: 4, fpClients: 1, fpPer1000: 250, alerts: 1, notifications: 1 });
+    assert.equal(row('enthusiast')?.accusedActors, 0, 'image-exposure alerts accuse nobody');
+    assert.equal(row('human')?.fpClients, 0);
+    // Easy classes first, then the hard ones in their declared order.
+    assert.deepEqual(
+      r.benign.map((b) => b.kind),
+      ['human', 'campus-nat', 'office-nat', 'cgnat', 'deep-researcher', 'enthusiast', 'mobile-rotating'],
+    );
+    assert.equal(r.actors.find((a) => a.actor === 'campus-nat-00001')?.notifications, 4);
+    assert.equal(r.actors.find((a) => a.actor === 'raster-1s-00001')?.notifications, 1);
+    assert.equal(r.totals.alerts, 5);
+    assert.equal(r.totals.notifications, 7);
+    assert.equal(r.totals.alertsNamingNoHarvester, 4);
+    assert.equal(r.totals.notificationsNamingNoHarvester, 6);
+    const text = formatReport(r);
+    assert.match(text, /campus-nat\s+1\s+1\s+1\s+1\s+1000\.0\s+2\s+4/);
+    assert.match(text, /cgnat\s+1\s+1\s+3\s+2\s+666\.7\s+1\s+1/);
+    assert.match(text, /Naming no harvester: 4 of 5 alerts, 6 of 7 notifications/);
+    assert.match(text, /Accused benign actors[^\n]*\n {2}campus-nat-00001 {2}4 notifications, 2 alerts, 1\/1 addresses/);
+    assert.match(text, /mobile-rotating-00001 {2}1 notifications, 1 alerts, 1\/4 addresses/);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
 });

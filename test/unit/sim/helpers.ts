@@ -87,3 +87,32 @@ export function ipv4InCidr(ip: string, cidr: string): boolean {
   const n = toN(ip);
   return n >= b && n < b + size;
 }
+
+/** Image id and level k (halvings from full resolution) of a tile path, read from the URL alone; null if not a tile. */
+export function tileLevel(path: string, catalog: readonly CatalogImage[]): { id: string; k: number } | null {
+  const find = (id: string): CatalogImage | undefined => catalog.find((i) => i.id === id);
+  let m = /^\/iiif\/\d\/([^/]+)\/full\/(\d+),\d*\//.exec(path);
+  if (m) {
+    const im = find(m[1] as string);
+    return im ? { id: im.id, k: Math.round(Math.log2(im.width / Number(m[2]))) } : null;
+  }
+  m = /^\/iiif\/\d\/([^/]+)\/\d+,\d+,(\d+),\d+\/(\d+),/.exec(path);
+  if (m) return { id: m[1] as string, k: Math.round(Math.log2(Number(m[2]) / Number(m[3]))) };
+  m = /^\/dz\/(.+)_files\/(\d+)\//.exec(path) ?? /^\/zoomify\/([^/]+)\/TileGroup\d+\/(\d+)-/.exec(path);
+  if (m) {
+    const im = find(m[1] as string);
+    return im ? { id: im.id, k: im.maxK - Number(m[2]) } : null;
+  }
+  m = /^\/tiles\/([^/]+)\/(\d+)\//.exec(path);
+  if (m) {
+    const im = find(m[1] as string);
+    return im ? { id: im.id, k: (im.zmax ?? 18) - Number(m[2]) } : null;
+  }
+  return null;
+}
+
+/** Whether a path is an image descriptor (info.json, .dzi, ImageProperties.xml), and of which image. */
+export function descriptorOf(path: string): string | null {
+  const d = /^\/iiif\/\d\/([^/]+)\/info\.json$|^\/dz\/(.+)\.dzi$|^\/zoomify\/([^/]+)\/ImageProperties\.xml$/.exec(path);
+  return d ? (d[1] ?? d[2] ?? d[3] ?? null) : null;
+}

@@ -4,7 +4,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createSimulation, simulate, writeSimulation } from '../../../services/sim/simulate.ts';
-import { BENIGN_KINDS, THREAT_KINDS } from '../../../services/sim/labels.ts';
+import { BENIGN_KINDS, HARD_BENIGN_KINDS, THREAT_KINDS } from '../../../services/sim/labels.ts';
 import { RANGES } from '../../../services/sim/agents.ts';
 import { timeLocal } from '../../../services/sim/logformat.ts';
 import { type Line, byIp, ipv4InCidr, parseLine, smallRun } from './helpers.ts';
@@ -95,13 +95,14 @@ test('labels are consistent with the log', () => {
     const last = Math.max(...mine.map((x) => x.ts));
     assert.equal(first, Math.floor(Date.parse(l.start) / 1000) * 1000, `${l.actor} start`);
     assert.equal(last, Math.floor(Date.parse(l.end) / 1000) * 1000, `${l.actor} end`);
-    assert.ok(l.class === 'threat' ? (THREAT_KINDS as readonly string[]).includes(l.kind) : (BENIGN_KINDS as readonly string[]).includes(l.kind));
+    const known: readonly string[] = l.class === 'threat' ? THREAT_KINDS : [...BENIGN_KINDS, ...HARD_BENIGN_KINDS];
+    assert.ok(known.includes(l.kind), `${l.actor}: unknown ${l.class} kind ${l.kind}`);
   }
   // Every line belongs to a labelled actor.
   for (const ip of ipLines.keys()) assert.ok(owner.has(ip), `unlabelled IP ${ip}`);
   // Every kind is present in a one-hour run.
   const kinds = new Set(run.labels.map((l) => l.kind));
-  for (const k of [...THREAT_KINDS, ...BENIGN_KINDS]) assert.ok(kinds.has(k), `no ${k} actor`);
+  for (const k of [...THREAT_KINDS, ...BENIGN_KINDS, ...HARD_BENIGN_KINDS]) assert.ok(kinds.has(k), `no ${k} actor`);
 });
 
 test('threat actors are in the log with the labelled properties', () => {
