@@ -56,6 +56,18 @@ export interface AlertClient {
   readonly subnet: string;
 }
 
+/** The incident an alert version belongs to (one per actor; services/core/incidents/incidentCorrelator.ts). */
+export interface AlertIncident {
+  /** `ti-` + the digest of the incident's first alert id. */
+  readonly id: string;
+  /** The highest severity among the incident's alerts so far. */
+  readonly severity: Severity;
+  /** Resolved once every alert in it is resolved. */
+  readonly status: AlertStatus;
+  /** Alerts correlated into it so far. */
+  readonly alerts: number;
+}
+
 export interface Alert {
   readonly id: string;
   readonly kind: AlertKind;
@@ -76,6 +88,8 @@ export interface Alert {
   readonly subject?: string;
   /** Event time at which the alert was resolved (inactivity); absent while open. */
   readonly resolvedAt?: string;
+  /** The incident this version belongs to; set when the version is emitted (absent on versions stored before incidents). */
+  readonly incident?: AlertIncident;
   /** Where the raw evidence is: the source and line range of the triggering requests. */
   readonly evidence: {
     readonly source: string;

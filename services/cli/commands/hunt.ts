@@ -40,9 +40,9 @@ export async function runHunt(flags: HuntFlags): Promise<number> {
       store,
       config: hunts,
       exclusions: huntExclusions(config.allowlist),
-      onAlert: (a) => {
+      onAlert: (version) => {
+        const a = outputs.emit(version);
         emitted.push(a);
-        outputs.emit(a);
         if (!flags.quiet && !flags.json) process.stdout.write(formatAlertLine(a));
       },
       onRun: (r) => log.debug({ windowEnd: new Date(r.windowEnd).toISOString(), ms: r.timings }, 'hunt run'),

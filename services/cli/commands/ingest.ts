@@ -66,8 +66,8 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
   const metrics = createMetrics();
   const catalog = config.catalog ? await loadCatalog(config.catalog) : emptyCatalog();
   const outputs = await openAlertOutputs({ config, store, logger, registry: metrics.registry });
-  const emit = (a: Alert): void => {
-    outputs.emit(a);
+  const emit = (version: Alert): void => {
+    const a = outputs.emit(version);
     alertsOut?.write(`${JSON.stringify(a)}\n`);
     log.info({ alert: { id: a.id, kind: a.kind, severity: a.severity, score: a.score, version: a.version, status: a.status }, client: { ip: a.client.ip } }, 'alert');
     if (!flags.quiet) process.stdout.write(formatAlertLine(a));

@@ -52,9 +52,9 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
     }
     const outputs = await openAlertOutputs({ config, store, logger });
     const progress = createProgress(!flags.quiet && process.stderr.isTTY === true, started);
-    const emit = (a: Alert): void => {
+    const emit = (version: Alert): void => {
+      const a = outputs.emit(version);
       alerts.push(a);
-      outputs.emit(a);
       alertsOut?.write(`${JSON.stringify(a)}\n`);
       log.info({ alert: { id: a.id, kind: a.kind, severity: a.severity, score: a.score, version: a.version, status: a.status }, client: { ip: a.client.ip } }, 'alert');
       if (out.printAlerts) process.stdout.write(formatAlertLine(a));
