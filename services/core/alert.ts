@@ -66,6 +66,8 @@ export interface AlertIncident {
   readonly status: AlertStatus;
   /** Alerts correlated into it so far. */
   readonly alerts: number;
+  /** Set on the versions that notified the sinks: the incident was announced, became urgent, or resolved. */
+  readonly notice?: 'opened' | 'escalated' | 'resolved';
 }
 
 export interface Alert {

@@ -11,7 +11,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { parseCidr } from '../core/logformat/cidr.ts';
 import { canonicalIp } from '../core/logformat/canonicalIp.ts';
-import type { CampaignCandidateRow, CampaignMemberRow, ClientImageCoverageRow, ImageExposureRow, SlowClientRow } from '../core/hunts/findings.ts';
+import type { CampaignCandidateRow, CampaignMemberRow, ClientImageCoverageRow, ImageContributorRow, ImageExposureRow, SlowClientRow } from '../core/hunts/findings.ts';
 
 export interface HuntWindow {
   readonly from: number;
@@ -80,7 +80,7 @@ img_cat AS (
   FROM images GROUP BY image_id
 ),
 req AS (
-  SELECT ts, client, user_agent, referer, image_id, toInt8(round(log2(greatest(scale, 1e-6)))) AS band, rect_x, rect_y, rect_w, rect_h,
+  SELECT ts, client, user_agent, referer, image_id, level, toInt8(round(log2(greatest(scale, 1e-6)))) AS band, rect_x, rect_y, rect_w, rect_h,
          toUInt64(rect_w) * rect_h AS area
   FROM tile_requests
   WHERE ts >= {from:DateTime64(3, 'UTC')} AND ts < {to:DateTime64(3, 'UTC')}
@@ -315,8 +315,8 @@ rects AS (
   FROM prot WHERE prot.edge >= prot.od * {minEdgeRatio:Float64}
   GROUP BY image_id, band, rect_x, rect_y, rect_w, rect_h
 )
-SELECT image_id AS imageId, band, least(1, sum(a) / (any(iw) * any(ih))) AS unionCoverage, any(e) AS longEdge, any(o) AS openDataLongEdge,
-       length(groupUniqArrayArray(cl)) AS clients, arrayMap(c -> IPv6NumToString(c), topKArray(5)(cl)) AS topClients,
+SELECT image_id AS imageId, band, least(1, sum(a) / (any(iw) * any(ih))) AS unionCoverage, any(iw) * any(ih) AS imageArea, any(e) AS longEdge,
+       any(o) AS openDataLongEdge, length(groupUniqArrayArray(cl)) AS clients,
        toUnixTimestamp64Milli(min(first_ts)) AS firstTs, toUnixTimestamp64Milli(max(last_ts)) AS lastTs
 FROM rects GROUP BY image_id, band
 HAVING unionCoverage >= {minUnion:Float64}`;
@@ -325,13 +325,52 @@ HAVING unionCoverage >= {minUnion:Float64}`;
     imageId: String(r.imageId),
     band: Number(r.band),
     unionCoverage: Number(r.unionCoverage),
+    imageArea: Number(r.imageArea),
     longEdge: Number(r.longEdge),
     openDataLongEdge: Number(r.openDataLongEdge),
     clients: Number(r.clients),
-    topClients: (r.topClients as string[]).map(ipText),
     firstTs: Number(r.firstTs),
     lastTs: Number(r.lastTs),
   }));
+}
+
+/**
+ * Every client's requests for the given images in the window: the share at high resolution and the
+ * distinct area revealed there, for attributing an exposure to the clients that caused it.
+ */
+export async function imageContributors(client: ClickHouseClient, w: HuntWindow, ex: HuntExclusions, p: HuntParams, images: readonly string[]): Promise<ImageContributorRow[]> {
+  if (images.length === 0) return [];
+  const q = `WITH ${windowCtes('all')},
+mine AS (SELECT * FROM req WHERE image_id IN {images:Array(String)}),
+deep AS (
+  SELECT client, image_id, sum(area) AS covered FROM (
+    SELECT client, image_id, band, rect_x, rect_y, rect_w, rect_h, any(area) AS area
+    FROM prot WHERE image_id IN {images:Array(String)}
+    GROUP BY client, image_id, band, rect_x, rect_y, rect_w, rect_h
+  ) GROUP BY client, image_id
+)
+SELECT IPv6NumToString(m.client) AS client, m.image_id AS imageId, min(toString(m.user_agent)) AS userAgent,
+       countIf(m.band >= {protectedBand:Int8}) / count() AS deepFraction, greatest(max(m.band) - min(m.band), max(m.level) - min(m.level)) AS bandSpan, any(d.covered) AS coveredArea
+FROM mine AS m LEFT JOIN deep AS d ON d.client = m.client AND d.image_id = m.image_id
+GROUP BY m.client, m.image_id
+HAVING coveredArea > 0`;
+  const out = await rows<Record<string, unknown>>(client, q, { ...baseParams(w, ex, p), images: [...images] });
+  return out.map((r) => ({
+    client: ipText(String(r.client)),
+    imageId: String(r.imageId),
+    userAgent: String(r.userAgent),
+    deepFraction: Number(r.deepFraction),
+    bandSpan: Number(r.bandSpan),
+    coveredArea: Number(r.coveredArea),
+  }));
+}
+
+/** Every address an alert (other than image exposure) names and whose episode overlaps the window. */
+export async function accusedClients(client: ClickHouseClient, w: HuntWindow): Promise<string[]> {
+  const q = `SELECT DISTINCT arrayJoin(if(empty(client_ips), [IPv6NumToString(client)], client_ips)) AS ip FROM alerts FINAL
+WHERE kind != 'image-exposure' AND last_seen >= {from:DateTime64(3, 'UTC')} AND detected_at < {to:DateTime64(3, 'UTC')}`;
+  const out = await rows<{ ip: string }>(client, q, { from: ts(w.from), to: ts(w.to) });
+  return out.map((r) => ipText(r.ip));
 }
 
 // ---------------------------------------------------------------- baselines

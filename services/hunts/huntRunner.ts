@@ -105,6 +105,8 @@ export class HuntRunner {
   private state: HuntAlertState = { open: new Map(), closed: new Map() };
   /** Clients with a streaming (per-client) alert seen in this process; the alerts table covers earlier ones. */
   private readonly streamingAlerted = new Set<string>();
+  /** Addresses named by hunt alerts (image exposure aside) loaded at start or raised since. */
+  private readonly huntAccused = new Set<string>();
   private started = false;
   runs = 0;
   emitted = 0;
@@ -116,13 +118,19 @@ export class HuntRunner {
   async start(): Promise<void> {
     if (this.started) return;
     const bodies = await q.huntAlertBodies(this.opts.store.client, HUNT_KINDS);
-    this.state = stateFromStored(bodies.map((b) => JSON.parse(b) as Alert));
+    const stored = bodies.map((b) => JSON.parse(b) as Alert);
+    this.state = stateFromStored(stored);
+    for (const a of stored) this.noteHuntAlert(a);
     this.started = true;
   }
 
   /** Tell the runner about per-client alerts (low-and-slow leaves clients already alerted to them). */
   noteStreamingAlert(a: Alert): void {
     if (a.kind === 'bulk-harvest' || a.kind === 'full-download') for (const ip of a.client.ips) this.streamingAlerted.add(ip);
+  }
+
+  private noteHuntAlert(a: Alert): void {
+    if (a.kind !== 'image-exposure') for (const ip of a.client.ips) this.huntAccused.add(ip);
   }
 
   openAlerts(): Alert[] {
@@ -180,18 +188,29 @@ export class HuntRunner {
 
     // image exposure
     const expW = { from: windowEnd - cfg.imageExposure.lookbackMs, to: windowEnd, recentFrom: windowEnd - cfg.imageExposure.everyMs };
-    if (due(cfg.imageExposure.everyMs))
-      findings.push(
-        ...imageExposureFindings(
-          await q.exposedImages(client, expW, ex, p, { minUnionCoverage: cfg.imageExposure.minUnionCoverage, minEdgeRatio: cfg.imageExposure.minEdgeRatio }),
-          cfg,
-        ),
-      );
+    if (due(cfg.imageExposure.everyMs)) {
+      const exposed = await q.exposedImages(client, expW, ex, p, { minUnionCoverage: cfg.imageExposure.minUnionCoverage, minEdgeRatio: cfg.imageExposure.minEdgeRatio });
+      if (exposed.length > 0) {
+        // Attribution: who fetched these images like a script, and whom other alerts (this run's included) already accuse.
+        const contributors = await q.imageContributors(client, expW, ex, p, [...new Set(exposed.map((r) => r.imageId))]);
+        const accused = new Set([
+          ...this.streamingAlerted,
+          ...(await q.accusedClients(client, expW)),
+          ...findings.flatMap((f) => f.client.ips),
+          // Hunt alerts of this process, open or resolved (the alerts table may not have them yet).
+          ...this.huntAccused,
+        ]);
+        findings.push(...imageExposureFindings(exposed, contributors, accused, cfg));
+      }
+    }
     const nExposure = findings.length - nSlow - nCampaign;
     lap('image-exposure');
 
     const versions = reconcile(this.state, findings, windowEnd, cfg);
-    for (const a of versions) this.opts.onAlert(a);
+    for (const a of versions) {
+      this.noteHuntAlert(a);
+      this.opts.onAlert(a);
+    }
     const durationMs = performance.now() - t0;
     this.opts.onRun?.({ windowEnd, timings });
     this.runs++;

@@ -83,7 +83,7 @@ export interface EvaluationReport {
     readonly benignClients: number;
     readonly fpClients: number;
     readonly fpPer1000: number | null;
-    /** Distinct alert ids naming clients (all kinds but image-exposure). */
+    /** Distinct alert ids naming clients (every kind). */
     readonly alerts: number;
     /** Notifications (alert versions) of those alerts. */
     readonly notifications: number;
@@ -93,6 +93,10 @@ export interface EvaluationReport {
     readonly notificationsNamingNoHarvester: number;
     /** Image-exposure alerts (per image, policy): not counted against clients. */
     readonly imageExposureAlerts: number;
+    /** Distinct incidents the versions belong to (0 for files written before incidents). */
+    readonly incidents: number;
+    /** Incidents resolved (an all-clear to the sinks, not a page). */
+    readonly allClears: number;
     readonly alertsByKind: Readonly<Record<string, number>>;
   };
   readonly actors: readonly ActorResult[];
@@ -146,8 +150,22 @@ export function median(xs: readonly number[]): number | null {
 
 const ratio = (num: number, den: number): number | null => (den > 0 ? num / den : null);
 
-/** Notifications an alert sent: one per version, versions numbered from 1. */
-const notificationsOf = (a: Pick<Alert, 'version'>): number => Math.max(1, Math.floor(a.version ?? 1));
+/**
+ * Notifications (pages) per alert id. Versions that carry their incident page only when they carry a
+ * notice (`incident.notice` opened or escalated); the all-clear of a resolved incident is not a page
+ * and is counted apart (`allClears`). Versions without an incident (older files) page once per version.
+ */
+function notificationsByAlert(versions: readonly Alert[]): { pages: Map<string, number>; allClears: number } {
+  const pages = new Map<string, number>();
+  let allClears = 0;
+  for (const a of versions) {
+    const notice = a.incident?.notice;
+    if (notice === 'resolved') allClears++;
+    const page = a.incident ? (notice === 'opened' || notice === 'escalated' ? 1 : 0) : 1;
+    if (page > 0) pages.set(a.id, (pages.get(a.id) ?? 0) + page);
+  }
+  return { pages, allClears };
+}
 
 function kindOrder(known: readonly string[], present: Iterable<string>): string[] {
   const set = new Set(present);
@@ -161,14 +179,15 @@ const START_SLACK_MS = 1000;
 
 export function evaluate(labels: readonly Label[], rawAlerts: readonly Alert[]): EvaluationReport {
   const merged = mergeAlertVersions(rawAlerts);
-  // Image-exposure alerts are about images (policy), not accusations of the clients they list.
-  const alerts = merged.filter((a) => a.kind !== 'image-exposure');
+  // Every address in any alert's client.ip / client.ips counts as accused, image exposure included.
+  const alerts = merged;
+  const { pages, allClears } = notificationsByAlert(rawAlerts);
   // IP → alerts naming it.
   const byIp = new Map<string, { id: string; detectedAt: number }[]>();
   const notifications = new Map<string, number>();
   for (const a of alerts) {
     const d = Date.parse(a.detectedAt);
-    notifications.set(a.id, notificationsOf(a));
+    notifications.set(a.id, pages.get(a.id) ?? 0);
     for (const ip of alertIps(a)) {
       let l = byIp.get(ip);
       if (!l) byIp.set(ip, (l = []));
@@ -284,7 +303,9 @@ export function evaluate(labels: readonly Label[], rawAlerts: readonly Alert[]):
       unlabelledAlerts: unlabelled.length,
       alertsNamingNoHarvester: noHarvester.length,
       notificationsNamingNoHarvester: sumNotifications(noHarvester.map((a) => a.id)),
-      imageExposureAlerts: merged.length - alerts.length,
+      imageExposureAlerts: merged.filter((a) => a.kind === 'image-exposure').length,
+      incidents: new Set(rawAlerts.flatMap((a) => (a.incident ? [a.incident.id] : []))).size,
+      allClears,
       alertsByKind: Object.fromEntries([...new Set(merged.map((a) => a.kind))].sort().map((k) => [k, merged.filter((a) => a.kind === k).length])),
     },
     actors,
@@ -340,6 +361,7 @@ export function formatReport(r: EvaluationReport): string {
       .map(([k, n]) => `${k} ${n}`)
       .join(', ')}`,
     `Naming no harvester: ${t.alertsNamingNoHarvester} of ${t.alerts} alerts, ${t.notificationsNamingNoHarvester} of ${t.notifications} notifications`,
+    `Incidents: ${t.incidents}; notifications (pages: an incident opened or escalated) ${t.notifications} for ${t.threatActors} threat actors (${t.threatActors > 0 ? (t.notifications / t.threatActors).toFixed(2) : '-'}×); all-clears ${t.allClears}`,
   ];
   for (const u of r.unlabelled.slice(0, 20)) out.push(`  unlabelled ${u.id} ${u.ips.join(',')} ${u.kind} ${u.detectedAt}`);
   if (r.unlabelled.length > 20) out.push(`  … ${r.unlabelled.length - 20} more`);
@@ -397,7 +419,7 @@ export async function readLabels(path: string): Promise<Label[]> {
   return (await readJsonLines(path)) as Label[];
 }
 
-/** Alerts from JSON lines; several lines per id (updates) collapse to one, earliest detectedAt. */
+/** Alert versions from JSON lines, as written (evaluate() collapses them per id and counts incident notices). */
 export async function readAlerts(path: string): Promise<Alert[]> {
-  return mergeAlertVersions((await readJsonLines(path)) as Alert[]);
+  return (await readJsonLines(path)) as Alert[];
 }

@@ -11,6 +11,29 @@ export interface Verdict {
 }
 
 /**
+ * Signals of how a client fetched, as opposed to how much (exposure, volume) or how steadily (timing):
+ * a whole image swept at one resolution, raster order, deepest level only, a script's context. A
+ * crowd of viewers behind one address, or one person studying images closely for hours, adds up to
+ * exposure, volume and even steady timing, but fetches like a viewer: none of these. Accusing needs
+ * at least one.
+ */
+export const METHOD_SIGNALS: ReadonlySet<string> = new Set(['whole-image-sweep', 'raster-order', 'depth-only', 'context']);
+/** Context points (of 10) that count as a method signal: two of no descriptor, no (or a tile) Referer, a library user agent. */
+const METHOD_CONTEXT_POINTS = 6;
+/**
+ * Raster order that counts as a method signal: a script walking the grid scores ~1 even with parallel
+ * fetchers; a person panning methodically across an image reaches just over half (viewport bursts are
+ * requested centre-out, not row by row). Between the two.
+ */
+const METHOD_RASTER_FRACTION = 0.75;
+
+function isMethod(r: AlertReason): boolean {
+  if (r.signal === 'context') return r.value >= METHOD_CONTEXT_POINTS;
+  if (r.signal === 'raster-order') return r.value >= METHOD_RASTER_FRACTION;
+  return METHOD_SIGNALS.has(r.signal);
+}
+
+/**
  * Weights of each signal. Exposure (what the client could reconstruct) dominates: fully exposing
  * images at high resolution is the harm. The pattern signals (order, depth, timing, context,
  * volume) each add a bounded amount, so one of them alone never alerts, and a client that sweeps in
@@ -140,8 +163,24 @@ export function scoreHarvest(f: Features, cfg: DetectorConfig): Verdict | null {
   }
 
   const total = Math.min(100, Math.round(score));
-  return { kind: 'bulk-harvest', score: total, severity: severityOf(total, cfg), reasons };
+  const method = reasons.filter(isMethod).length;
+  // Exposure and volume say how much; without a method signal they describe viewers, not a harvest.
+  if (method === 0) return { kind: 'bulk-harvest', score: total, severity: null, reasons };
+  return { kind: 'bulk-harvest', score: total, severity: harvestSeverity(total, method, f, cfg), reasons };
 }
+
+/**
+ * Severity of a harvest verdict: the score's band, unless the evidence is conclusive — two or more
+ * method signals and at least one image fetched whole (or ≥ 90 % covered) at a protected resolution
+ * is a confirmed harvest in progress: critical from its first notification, so the incident does not
+ * page again for every further image. Low stays for weak, single-signal evidence.
+ */
+function harvestSeverity(score: number, method: number, f: Features, cfg: DetectorConfig): Severity | null {
+  const byScore = severityOf(score, cfg);
+  if (byScore === null) return null;
+  return method >= 2 && Math.max(f.sweptImages, f.fullyExposed) >= 1 ? 'critical' : byScore;
+}
+
 
 /** Scores whole-image downloads at high resolution (one request reveals a whole image). */
 export function scoreFullDownloads(f: Features, cfg: DetectorConfig): Verdict | null {

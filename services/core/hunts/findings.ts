@@ -87,12 +87,31 @@ export interface ImageExposureRow {
   readonly imageId: string;
   readonly band: number;
   readonly unionCoverage: number;
+  /** Full-resolution pixels of the image (width × height). */
+  readonly imageArea: number;
   readonly longEdge: number;
   readonly openDataLongEdge: number;
   readonly clients: number;
-  readonly topClients: readonly string[];
   readonly firstTs: number;
   readonly lastTs: number;
+}
+
+/** One client's requests for an exposed image: how it fetched it, and how much of it it revealed. */
+export interface ImageContributorRow {
+  readonly imageId: string;
+  readonly client: string;
+  readonly userAgent: string;
+  /** Share of its requests for the image at high resolution (1 = no navigation through coarser levels). */
+  readonly deepFraction: number;
+  /**
+   * Levels between its coarsest and finest request for the image (pyramid levels, or bands of scale
+   * for IIIF regions): a viewer's home view, or a cache warming the pyramid level by level, makes this
+   * ≥ 2. Levels matter where scale does not: without a catalogue, a pyramid's scale is relative to the
+   * deepest level seen so far, so early coarse tiles were stored as full resolution.
+   */
+  readonly bandSpan: number;
+  /** Full-resolution pixels it revealed at high resolution (distinct rectangles). */
+  readonly coveredArea: number;
 }
 
 // ---------------------------------------------------------------- population baselines
@@ -354,23 +373,47 @@ export function campaignFindings(
 // ---------------------------------------------------------------- image exposure
 
 /** Images whose union coverage above twice the open-data resolution crossed policy, whoever did it. */
-export function imageExposureFindings(rows: readonly ImageExposureRow[], cfg: HuntConfig): Finding[] {
+/**
+ * Image exposure as an alert: only when the exposure is attributable to clients that fetched the
+ * image like a script (≥ minDeepFraction of their requests for it at high resolution, and never a
+ * level two or more coarser than their finest: no viewer's home view, however long they then studied
+ * details) and that no
+ * open alert accuses yet (`accused`), and only when two or more such clients revealed ≥
+ * minAttributedShare of the exposed area. The alert names exactly them (largest contribution first, then address), never
+ * the viewers who also looked at the image; everything else is for the exposure report.
+ */
+export function imageExposureFindings(rows: readonly ImageExposureRow[], contributors: readonly ImageContributorRow[], accused: ReadonlySet<string>, cfg: HuntConfig): Finding[] {
   const best = new Map<string, ImageExposureRow>();
   for (const r of rows) {
     if (r.unionCoverage < cfg.imageExposure.minUnionCoverage) continue;
     const prev = best.get(r.imageId);
     if (!prev || r.longEdge > prev.longEdge) best.set(r.imageId, r);
   }
+  const byImage = new Map<string, ImageContributorRow[]>();
+  for (const c of contributors) {
+    if (c.deepFraction < cfg.imageExposure.minDeepFraction || c.bandSpan >= 2 || accused.has(c.client)) continue;
+    const list = byImage.get(c.imageId) ?? [];
+    list.push(c);
+    byImage.set(c.imageId, list);
+  }
   const out: Finding[] = [];
   for (const r of [...best.values()].sort((a, b) => a.imageId.localeCompare(b.imageId))) {
+    const suspects = (byImage.get(r.imageId) ?? []).sort((a, b) => b.coveredArea - a.coveredArea || a.client.localeCompare(b.client));
+    const exposedArea = r.unionCoverage * r.imageArea;
+    const attributed = suspects.reduce((sum, c) => sum + c.coveredArea, 0);
+    const share = exposedArea > 0 ? Math.min(1, attributed / exposedArea) : 0;
+    // One client alone is the streaming detector's and the low-and-slow hunt's to judge; this is for exposures spread over several.
+    if (suspects.length < 2 || share < cfg.imageExposure.minAttributedShare) continue;
+    const ips = suspects.map((c) => c.client);
+    const uas = [...new Set(suspects.map((c) => c.userAgent))];
     const ratio = r.openDataLongEdge > 0 ? r.longEdge / r.openDataLongEdge : 0;
-    const score = Math.min(100, 40 + 10 * Math.min(3, ratio - cfg.imageExposure.minEdgeRatio + 1));
+    const score = Math.min(100, 40 + 10 * Math.min(3, ratio - cfg.imageExposure.minEdgeRatio + 1) + 10 * share);
     out.push({
       kind: 'image-exposure',
       key: r.imageId,
       severity: severityOf(score),
       score: Math.round(score),
-      client: { ip: r.topClients[0] ?? '::', ips: [...r.topClients], userAgent: '', subnet: '' },
+      client: { ip: ips[0]!, ips, userAgent: uas.length === 1 ? uas[0]! : `${uas.length} user agents`, subnet: '' },
       firstSeen: r.firstTs,
       lastSeen: r.lastTs,
       images: [{ id: r.imageId, protocol: '', coverage: round3(r.unionCoverage), scale: 2 ** r.band, longEdge: Math.round(r.longEdge), requests: 0 }],
@@ -379,7 +422,13 @@ export function imageExposureFindings(rows: readonly ImageExposureRow[], cfg: Hu
           signal: 'image-exposure',
           value: round3(r.unionCoverage),
           threshold: cfg.imageExposure.minUnionCoverage,
-          text: `${pct(r.unionCoverage)} of ${r.imageId} revealed at ${Math.round(r.longEdge)} px long edge (open data ${r.openDataLongEdge} px, policy ${cfg.imageExposure.minEdgeRatio}×) by ${r.clients} client(s) in union`,
+          text: `${pct(r.unionCoverage)} of ${r.imageId} revealed at ${Math.round(r.longEdge)} px long edge (open data ${r.openDataLongEdge} px, policy ${cfg.imageExposure.minEdgeRatio}×)`,
+        },
+        {
+          signal: 'attributed-share',
+          value: round3(share),
+          threshold: cfg.imageExposure.minAttributedShare,
+          text: `${pct(share)} of it by ${ips.length} client(s) fetching the image at high resolution only, not accused by another alert (${r.clients} client(s) in all)`,
         },
       ],
     });

@@ -65,6 +65,14 @@ export interface HuntConfig {
     readonly minUnionCoverage: number;
     /** Default 2: twice the published resolution (a 3,000 px view of a 2,048 px open-data image is not the asset). */
     readonly minEdgeRatio: number;
+    /**
+     * An exposure is an alert only when clients that fetched the image like a script — this share of
+     * their requests for it at high resolution, no navigation — and that no open alert accuses yet
+     * account for this share of the exposed area; they alone are named. Otherwise it is a matter for
+     * the exposure report, not the pager. Defaults 0.9 and 0.5.
+     */
+    readonly minDeepFraction: number;
+    readonly minAttributedShare: number;
     /** Inactivity after which an open image-exposure alert is resolved. Default 7 days. */
     readonly resolveAfterMs: number;
   };
@@ -104,6 +112,8 @@ export const DEFAULT_HUNT_CONFIG: HuntConfig = Object.freeze({
     lookbackMs: 7 * 24 * H,
     minUnionCoverage: 0.9,
     minEdgeRatio: 2,
+    minDeepFraction: 0.9,
+    minAttributedShare: 0.5,
     resolveAfterMs: 7 * 24 * H,
   }),
 });

@@ -1,6 +1,6 @@
 import { SEVERITIES, type Alert, type AlertIncident, type Severity } from '../alert.ts';
 
-/** What a version means for the people on call: a page when an incident opens or escalates, an all-clear when it resolves. */
+/** What a version means for the people on call: a page when an incident is announced or becomes urgent, an all-clear when it resolves. */
 export type IncidentNotice = 'opened' | 'escalated' | 'resolved';
 
 export interface Correlated {
@@ -12,9 +12,13 @@ export interface Correlated {
 
 interface OpenIncident {
   readonly id: string;
+  /** Creation order: merges keep the oldest. */
+  readonly seq: number;
   severity: Severity;
-  /** Accused addresses: an alert naming any of them belongs here. */
-  readonly ips: Set<string>;
+  /** Highest paging band announced so far (-1: none; see PAGE_BAND). */
+  pagedBand: number;
+  /** Accused addresses, and (network, user agent) pairs: an alert naming any of them belongs here. */
+  readonly keys: Set<string>;
   /** Member alert id → still open. */
   readonly alerts: Map<string, boolean>;
 }
@@ -23,20 +27,40 @@ interface OpenIncident {
  * Correlates alert versions into incidents, one per actor: an alert joins the open incident that
  * already accuses one of its addresses (a campaign and its members' per-address alerts, a client's
  * bulk-harvest, full-download and low-and-slow findings, the image exposure it caused), else it
- * opens a new one. The incident's severity is the highest of its alerts'; it notifies when it opens
- * and when that severity rises, never for other updates, and once more when its last alert resolves.
+ * opens a new one. The incident's severity is the highest of its alerts'; it notifies the sinks when
+ * it first reaches the notice severity (medium by default) and when it becomes urgent (high or
+ * critical), never for other updates, and with an all-clear when its last alert resolves.
  *
  * Pure and deterministic: the same versions in the same order give the same incidents. The id of an
  * incident is derived from its first alert's id (`ti-` + the same digest), so old alert ids stay the
  * way to an incident. State holds open incidents only.
  */
+/**
+ * Paging bands: an incident pages when it first reaches the notice band (default medium), and again
+ * when it reaches the urgent band (high or critical, one band: a confirmed harvest growing from high
+ * to critical does not page twice). Low incidents — weak, single signals — are stored and listed for
+ * triage but page nobody.
+ */
+const PAGE_BAND: Readonly<Record<Severity, number>> = { low: 0, medium: 1, high: 2, critical: 2 };
+
+export interface IncidentCorrelatorOptions {
+  /** Lowest incident severity that notifies the sinks. Default 'medium'. */
+  readonly minNoticeSeverity?: Severity;
+}
+
 export class IncidentCorrelator {
+  private readonly minBand: number;
   private readonly byAlert = new Map<string, OpenIncident>();
-  private readonly byIp = new Map<string, OpenIncident>();
+  private readonly byKey = new Map<string, OpenIncident>();
+  private seq = 0;
   /** Newest stored version per alert id: versions up to it are re-emissions (a replay of stored history). */
   private stored = new Map<string, number>();
   /** Re-emitted history is correlated afresh, as it was the first time, and never notifies again. */
   private shadow: IncidentCorrelator | null = null;
+
+  constructor(private readonly opts: IncidentCorrelatorOptions = {}) {
+    this.minBand = PAGE_BAND[opts.minNoticeSeverity ?? 'medium'];
+  }
 
   /**
    * Continues after a restart: open incidents from the latest stored version of each alert (any
@@ -45,14 +69,15 @@ export class IncidentCorrelator {
    */
   restore(latest: readonly Alert[], storedVersions: ReadonlyMap<string, number> = new Map()): void {
     this.stored = new Map(storedVersions);
-    this.shadow = this.stored.size > 0 ? new IncidentCorrelator() : null;
+    this.shadow = this.stored.size > 0 ? new IncidentCorrelator(this.opts) : null;
     const byId = new Map<string, OpenIncident>();
     const sorted = [...latest].sort((a, b) => a.detectedAt.localeCompare(b.detectedAt) || a.id.localeCompare(b.id));
     for (const a of sorted) {
       if (!a.incident || a.incident.status !== 'open') continue;
       let inc = byId.get(a.incident.id);
       if (!inc) {
-        inc = { id: a.incident.id, severity: a.incident.severity, ips: new Set(), alerts: new Map() };
+        const band = PAGE_BAND[a.incident.severity];
+        inc = { id: a.incident.id, seq: this.seq++, severity: a.incident.severity, pagedBand: band >= this.minBand ? band : -1, keys: new Set(), alerts: new Map() };
         byId.set(inc.id, inc);
       }
       this.attach(inc, a);
@@ -62,26 +87,30 @@ export class IncidentCorrelator {
   assign(a: Alert): Correlated {
     if (this.shadow && a.version <= (this.stored.get(a.id) ?? 0)) return { alert: this.shadow.assign(a).alert, notice: null };
     let inc = this.byAlert.get(a.id) ?? this.find(a);
-    let notice: IncidentNotice | null = null;
     if (!inc) {
       if (a.status === 'resolved') {
         // A resolution of an alert this process never saw open (e.g. after a restart without history).
         return { alert: { ...a, incident: incidentOf(incidentId(a.id), a.severity, 'resolved', 1) }, notice: null };
       }
-      inc = { id: incidentId(a.id), severity: a.severity, ips: new Set(), alerts: new Map() };
-      notice = 'opened';
-    } else if (rank(a.severity) > rank(inc.severity) && a.status === 'open') {
-      inc.severity = a.severity;
-      notice = 'escalated';
+      inc = { id: incidentId(a.id), seq: this.seq++, severity: a.severity, pagedBand: -1, keys: new Set(), alerts: new Map() };
     }
     this.attach(inc, a);
+    let notice: IncidentNotice | null = null;
     let status: 'open' | 'resolved' = 'open';
     if (a.status === 'resolved' && [...inc.alerts.values()].every((open) => !open)) {
       status = 'resolved';
-      notice = 'resolved';
+      // The all-clear goes only where the incident was announced.
+      if (inc.pagedBand >= 0) notice = 'resolved';
       this.detach(inc);
+    } else {
+      const band = PAGE_BAND[inc.severity];
+      if (band >= this.minBand && band > inc.pagedBand) {
+        notice = inc.pagedBand < 0 ? 'opened' : 'escalated';
+        inc.pagedBand = band;
+      }
     }
-    return { alert: { ...a, incident: incidentOf(inc.id, inc.severity, status, inc.alerts.size) }, notice };
+    const incident = incidentOf(inc.id, inc.severity, status, inc.alerts.size);
+    return { alert: { ...a, incident: notice ? { ...incident, notice } : incident }, notice };
   }
 
   /** Open incidents (for stats and tests). */
@@ -89,35 +118,61 @@ export class IncidentCorrelator {
     return new Set(this.byAlert.values()).size;
   }
 
+  /**
+   * The incident an alert belongs to: its own, or the oldest open one sharing an accused address or
+   * (network, user agent); several such incidents are one actor after all and merge into the oldest.
+   */
   private find(a: Alert): OpenIncident | undefined {
-    // The oldest incident among those accusing one of the addresses (deterministic: the order of `ips`).
-    for (const ip of accused(a)) {
-      const inc = this.byIp.get(ip);
-      if (inc) return inc;
+    const found = new Set<OpenIncident>();
+    for (const k of keysOf(a)) {
+      const inc = this.byKey.get(k);
+      if (inc) found.add(inc);
     }
-    return undefined;
+    if (found.size === 0) return undefined;
+    const [oldest, ...rest] = [...found].sort((x, y) => x.seq - y.seq);
+    for (const other of rest) this.merge(oldest!, other);
+    return oldest;
+  }
+
+  private merge(into: OpenIncident, from: OpenIncident): void {
+    for (const [id, open] of from.alerts) {
+      into.alerts.set(id, open);
+      this.byAlert.set(id, into);
+    }
+    for (const k of from.keys) {
+      into.keys.add(k);
+      this.byKey.set(k, into);
+    }
+    if (rank(from.severity) > rank(into.severity)) into.severity = from.severity;
   }
 
   private attach(inc: OpenIncident, a: Alert): void {
     inc.alerts.set(a.id, a.status === 'open');
     this.byAlert.set(a.id, inc);
     if (rank(a.severity) > rank(inc.severity)) inc.severity = a.severity;
-    for (const ip of accused(a)) {
-      inc.ips.add(ip);
-      if (!this.byIp.has(ip)) this.byIp.set(ip, inc);
+    for (const k of keysOf(a)) {
+      inc.keys.add(k);
+      if (!this.byKey.has(k)) this.byKey.set(k, inc);
     }
   }
 
   private detach(inc: OpenIncident): void {
     for (const id of inc.alerts.keys()) if (this.byAlert.get(id) === inc) this.byAlert.delete(id);
-    for (const ip of inc.ips) if (this.byIp.get(ip) === inc) this.byIp.delete(ip);
+    for (const k of inc.keys) if (this.byKey.get(k) === inc) this.byKey.delete(k);
   }
 }
 
-/** The addresses an alert accuses (the image-exposure placeholder '::' names nobody). */
-function accused(a: Alert): string[] {
-  const out = a.client.ips.length > 0 ? [...a.client.ips] : [a.client.ip];
-  return out.filter((ip) => ip !== '' && ip !== '::');
+/**
+ * What an alert accuses: its addresses (the image-exposure placeholder '::' names nobody), and for
+ * alerts about one network and user agent — a client, or a campaign of a network or of a user agent —
+ * that pair: accused addresses in one /24 (/48) with one user agent are one actor (the members of a
+ * distributed harvest alerted one by one before the campaign hunt names them together).
+ */
+function keysOf(a: Alert): string[] {
+  const ips = (a.client.ips.length > 0 ? [...a.client.ips] : [a.client.ip]).filter((ip) => ip !== '' && ip !== '::');
+  const keys = ips.map((ip) => `ip:${ip}`);
+  if (a.kind !== 'image-exposure' && a.client.subnet !== '' && a.client.userAgent !== '') keys.push(`net+ua:${a.client.subnet}|${a.client.userAgent}`);
+  return keys;
 }
 
 export function incidentId(alertId: string): string {

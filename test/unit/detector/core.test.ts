@@ -137,13 +137,27 @@ describe('scoring', () => {
     }
   });
 
-  it('alerts on exposure of many screens above the open-data resolution, with the measured value in the reason', () => {
-    const v = scoreHarvest({ ...quiet, excessScreens: cfg.exposureScreens * 3 }, cfg)!;
-    assert.ok(v.score >= cfg.alertScore);
+  it('does not accuse on exposure and volume alone (a crowd behind one address, a researcher), and says why in the reasons', () => {
+    const v = scoreHarvest({ ...quiet, excessScreens: cfg.exposureScreens * 3, volumeZ: 50, minuteCv: 0.1 }, cfg)!;
+    assert.ok(v.score >= cfg.alertScore, 'the evidence adds up …');
+    assert.equal(v.severity, null, '… but no method signal: no alert');
     const r = v.reasons.find((x) => x.signal === 'exposure');
     assert.ok(r);
     assert.equal(r.value, cfg.exposureScreens * 3);
     assert.equal(r.threshold, cfg.exposureScreens);
+  });
+
+  it('the same exposure fetched like a script alerts; conclusive evidence is critical from the first notification', () => {
+    const panning = scoreHarvest({ ...quiet, excessScreens: cfg.exposureScreens * 3, rasterFraction: 0.55, transitions: 400, volumeZ: 20 }, cfg)!;
+    assert.ok(panning.reasons.some((r) => r.signal === 'raster-order'), 'reported …');
+    assert.equal(panning.severity, null, '… but a person panning methodically (raster just over half) is not a script');
+    const scripted = { ...quiet, excessScreens: cfg.exposureScreens * 3, depthOnlyFraction: 1, coarseLevels: false };
+    const one = scoreHarvest(scripted, cfg)!;
+    assert.ok(one.severity, 'one method signal with the exposure alerts');
+    const sweep = { ...scripted, excessScreens: 1, rasterFraction: 0.98, transitions: 200, sweptImages: 1, fullyExposed: 1 };
+    assert.equal(severityOf(scoreHarvest(sweep, cfg)!.score, cfg), 'low', 'by its score alone a first notification would be low');
+    assert.equal(scoreHarvest(sweep, cfg)!.severity, 'critical', 'two method signals and a whole image: a confirmed harvest');
+    assert.equal(one.severity, severityOf(one.score, cfg), 'one method signal: by the score');
   });
 
   it('alerts on a scripted raster sweep even when it exposes little (one slice of a distributed harvest)', () => {

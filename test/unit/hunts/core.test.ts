@@ -112,10 +112,23 @@ test('campaign: humans overlapping on salient areas, navigators and one dominant
   assert.equal(campaignFindings([candidate({ unionPixels: 9e6 })], members(c.members), new Map(), [], cfg).length, 0, 'about one screen');
 });
 
-test('image exposure: union coverage at twice the open-data edge', () => {
-  const row = { imageId: 'img', band: 0, unionCoverage: 0.95, longEdge: 8192, openDataLongEdge: 2048, clients: 4, topClients: ['198.51.100.1'], firstTs: T, lastTs: T + H };
-  assert.equal(imageExposureFindings([row], cfg).length, 1);
-  assert.equal(imageExposureFindings([{ ...row, unionCoverage: 0.5 }], cfg).length, 0);
+test('image exposure: an alert only when clients fetching like a script and accused by no other alert caused it, naming only them', () => {
+  const area = 8192 * 6000;
+  const row = { imageId: 'img', band: 0, unionCoverage: 0.95, imageArea: area, longEdge: 8192, openDataLongEdge: 2048, clients: 40, firstTs: T, lastTs: T + H };
+  const scripted = ['198.51.100.1', '198.51.100.2'].map((client) => ({ imageId: 'img', client, userAgent: 'curl/8', deepFraction: 1, bandSpan: 0, coveredArea: 0.4 * area }));
+  const viewers = Array.from({ length: 38 }, (_, i) => ({ imageId: 'img', client: `203.0.113.${i}`, userAgent: 'Mozilla/5.0', deepFraction: 0.5, bandSpan: 4, coveredArea: 0.05 * area }));
+  // A researcher who studied the image at full resolution for hours after the viewer's home view.
+  const researcher = { imageId: 'img', client: '192.0.2.50', userAgent: 'Mozilla/5.0', deepFraction: 0.99, bandSpan: 5, coveredArea: 0.9 * area };
+  const f = imageExposureFindings([row], [...viewers, ...scripted], new Set(), cfg);
+  assert.equal(f.length, 1);
+  assert.deepEqual([...f[0]!.client.ips], ['198.51.100.1', '198.51.100.2'], 'the viewers who also looked are not named');
+  assert.ok(f[0]!.reasons.some((r) => r.signal === 'attributed-share'));
+  assert.equal(imageExposureFindings([{ ...row, unionCoverage: 0.5 }], scripted, new Set(), cfg).length, 0, 'below policy');
+  assert.equal(imageExposureFindings([row], viewers, new Set(), cfg).length, 0, 'viewers alone: a matter for the exposure report, not an alert');
+  assert.equal(imageExposureFindings([row], [...viewers, researcher], new Set(), cfg).length, 0, 'a researcher navigated there: not a script');
+  assert.equal(imageExposureFindings([row], [...viewers, ...scripted], new Set(['198.51.100.1', '198.51.100.2']), cfg).length, 0, 'already accused: part of their incident');
+  const shuffled = imageExposureFindings([row], [...scripted].reverse().concat(viewers), new Set(), cfg);
+  assert.deepEqual(shuffled, f, 'deterministic whatever the row order');
 });
 
 test('reconcile: one open alert per key, versions only when evidence grows, resolution after inactivity, no re-open on old evidence', () => {

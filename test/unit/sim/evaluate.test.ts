@@ -4,7 +4,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Alert } from '../../../services/core/alert.ts';
-import { evaluate, formatReport, median, readAlerts, readLabels } from '../../../services/sim/evaluate.ts';
+import { evaluate, formatReport, median, mergeAlertVersions, readAlerts, readLabels } from '../../../services/sim/evaluate.ts';
 import { naiveRateBaseline, subnetOf } from '../../../services/sim/baseline.ts';
 import type { Label } from '../../../services/sim/labels.ts';
 import { CombinedFormatter } from '../../../services/sim/logformat.ts';
@@ -129,7 +129,7 @@ test('median', () => {
   assert.equal(median([4, 1, 3, 2]), 2.5);
 });
 
-test('readLabels / readAlerts read JSON lines and collapse alert updates', async () => {
+test('readLabels / readAlerts read JSON lines; evaluation collapses alert updates', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'tilewatch-eval-'));
   try {
     await writeFile(join(dir, 'labels.jsonl'), LABELS.map((l) => JSON.stringify(l)).join('\n') + '\n\n');
@@ -137,8 +137,10 @@ test('readLabels / readAlerts read JSON lines and collapse alert updates', async
     const labels = await readLabels(join(dir, 'labels.jsonl'));
     const alerts = await readAlerts(join(dir, 'alerts.jsonl'));
     assert.equal(labels.length, LABELS.length);
-    assert.equal(alerts.length, 7);
-    const a3 = alerts.find((a) => a.id === 'a3');
+    assert.equal(alerts.length, ALERTS.length, 'every version, as written');
+    const merged = mergeAlertVersions(alerts);
+    assert.equal(merged.length, 7);
+    const a3 = merged.find((a) => a.id === 'a3');
     assert.equal(a3?.detectedAt, iso(45));
     assert.equal(a3?.version, 2);
     assert.deepEqual([...(a3?.client.ips ?? [])].sort(), ['5.5.5.1', '5.5.5.2']);
@@ -206,8 +208,12 @@ test('false positives per benign class: accused actors and addresses, alerts and
     { ...alert('r1', [], 50), client: { ip: '2A01:DB8:1:2:3:4:5:6', ips: ['1.1.1.1'], userAgent: '', subnet: '' } },
     // One of the phone's four addresses.
     alert('m1', ['40.9.3.3'], 60),
-    // Image-exposure alerts are not accusations.
+    // Every address an alert names is accused, image exposure included.
     { ...alert('x1', ['40.0.3.1'], 5), kind: 'image-exposure' },
+    // An incident pages when it opens and escalates, not for other updates.
+    { ...alert('i1', ['40.0.0.2'], 70, 1), severity: 'medium', incident: { id: 'ti-i1', severity: 'medium', status: 'open', alerts: 1, notice: 'opened' } },
+    { ...alert('i1', ['40.0.0.2'], 70, 2), severity: 'medium', incident: { id: 'ti-i1', severity: 'medium', status: 'open', alerts: 1 } },
+    { ...alert('i2', ['40.0.0.2'], 75, 1), incident: { id: 'ti-i1', severity: 'high', status: 'open', alerts: 2, notice: 'escalated' } },
   ];
   const dir = await mkdtemp(join(tmpdir(), 'tilewatch-eval-hard-'));
   try {
@@ -215,11 +221,11 @@ test('false positives per benign class: accused actors and addresses, alerts and
     const r = evaluate(labels, await readAlerts(join(dir, 'alerts.jsonl')));
     const row = (kind: string) => r.benign.find((b) => b.kind === kind);
     assert.deepEqual(row('campus-nat'), { kind: 'campus-nat', actors: 1, accusedActors: 1, clients: 1, fpClients: 1, fpPer1000: 1000, alerts: 2, notifications: 4 });
-    assert.deepEqual(row('office-nat'), { kind: 'office-nat', actors: 1, accusedActors: 0, clients: 1, fpClients: 0, fpPer1000: 0, alerts: 0, notifications: 0 });
+    assert.deepEqual(row('office-nat'), { kind: 'office-nat', actors: 1, accusedActors: 1, clients: 1, fpClients: 1, fpPer1000: 1000, alerts: 2, notifications: 2 }, 'opened, escalated; the update in between paged nobody');
     assert.deepEqual(row('cgnat'), { kind: 'cgnat', actors: 1, accusedActors: 1, clients: 3, fpClients: 2, fpPer1000: (2 / 3) * 1000, alerts: 1, notifications: 1 });
     assert.deepEqual(row('deep-researcher'), { kind: 'deep-researcher', actors: 2, accusedActors: 1, clients: 2, fpClients: 1, fpPer1000: 500, alerts: 1, notifications: 1 });
     assert.deepEqual(row('mobile-rotating'), { kind: 'mobile-rotating', actors: 1, accusedActors: 1, clients: 4, fpClients: 1, fpPer1000: 250, alerts: 1, notifications: 1 });
-    assert.equal(row('enthusiast')?.accusedActors, 0, 'image-exposure alerts accuse nobody');
+    assert.equal(row('enthusiast')?.accusedActors, 1, 'an image-exposure alert accuses the addresses it names');
     assert.equal(row('human')?.fpClients, 0);
     // Easy classes first, then the hard ones in their declared order.
     assert.deepEqual(
@@ -228,14 +234,14 @@ test('false positives per benign class: accused actors and addresses, alerts and
     );
     assert.equal(r.actors.find((a) => a.actor === 'campus-nat-00001')?.notifications, 4);
     assert.equal(r.actors.find((a) => a.actor === 'raster-1s-00001')?.notifications, 1);
-    assert.equal(r.totals.alerts, 5);
-    assert.equal(r.totals.notifications, 7);
-    assert.equal(r.totals.alertsNamingNoHarvester, 4);
-    assert.equal(r.totals.notificationsNamingNoHarvester, 6);
+    assert.equal(r.totals.alerts, 8);
+    assert.equal(r.totals.notifications, 10);
+    assert.equal(r.totals.alertsNamingNoHarvester, 7);
+    assert.equal(r.totals.notificationsNamingNoHarvester, 9);
     const text = formatReport(r);
     assert.match(text, /campus-nat\s+1\s+1\s+1\s+1\s+1000\.0\s+2\s+4/);
     assert.match(text, /cgnat\s+1\s+1\s+3\s+2\s+666\.7\s+1\s+1/);
-    assert.match(text, /Naming no harvester: 4 of 5 alerts, 6 of 7 notifications/);
+    assert.match(text, /Naming no harvester: 7 of 8 alerts, 9 of 10 notifications/);
     assert.match(text, /Accused benign actors[^\n]*\n {2}campus-nat-00001 {2}4 notifications, 2 alerts, 1\/1 addresses/);
     assert.match(text, /mobile-rotating-00001 {2}1 notifications, 1 alerts, 1\/4 addresses/);
   } finally {
