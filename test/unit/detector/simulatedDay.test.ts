@@ -2,7 +2,9 @@
  * Detection on simulated traffic: a day of museum image-server traffic with every threat of
  * detection.md in it, replayed through the same pure path as `tilewatch replay`, with no catalogue
  * (extents learned) and only the staff network allow-listed, as a deployment would configure it.
- * Seeds 101 and 202 were never used while choosing thresholds (see README "Evaluation").
+ * Seeds 101 and 202 are regression seeds: they were used while choosing the method-signal gate and
+ * the image-exposure attribution (README "Evaluation"); unseen seeds run with the hunts in
+ * test/integration/detection.test.ts.
  */
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -10,7 +12,7 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { before, describe, it } from 'node:test';
 import type { Alert } from '../../../services/core/alert.ts';
-import { BENIGN_KINDS, RANGES, THREAT_KINDS, createSimulation, type Label } from '../../../services/sim/index.ts';
+import { BENIGN_KINDS, HARD_BENIGN_KINDS, RANGES, THREAT_KINDS, createSimulation, type Label } from '../../../services/sim/index.ts';
 import { alertedIps, detectLines } from '../../support/detectLog.ts';
 
 const ajv = new Ajv2020({ allErrors: true });
@@ -32,9 +34,14 @@ for (const SEED of [101, 202]) describe(`simulated day, seed ${SEED}, no catalog
   });
 
   for (const kind of THREAT_KINDS) {
-    it(`catches ${kind} (every IP of it that is anomalous on its own)`, () => {
+    it(`catches ${kind} (every IP of it that is anomalous on its own)`, (t) => {
       const actors = labels.filter((l) => l.kind === kind);
       assert.ok(actors.length > 0, `the simulation contains ${kind}`);
+      if (!actors.some((x) => x.perIpDetectable)) {
+        // No address of it is anomalous alone: the hunts' case, asserted with the hunts on in test/integration/detection.test.ts.
+        t.skip('no per-address-detectable actor: covered with the hunts in test/integration/detection.test.ts');
+        return;
+      }
       for (const a of actors.filter((x) => x.perIpDetectable)) {
         const missed = a.ips.filter((ip) => !alerted.has(ip));
         assert.deepEqual(missed, [], `${a.actor}: IPs without an alert`);
@@ -42,7 +49,7 @@ for (const SEED of [101, 202]) describe(`simulated day, seed ${SEED}, no catalog
     });
   }
 
-  for (const kind of BENIGN_KINDS) {
+  for (const kind of [...BENIGN_KINDS, ...HARD_BENIGN_KINDS]) {
     it(`does not alert on ${kind}`, () => {
       const actors = labels.filter((l) => l.kind === kind);
       assert.ok(actors.length > 0, `the simulation contains ${kind}`);
