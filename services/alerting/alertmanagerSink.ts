@@ -1,6 +1,7 @@
 import type { Severity } from '../core/alert.ts';
 import type { SinkClock } from './clock.ts';
 import { postJson, RetryableHttpError, type FetchFn } from './httpPost.ts';
+import { noticeOf } from './incidentNotice.ts';
 import { isPermanentSinkError, PermanentSinkError, type AlertSink } from './sink.ts';
 import { toAlertmanagerAlerts } from './alertmanagerPayload.ts';
 
@@ -13,13 +14,13 @@ export interface AlertmanagerSinkOptions {
    * accepted it, and a retry re-sends to all (posting the same alert again is idempotent).
    */
   readonly urls: readonly string[];
-  /** `generatorURL` base: the tilewatch API (`https://tilewatch.example/api`). */
-  readonly apiBaseUrl?: string;
+  /** The tilewatch web page (`https://tilewatch.example/`): `generatorURL` = `<webUrl>?incident=<id>`. Default: none. */
+  readonly webUrl?: string;
   /** See {@link toAlertmanagerAlerts}. Default 7 days. */
   readonly openTtlMs?: number;
   readonly extraLabels?: Readonly<Record<string, string>>;
-  /** Alert ids whose last sent severity is remembered (to end the old label set on a change). Default 10,000. */
-  readonly rememberAlerts?: number;
+  /** Open incidents whose last sent severity is remembered (to end the old label set on a change). Default 10,000. */
+  readonly rememberIncidents?: number;
   /** Sent as `Authorization: Bearer …` when set (Alertmanager behind a proxy). */
   readonly bearerToken?: string;
   /** Per request. Default 5,000 ms. */
@@ -28,35 +29,39 @@ export interface AlertmanagerSinkOptions {
   readonly fetch?: FetchFn;
 }
 
-/** Sends alert versions to Alertmanager's API v2 (`POST <url>/api/v2/alerts`). */
+/**
+ * Sends incident notices to Alertmanager's API v2 (`POST <url>/api/v2/alerts`), one Alertmanager
+ * alert per incident (alertmanagerPayload.ts).
+ */
 export function createAlertmanagerSink(opts: AlertmanagerSinkOptions): AlertSink {
   if (opts.urls.length === 0) throw new Error('alertmanager sink: at least one URL is required');
   const fetchFn = opts.fetch ?? fetch;
   const timeoutMs = opts.timeoutMs ?? 5000;
   const endpoints = opts.urls.map((u) => `${u.replace(/\/+$/, '')}/api/v2/alerts`);
   const headers: Record<string, string> = { 'user-agent': 'tilewatch', ...(opts.bearerToken ? { authorization: `Bearer ${opts.bearerToken}` } : {}) };
-  // Last severity sent per open alert id, oldest first (Map order); bounded, forgotten on resolution.
+  // Last severity label sent firing per open incident, oldest first (Map order); bounded, forgotten on resolution.
   const sent = new Map<string, Severity>();
-  const remember = opts.rememberAlerts ?? 10_000;
+  const remember = opts.rememberIncidents ?? 10_000;
   return {
     name: opts.name ?? 'alertmanager',
     async deliver(alert, signal) {
-      const previousSeverity = sent.get(alert.id);
+      const incident = noticeOf(alert);
+      const previousSeverity = sent.get(incident.id);
       const body = JSON.stringify(
         toAlertmanagerAlerts(alert, {
           now: opts.clock.now(),
           ...(previousSeverity !== undefined ? { previousSeverity } : {}),
           ...(opts.openTtlMs !== undefined ? { openTtlMs: opts.openTtlMs } : {}),
-          ...(opts.apiBaseUrl !== undefined ? { apiBaseUrl: opts.apiBaseUrl } : {}),
+          ...(opts.webUrl !== undefined ? { webUrl: opts.webUrl } : {}),
           ...(opts.extraLabels !== undefined ? { extraLabels: opts.extraLabels } : {}),
         }),
       );
       const results = await Promise.allSettled(endpoints.map((url) => postJson(fetchFn, url, body, headers, timeoutMs, signal)));
       const errors = results.flatMap((r) => (r.status === 'rejected' ? [r.reason as Error] : []));
       if (errors.length === 0) {
-        sent.delete(alert.id);
-        if (alert.status === 'open') {
-          sent.set(alert.id, alert.severity);
+        sent.delete(incident.id);
+        if (incident.status === 'open') {
+          sent.set(incident.id, incident.severity);
           if (sent.size > remember) sent.delete(sent.keys().next().value!);
         }
         return;

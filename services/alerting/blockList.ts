@@ -1,6 +1,7 @@
 import { SEVERITIES, type Alert, type Severity } from '../core/alert.ts';
 import { parseCidr, type Cidr } from '../core/logformat/cidr.ts';
 import { formatIpv4, formatIpv6 } from '../core/logformat/parseIp.ts';
+import { noticeOf } from './incidentNotice.ts';
 import { alertIps } from './muteRules.ts';
 
 /**
@@ -16,14 +17,23 @@ export interface BlockEntry {
   readonly expiresAt: number;
   /** The alert that last blocked (or extended) it. */
   readonly alertId: string;
+  /** Its incident (absent on entries written before incidents). */
+  readonly incidentId?: string;
 }
 
 /** Blocked entries by canonical CIDR. */
 export type BlockState = ReadonlyMap<string, BlockEntry>;
 
+/**
+ * Blocking is for confirmed harvests: incidents at high or critical. Low and medium incidents (weak
+ * or single signals, and the viewers they may be) are never blocked, whatever the configuration.
+ */
+export type BlockSeverity = Extract<Severity, 'high' | 'critical'>;
+export const BLOCK_SEVERITIES: readonly BlockSeverity[] = ['high', 'critical'];
+
 export interface BlockPolicy {
-  /** Versions below this severity do not block. */
-  readonly minSeverity: Severity;
+  /** Incidents below this severity do not block. */
+  readonly minSeverity: BlockSeverity;
   /** How long an entry stays after the last alert version that named it. */
   readonly ttlMs: number;
   /** Never blocked: an entry overlapping any of these networks is left out (staff, monitors, partners). */
@@ -87,14 +97,18 @@ export function blockCandidates(alert: Alert, allow: readonly Cidr[]): { block: 
 }
 
 /**
- * The state after one alert version at wall time `now`: expired entries dropped; if the version is
- * open and at or above `minSeverity`, its addresses are added or extended to `now + ttlMs`. A
- * resolution does not lift a block (the client may have stopped because it was blocked); the TTL
- * does.
+ * The state after one incident notice at wall time `now`: expired entries dropped; if the incident
+ * is open and at or above `minSeverity` (high at the least: {@link BlockSeverity}), the addresses of
+ * the alert that caused the notice are added or extended to `now + ttlMs`. The incident's severity
+ * decides, not the alert's: a version without an incident is judged as an incident of its own
+ * (incidentNotice.ts). A resolution does not lift a block (incidents resolve on inactivity, and the
+ * client may have gone quiet because it was blocked); the TTL does.
  */
 export function applyAlert(state: BlockState, alert: Alert, now: number, policy: BlockPolicy): { state: Map<string, BlockEntry>; added: string[]; skipped: string[] } {
   const next = pruneExpired(state, now);
-  if (alert.status !== 'open' || (RANK.get(alert.severity) ?? 0) < (RANK.get(policy.minSeverity) ?? 0)) return { state: next, added: [], skipped: [] };
+  const incident = noticeOf(alert);
+  const floor = Math.max(RANK.get(policy.minSeverity) ?? 0, RANK.get('high') ?? 0);
+  if (incident.status !== 'open' || (RANK.get(incident.severity) ?? 0) < floor) return { state: next, added: [], skipped: [] };
   const { block, skipped } = blockCandidates(alert, policy.allow);
   const added: string[] = [];
   const expiresAt = now + policy.ttlMs;
@@ -102,7 +116,7 @@ export function applyAlert(state: BlockState, alert: Alert, now: number, policy:
     const key = cidrText(c);
     const old = next.get(key);
     if (!old) added.push(key);
-    next.set(key, { cidr: key, expiresAt: Math.max(expiresAt, old?.expiresAt ?? 0), alertId: alert.id });
+    next.set(key, { cidr: key, expiresAt: Math.max(expiresAt, old?.expiresAt ?? 0), alertId: alert.id, incidentId: incident.id });
   }
   if (next.size > policy.maxEntries) {
     const keep = [...next.values()].sort((a, b) => b.expiresAt - a.expiresAt).slice(0, policy.maxEntries);
@@ -118,7 +132,8 @@ function sorted(state: BlockState): BlockEntry[] {
 
 /**
  * An nginx `geo` block: `$<variable>` is 1 for blocked clients, 0 otherwise. Each line carries its
- * expiry and alert in a comment, which is also how the sink restores its state after a restart.
+ * expiry, alert and incident in a comment, which is also how the sink restores its state after a
+ * restart.
  * Include it in `http {}` and refuse with `if ($tilewatch_blocked) { return 403; }`.
  */
 export function renderNginxGeo(state: BlockState, variable: string, now: number): string {
@@ -126,7 +141,7 @@ export function renderNginxGeo(state: BlockState, variable: string, now: number)
     `# Written by tilewatch at ${new Date(now).toISOString()}; do not edit (rewritten on every decision).`,
     `geo $${variable} {`,
     '    default 0;',
-    ...sorted(state).map((e) => `    ${e.cidr} 1; # expires ${new Date(e.expiresAt).toISOString()} alert ${e.alertId}`),
+    ...sorted(state).map((e) => `    ${e.cidr} 1; # expires ${new Date(e.expiresAt).toISOString()} alert ${e.alertId}${e.incidentId ? ` incident ${e.incidentId}` : ''}`),
     '}',
     '',
   ];
@@ -140,7 +155,7 @@ export function renderCidrList(state: BlockState): string {
     .join('');
 }
 
-const GEO_LINE = /^\s*(\S+)\s+1;\s*#\s*expires\s+(\S+)\s+alert\s+(\S+)\s*$/;
+const GEO_LINE = /^\s*(\S+)\s+1;\s*#\s*expires\s+(\S+)\s+alert\s+(\S+)(?:\s+incident\s+(\S+))?\s*$/;
 
 /** Reads the entries back from a file written by {@link renderNginxGeo}; lines it did not write are ignored. */
 export function parseNginxGeo(text: string): Map<string, BlockEntry> {
@@ -155,7 +170,7 @@ export function parseNginxGeo(text: string): Map<string, BlockEntry> {
     } catch {
       continue;
     }
-    if (!Number.isNaN(expiresAt)) out.set(cidr, { cidr, expiresAt, alertId: m[3]! });
+    if (!Number.isNaN(expiresAt)) out.set(cidr, { cidr, expiresAt, alertId: m[3]!, ...(m[4] ? { incidentId: m[4] } : {}) });
   }
   return out;
 }

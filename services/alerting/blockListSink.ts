@@ -1,10 +1,22 @@
 import { readFile } from 'node:fs/promises';
 import type { Logger } from 'pino';
-import type { Alert, Severity } from '../core/alert.ts';
+import type { Alert } from '../core/alert.ts';
 import { parseCidr } from '../core/logformat/cidr.ts';
 import { writeFileAtomic } from './atomicWrite.ts';
-import { applyAlert, parseNginxGeo, pruneExpired, renderCidrList, renderNginxGeo, type BlockEntry, type BlockPolicy, type BlockState } from './blockList.ts';
+import {
+  applyAlert,
+  BLOCK_SEVERITIES,
+  parseNginxGeo,
+  pruneExpired,
+  renderCidrList,
+  renderNginxGeo,
+  type BlockEntry,
+  type BlockPolicy,
+  type BlockSeverity,
+  type BlockState,
+} from './blockList.ts';
 import type { SinkClock } from './clock.ts';
+import { noticeOf } from './incidentNotice.ts';
 import type { AlertSink } from './sink.ts';
 
 export interface BlockListSinkOptions {
@@ -16,8 +28,8 @@ export interface BlockListSinkOptions {
   readonly cidrFile?: string;
   /** nginx variable set to 1 for blocked clients. Default 'tilewatch_blocked'. */
   readonly variable?: string;
-  /** Default 'high'. */
-  readonly minSeverity?: Severity;
+  /** Incident severity at which its addresses are blocked: 'high' or 'critical' (never lower). Default 'high'. */
+  readonly minSeverity?: BlockSeverity;
   /** Default 24 h. */
   readonly ttlMs?: number;
   /** Never blocked (CIDR texts): the configured allow-list. */
@@ -42,20 +54,23 @@ export interface BlockListSink extends AlertSink {
 
 const signature = (s: BlockState): string =>
   [...s.values()]
-    .map((e) => `${e.cidr} ${e.expiresAt} ${e.alertId}`)
+    .map((e) => `${e.cidr} ${e.expiresAt} ${e.alertId} ${e.incidentId ?? ''}`)
     .sort()
     .join('\n');
 
 /**
  * Opt-in enforcement output: an nginx `geo` include file and a plain CIDR list of clients to
  * block, each entry with a TTL, written atomically, never containing allow-listed networks, only
- * for alerts at or above `minSeverity`. State is restored from the geo file at the first decision,
+ * for notices of open incidents at or above `minSeverity` — high at the least, a confirmed harvest
+ * (blockList.ts `applyAlert`). State is restored from the geo file at the first decision,
  * so a restart keeps the blocks and their expiry. Reloading nginx is left to the operator (e.g. a
  * systemd path unit running `nginx -s reload` when the file changes).
  */
 export function createBlockListSink(opts: BlockListSinkOptions): BlockListSink {
   const variable = opts.variable ?? 'tilewatch_blocked';
   if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(variable)) throw new Error(`block list: invalid nginx variable name "${variable}"`);
+  if (opts.minSeverity !== undefined && !BLOCK_SEVERITIES.includes(opts.minSeverity))
+    throw new Error(`block list: minSeverity must be ${BLOCK_SEVERITIES.join(' or ')} (low and medium incidents are never blocked), got "${String(opts.minSeverity)}"`);
   const policy: BlockPolicy = {
     minSeverity: opts.minSeverity ?? 'high',
     ttlMs: opts.ttlMs ?? 24 * 3600 * 1000,
@@ -96,10 +111,11 @@ export function createBlockListSink(opts: BlockListSinkOptions): BlockListSink {
       const before = await load();
       const now = opts.clock.now();
       const { state: next, added, skipped } = applyAlert(before, alert, now, policy);
-      if (skipped.length > 0) log.info({ alert: { id: alert.id }, skipped }, 'addresses not blocked (allow-listed or not an address)');
+      const incident = noticeOf(alert);
+      if (skipped.length > 0) log.info({ incident: { id: incident.id }, alert: { id: alert.id }, skipped }, 'addresses not blocked (allow-listed or not an address)');
       if (signature(next) === signature(before) && before.size === next.size) return;
       await write(next, now);
-      if (added.length > 0) log.warn({ alert: { id: alert.id, severity: alert.severity }, added, entries: next.size }, 'clients blocked');
+      if (added.length > 0) log.warn({ incident: { id: incident.id, severity: incident.severity, notice: incident.notice }, alert: { id: alert.id, severity: alert.severity }, added, entries: next.size }, 'clients blocked');
     });
 
   const sweep = (): Promise<boolean> =>

@@ -34,7 +34,7 @@ export interface SinkDeps {
 /**
  * Builds every configured sink and the dispatcher over them. Sink order in the dispatcher: log,
  * webhooks, alertmanager, kafka, blocklist (independent of each other; order only matters for stats).
- * The caller pushes every alert version (`dispatcher.push(alert)`) and, at shutdown,
+ * The caller pushes every incident notice (`dispatcher.push(alert)`) and, at shutdown,
  * `await dispatcher.drain(cfg.drainTimeoutMs)`.
  */
 export function buildSinks(cfg: SinksConfig, deps: SinkDeps): SinkDispatcher {
@@ -58,7 +58,7 @@ export function buildSinks(cfg: SinksConfig, deps: SinkDeps): SinkDispatcher {
         extraLabels: a.extraLabels,
         timeoutMs: a.timeoutMs,
         clock,
-        ...(a.apiBaseUrl ? { apiBaseUrl: a.apiBaseUrl } : {}),
+        ...(a.webUrl ? { webUrl: a.webUrl } : {}),
         ...(a.bearerToken ? { bearerToken: a.bearerToken.reveal() } : {}),
         ...fetchOpt,
       }),

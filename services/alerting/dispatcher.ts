@@ -3,6 +3,7 @@ import type { Registry } from 'prom-client';
 import { SEVERITIES, type Alert, type Severity } from '../core/alert.ts';
 import { backoffDelay, DEFAULT_RETRY_POLICY, type RetryPolicy } from './backoff.ts';
 import { systemClock, type SinkClock } from './clock.ts';
+import { noticeSeverity } from './incidentNotice.ts';
 import { isPermanentSinkError, type AlertSink } from './sink.ts';
 import { createSinkMetrics, type DropReason, type SinkMetrics } from './sinkMetrics.ts';
 
@@ -12,7 +13,10 @@ export interface ConfiguredSink {
   readonly retry?: Partial<RetryPolicy>;
   /** Versions waiting per sink before the oldest is dropped. */
   readonly queueCapacity?: number;
-  /** Only versions at or above this severity go to this sink (resolutions included). Default 'low' (all). */
+  /**
+   * Only notices whose incident is at or above this severity go to this sink (its resolution
+   * included); a version without an incident is judged by its own severity. Default 'low' (all).
+   */
   readonly minSeverity?: Severity;
 }
 
@@ -56,7 +60,8 @@ export interface DrainResult {
 }
 
 /**
- * Fans alert versions out to sinks without ever blocking the caller.
+ * Fans incident notices (the alert versions whose incident opened, escalated or resolved) out to
+ * sinks without ever blocking the caller.
  *
  * What holds:
  * - `push` returns at once. Each sink has its own bounded FIFO queue and one delivery loop, so a
@@ -220,7 +225,7 @@ export function createSinkDispatcher(opts: DispatcherOptions): SinkDispatcher {
         log.info({ alert: { id: alert.id, version: alert.version, kind: alert.kind } }, 'alert muted; not sent to sinks');
         return;
       }
-      const rank = RANK[alert.severity];
+      const rank = RANK[noticeSeverity(alert)];
       for (const l of lanes) {
         if (rank < l.minRank) continue;
         if (l.queue.length >= l.capacity) {

@@ -1,19 +1,35 @@
 import type { Alert } from '../core/alert.ts';
 import type { MessageProducer, ProducedMessage } from '../ingest/kafka/producer.ts';
+import { noticeOf } from './incidentNotice.ts';
 import type { AlertSink } from './sink.ts';
 
 export const DEFAULT_ALERTS_TOPIC = 'tile-alerts';
 
 /**
- * One alert version as a Kafka message (pure): key = alert id (so every version of an alert lands
- * in one partition, in order, and a compacted topic keeps the newest), value = the alert JSON
- * (schemas/alert.schema.json), headers = kind, severity, version, status and content type.
+ * One incident notice as a Kafka message (pure): key = incident id (every notice of an incident
+ * lands in one partition, in order, and a compacted topic keeps its newest), value = the alert
+ * version that caused the notice with its `incident` (schemas/alert.schema.json; as the webhook's
+ * JSON body), headers = the incident (`incident`, `incident-severity`, `incident-status`, `notice`,
+ * `alerts`), the alert (`alert`, `kind`, `severity`, `version`, `status`) and content type.
  */
 export function alertMessage(alert: Alert): ProducedMessage {
+  const inc = noticeOf(alert);
   return {
-    key: alert.id,
-    value: JSON.stringify(alert),
-    headers: { kind: alert.kind, severity: alert.severity, version: String(alert.version), status: alert.status, 'content-type': 'application/json' },
+    key: inc.id,
+    value: JSON.stringify({ ...alert, incident: inc }),
+    headers: {
+      incident: inc.id,
+      'incident-severity': inc.severity,
+      'incident-status': inc.status,
+      notice: inc.notice,
+      alerts: String(inc.alerts),
+      alert: alert.id,
+      kind: alert.kind,
+      severity: alert.severity,
+      version: String(alert.version),
+      status: alert.status,
+      'content-type': 'application/json',
+    },
   };
 }
 
@@ -25,7 +41,7 @@ export interface KafkaSinkOptions {
   readonly topic?: string;
 }
 
-/** Publishes each alert version to a topic; the producer connects on first delivery and is closed by `close()`. */
+/** Publishes each incident notice to a topic; the producer connects on first delivery and is closed by `close()`. */
 export function createKafkaSink(opts: KafkaSinkOptions): AlertSink {
   const topic = opts.topic ?? DEFAULT_ALERTS_TOPIC;
   return {

@@ -1,24 +1,29 @@
 import type { Logger } from 'pino';
-import { alertSummary } from './alertText.ts';
+import { noticeSummary } from './alertText.ts';
+import { noticeOf } from './incidentNotice.ts';
 import type { AlertSink } from './sink.ts';
 
 /**
- * Logs each alert version as one pino line at `info` (`msg: "alert"`), with the fields a log
- * pipeline filters on; the user agent (untrusted) is nested under `client`.
+ * Logs each incident notice as one pino line at `info` (`msg: "incident notice"`): the incident
+ * (id, severity, status, notice, alerts), the alert that caused the notice, and `summary`
+ * (`incident ti-… opened (high), 1 alert: HIGH bulk-harvest by …`). The user agent (untrusted) is
+ * nested under `client`.
  */
 export function createLogSink(logger: Logger, name = 'log'): AlertSink {
   const log = logger.child({ component: 'sink', sink: name });
   return {
     name,
     deliver(a) {
+      const inc = noticeOf(a);
       log.info(
         {
+          incident: { id: inc.id, severity: inc.severity, status: inc.status, notice: inc.notice, alerts: inc.alerts },
           alert: { id: a.id, version: a.version, kind: a.kind, severity: a.severity, score: a.score, status: a.status, detectedAt: a.detectedAt, resolvedAt: a.resolvedAt },
           client: { ip: a.client.ip, ips: a.client.ips.length, subnet: a.client.subnet, userAgent: a.client.userAgent },
           images: a.images.map((i) => i.id),
-          summary: alertSummary(a),
+          summary: noticeSummary(a),
         },
-        'alert',
+        'incident notice',
       );
       return Promise.resolve();
     },

@@ -1,9 +1,10 @@
 import type { Alert } from '../core/alert.ts';
 
 /**
- * Where alert versions go: a webhook, Alertmanager, Kafka, a log, a block list. Each version of an
- * alert (`version` 1 when raised, +1 per update, `status: 'resolved'` for the resolution) is
- * delivered separately, in order per alert id.
+ * Where incident notices go: a webhook, Alertmanager, Kafka, a log, a block list. A sink is handed
+ * the alert versions whose incident opened, escalated or resolved (`incident.notice`), each
+ * delivered separately, in push order; it speaks about the incident (`noticeOf`, incidentNotice.ts)
+ * and names the alert that caused the notice.
  *
  * Contract: `deliver` resolves once the version is accepted by the destination, and rejects when it
  * was not. Rejections are retried by the dispatcher with backoff unless the error is a
@@ -19,7 +20,7 @@ export interface AlertSink {
   close?(): Promise<void>;
 }
 
-/** The destination refused this alert version; retrying it cannot succeed. */
+/** The destination refused this notice; retrying it cannot succeed. */
 export class PermanentSinkError extends Error {
   override readonly name = 'PermanentSinkError';
 }

@@ -3,6 +3,7 @@ import { SEVERITIES, type Severity } from '../core/alert.ts';
 import { parseCidr } from '../core/logformat/cidr.ts';
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './backoff.ts';
 import { DEFAULT_OPEN_TTL_MS } from './alertmanagerPayload.ts';
+import { BLOCK_SEVERITIES, type BlockSeverity } from './blockList.ts';
 import { DEFAULT_ALERTS_TOPIC } from './kafkaSink.ts';
 import { DEFAULT_TOLERANCE_SEC, MAX_TOLERANCE_SEC, MIN_TOLERANCE_SEC } from './webhookSignature.ts';
 
@@ -28,7 +29,7 @@ export class Secret {
 
 /** Delivery settings every sink accepts (each overrides the block-wide default). */
 export interface SinkDelivery {
-  /** Only versions at or above this severity go to the sink. Default 'low' (all). */
+  /** Only notices of incidents at or above this severity go to the sink. Default 'low' (all). */
   readonly minSeverity: Severity;
   readonly retry: RetryPolicy;
   readonly queueCapacity: number;
@@ -54,8 +55,12 @@ export interface WebhookConfig extends SinkDelivery {
 
 export interface AlertmanagerConfig extends SinkDelivery {
   readonly urls: readonly string[];
-  /** Base URL of the tilewatch API for `generatorURL` (`<apiBaseUrl>/alerts/<id>`). Default: none. */
-  readonly apiBaseUrl: string | null;
+  /**
+   * The tilewatch web page, for `generatorURL` = `<webUrl>?incident=<id>` (alertmanagerPayload.ts
+   * `incidentPageUrl`). From `webUrl`, or from the older `apiBaseUrl` (the API server, which serves
+   * the page at its root: `https://tw.example/api` → `https://tw.example/`). Default: none.
+   */
+  readonly webUrl: string | null;
   /** `endsAt` of open alerts is now + this. Default 7 days. */
   readonly openTtlMs: number;
   readonly extraLabels: Readonly<Record<string, string>>;
@@ -81,8 +86,8 @@ export interface BlockListConfig extends SinkDelivery {
   readonly cidrFile: string | null;
   /** Default 'tilewatch_blocked'. */
   readonly variable: string;
-  /** Severity at which a client is blocked. Default 'high'. */
-  readonly blockSeverity: Severity;
+  /** Incident severity at which its addresses are blocked: 'high' or 'critical', never lower. Default 'high'. */
+  readonly blockSeverity: BlockSeverity;
   /** Default 24 h. */
   readonly ttlMs: number;
   /** Never blocked, in addition to the main `allowlist.cidrs`. */
@@ -289,13 +294,14 @@ export function parseSinksConfig(raw: unknown, env: Env): SinksConfig {
   if (am) {
     const urls = am.strList('urls', true);
     urls.forEach((u, i) => new Fields({ [`urls[${i}]`]: u }, am.path).url(`urls[${i}]`));
-    const apiBaseUrl = am.has('apiBaseUrl') ? am.url('apiBaseUrl') : null;
+    if (am.has('webUrl') && am.has('apiBaseUrl')) throw new SinksConfigError(`${am.path}.apiBaseUrl: give webUrl only (apiBaseUrl is its older form)`);
+    const webUrl = am.has('webUrl') ? am.url('webUrl') : am.has('apiBaseUrl') ? new URL('/', am.url('apiBaseUrl')).toString() : null;
     const labelsRaw = am.raw('extraLabels') ?? {};
     if (!isObj(labelsRaw) || Object.entries(labelsRaw).some(([k, v]) => typeof v !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)))
       throw new SinksConfigError(`${am.path}.extraLabels: must map label names ([A-Za-z_][A-Za-z0-9_]*) to strings`);
     alertmanager = {
       urls,
-      apiBaseUrl,
+      webUrl,
       openTtlMs: am.int('openTtlMs', DEFAULT_OPEN_TTL_MS, 60_000, 365 * DAY_MS),
       extraLabels: Object.freeze({ ...(labelsRaw as Record<string, string>) }),
       bearerToken: am.secret('bearerTokenEnv', 'bearerToken', env, false),
@@ -347,7 +353,7 @@ export function parseSinksConfig(raw: unknown, env: Env): SinksConfig {
       geoFile: b.str('geoFile'),
       cidrFile: b.optStr('cidrFile'),
       variable: b.str('variable', 'tilewatch_blocked'),
-      blockSeverity: b.oneOf('blockSeverity', SEVERITIES, 'high'),
+      blockSeverity: b.oneOf('blockSeverity', BLOCK_SEVERITIES, 'high'),
       ttlMs: b.int('ttlMs', DAY_MS, 1000, 365 * DAY_MS),
       allowCidrs,
       maxEntries: b.int('maxEntries', 50_000, 1, 10_000_000),

@@ -5,14 +5,14 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
  *
  *     X-Tilewatch-Timestamp: <unix seconds, fresh per attempt>
  *     X-Tilewatch-Nonce:     <random id, fresh per attempt>
- *     Idempotency-Key:       <alert id>:<version>   (the same on every attempt of one version)
+ *     Idempotency-Key:       <incident id>:<notice>:<alert id>:<version>   (the same on every attempt of one notice)
  *     X-Tilewatch-Signature: v2=<hex HMAC-SHA256(secret, "v2\n" + timestamp + "\n" + nonce + "\n" + idempotency key + "\n" + body)>
  *
  * Header values cannot contain a newline, so the signed material splits one way only, and changing
  * any of the four headers or one body byte breaks the signature. A receiver built with
  * {@link createWebhookVerifier} refuses a timestamp outside its tolerance and a nonce it has already
  * accepted inside it, so a captured request cannot be replayed at all; retries still share the
- * idempotency key, so the receiver can drop the duplicates of a version it already processed.
+ * idempotency key, so the receiver can drop the duplicates of a notice it already processed.
  *
  * Scheme v1 (`v1=` HMAC over `timestamp + "." + body`, no nonce) is what the sink sent before; it
  * cannot tell a replay inside the tolerance window from the original. The stateless
@@ -50,7 +50,7 @@ export function checkToleranceSec(toleranceSec: number): number {
 
 /** What one delivery attempt signs besides its timestamp and body. */
 export interface WebhookDelivery {
-  /** `<alert id>:<version>`: the same on every attempt of one alert version (receivers dedupe on it). */
+  /** `<incident id>:<notice>:<alert id>:<version>`: the same on every attempt of one incident notice (receivers dedupe on it). */
   readonly idempotencyKey: string;
   /** Unique per attempt; 16–128 characters of [A-Za-z0-9_-]. */
   readonly nonce: string;
@@ -181,7 +181,7 @@ export interface WebhookVerifier {
    * Accepts a request only if it is signed with scheme v2 under the secret, its timestamp is within
    * the tolerance, and its nonce was not accepted before; an accepted nonce is remembered. Answer
    * 401 to a rejection, except 503 to `nonce-store-full` (the sender retries with a new nonce).
-   * Retries of one alert version carry the same `idempotencyKey`: dedupe on it after acceptance.
+   * Retries of one incident notice carry the same `idempotencyKey`: dedupe on it after acceptance.
    */
   verify(headers: HeaderSource, body: string | Buffer): WebhookVerification;
 }

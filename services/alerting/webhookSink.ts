@@ -3,6 +3,7 @@ import type { Alert } from '../core/alert.ts';
 import { slackMessage } from './alertText.ts';
 import type { SinkClock } from './clock.ts';
 import { postJson, type FetchFn } from './httpPost.ts';
+import { noticeOf } from './incidentNotice.ts';
 import type { AlertSink } from './sink.ts';
 import { signWebhook } from './webhookSignature.ts';
 
@@ -12,7 +13,7 @@ export interface WebhookSinkOptions {
   readonly url: string;
   /** HMAC-SHA256 key for `X-Tilewatch-Signature` (see webhookSignature.ts). Never sent, logged or put in an error. */
   readonly secret: string;
-  /** 'json': the alert version itself; 'slack': `{ text }` with a one-line summary and the reasons. Default 'json'. */
+  /** 'json': the alert version with its incident; 'slack': `{ text }` with the notice summary and the reasons. Default 'json'. */
   readonly format?: 'json' | 'slack';
   /** Per attempt. Default 5,000 ms. */
   readonly timeoutMs?: number;
@@ -23,22 +24,31 @@ export interface WebhookSinkOptions {
   readonly nonce?: () => string;
 }
 
-/** The request body for one alert version, as sent (pure). */
+/**
+ * The request body for one incident notice, as sent (pure). JSON: the alert version that caused the
+ * notice (schemas/alert.schema.json) with its `incident` (id, severity, status, alerts, notice) always
+ * present — for a version that carries it, the version itself (incidentNotice.ts for the others).
+ */
 export function webhookBody(alert: Alert, format: 'json' | 'slack'): string {
-  return JSON.stringify(format === 'slack' ? slackMessage(alert) : alert);
-}
-
-/** `<id>:<version>`: names one alert version, so every attempt to deliver it carries the same key. */
-export function webhookIdempotencyKey(alert: Alert): string {
-  return `${alert.id}:${alert.version}`;
+  return JSON.stringify(format === 'slack' ? slackMessage(alert) : { ...alert, incident: noticeOf(alert) });
 }
 
 /**
- * POSTs each alert version to a URL, signed with scheme v2 (webhookSignature.ts): every attempt has
- * its own timestamp and nonce, and all attempts of one version share `Idempotency-Key:
- * <id>:<version>`, which is signed too. 2xx is success; 5xx, 408, 429, timeouts and network errors
- * are retried by the dispatcher; other statuses are permanent failures. Errors name the URL's
- * scheme, host and port only (httpPost.ts).
+ * `<incident id>:<notice>:<alert id>:<version>`: names one notice of one incident and the alert
+ * version that caused it, so every attempt to deliver it carries the same key and a receiver that
+ * dedupes on it handles each notice once.
+ */
+export function webhookIdempotencyKey(alert: Alert): string {
+  const inc = noticeOf(alert);
+  return `${inc.id}:${inc.notice}:${alert.id}:${alert.version}`;
+}
+
+/**
+ * POSTs each incident notice to a URL, signed with scheme v2 (webhookSignature.ts): every attempt
+ * has its own timestamp and nonce, and all attempts of one notice share `Idempotency-Key:
+ * <incident id>:<notice>:<alert id>:<version>`, which is signed too. 2xx is success; 5xx, 408, 429,
+ * timeouts and network errors are retried by the dispatcher; other statuses are permanent failures.
+ * Errors name the URL's scheme, host and port only (httpPost.ts).
  */
 export function createWebhookSink(opts: WebhookSinkOptions): AlertSink {
   const fetchFn = opts.fetch ?? fetch;

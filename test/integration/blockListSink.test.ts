@@ -1,7 +1,8 @@
 /**
  * Block-list decisions written to a real temporary directory: the nginx geo include and the plain
- * CIDR list, TTL per entry, atomic replacement, allow-listed networks never written, severity
- * threshold, campaign alerts with several addresses, state restored after a restart.
+ * CIDR list, TTL per entry, atomic replacement, allow-listed networks never written, only incidents
+ * at high or critical (never low or medium), campaign alerts with several addresses, state restored
+ * after a restart.
  */
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
@@ -10,12 +11,20 @@ import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { createBlockListSink, type BlockListSinkOptions } from '../../services/alerting/blockListSink.ts';
 import { applyAlert, cidrsOverlap, parseNginxGeo, renderNginxGeo } from '../../services/alerting/blockList.ts';
+import type { Alert, Severity } from '../../services/core/alert.ts';
 import { parseCidr } from '../../services/core/logformat/cidr.ts';
 import { makeAlert } from '../support/alerts.ts';
 import { tempDir } from '../support/cli.ts';
 import { FakeClock } from '../support/fakeClock.ts';
 
 const HOUR = 3_600_000;
+const INC = 'ti-00000000000000000i01';
+
+/** The version as the correlator hands it to the sinks: with its incident and the notice it sent. */
+const noticed = (a: Alert, severity: Severity, notice: 'opened' | 'escalated' | 'resolved' = 'opened'): Alert => ({
+  ...a,
+  incident: { id: INC, severity, status: notice === 'resolved' ? 'resolved' : 'open', alerts: 2, notice },
+});
 const silent = pino({ level: 'silent' });
 
 function sinkIn(dir: string, clock: FakeClock, over: Partial<BlockListSinkOptions> = {}) {
@@ -50,8 +59,35 @@ describe('block list (pure)', () => {
     assert.deepEqual(parseNginxGeo(renderNginxGeo(state, 'tw', now)), state);
   });
 
+  test('only open incidents at high or critical block, judged by the incident: never low or medium, whatever the policy says', () => {
+    const now = Date.parse('2026-01-05T12:00:00Z');
+    const policy = { minSeverity: 'high' as const, ttlMs: HOUR, allow: [], maxEntries: 10 };
+    const at = (severity: Severity, incidentSeverity: Severity, notice: 'opened' | 'escalated' | 'resolved' = 'opened') =>
+      [...applyAlert(new Map(), noticed(makeAlert({ severity, client: { ip: '192.0.2.9', ips: [] } }), incidentSeverity, notice), now, policy).state.keys()];
+    assert.deepEqual(at('low', 'low'), []);
+    assert.deepEqual(at('medium', 'medium'), []);
+    assert.deepEqual(at('high', 'high'), ['192.0.2.9/32']);
+    assert.deepEqual(at('medium', 'critical', 'escalated'), ['192.0.2.9/32'], 'a confirmed incident blocks the address of the alert behind its notice');
+    assert.deepEqual(at('critical', 'critical', 'resolved'), [], 'a resolution adds nothing');
+    // A policy below high (a JavaScript caller, an old config) still never blocks low or medium incidents.
+    const loose = { ...policy, minSeverity: 'medium' as unknown as 'high' };
+    assert.deepEqual([...applyAlert(new Map(), noticed(makeAlert({ severity: 'medium' }), 'medium'), now, loose).state.keys()], []);
+  });
+
+  test('entries name their incident in the geo file and read back; lines written before incidents still parse', () => {
+    const now = Date.parse('2026-01-05T12:00:00Z');
+    const policy = { minSeverity: 'high' as const, ttlMs: HOUR, allow: [], maxEntries: 10 };
+    const { state } = applyAlert(new Map(), noticed(makeAlert({ client: { ip: '192.0.2.9', ips: [] } }), 'critical'), now, policy);
+    const geo = renderNginxGeo(state, 'tw', now);
+    assert.match(geo, new RegExp(`    192\\.0\\.2\\.9/32 1; # expires 2026-01-05T13:00:00\\.000Z alert tw-0123456789abcdef0123 incident ${INC}\n`));
+    assert.deepEqual(parseNginxGeo(geo), state);
+    assert.deepEqual([...parseNginxGeo('geo $tw {\n    192.0.2.1/32 1; # expires 2026-01-05T13:00:00.000Z alert tw-a\n}\n').values()], [
+      { cidr: '192.0.2.1/32', expiresAt: Date.parse('2026-01-05T13:00:00.000Z'), alertId: 'tw-a' },
+    ]);
+  });
+
   test('maxEntries keeps the entries expiring last', () => {
-    const policy = { minSeverity: 'low' as const, ttlMs: HOUR, allow: [], maxEntries: 2 };
+    const policy = { minSeverity: 'high' as const, ttlMs: HOUR, allow: [], maxEntries: 2 };
     let s = applyAlert(new Map(), makeAlert({ id: 'tw-a', client: { ip: '192.0.2.1', ips: [] } }), 0, policy).state;
     s = applyAlert(s, makeAlert({ id: 'tw-b', client: { ip: '192.0.2.2', ips: [] } }), 1000, policy).state;
     s = applyAlert(s, makeAlert({ id: 'tw-c', client: { ip: '192.0.2.3', ips: [] } }), 2000, policy).state;
@@ -60,7 +96,7 @@ describe('block list (pure)', () => {
 });
 
 describe('block-list sink on disk', () => {
-  test('writes the geo include and the CIDR list for alerts at or above the severity, never allow-listed addresses', async (t) => {
+  test('writes the geo include and the CIDR list for incidents at or above the severity, never allow-listed addresses (a version without an incident is its own)', async (t) => {
     const dir = tempDir(t, 'blocklist');
     const clock = new FakeClock(Date.parse('2026-01-05T12:00:00Z'));
     const sink = sinkIn(dir, clock);
@@ -80,16 +116,41 @@ describe('block-list sink on disk', () => {
     assert.deepEqual(body, [
       'geo $tilewatch_blocked {',
       '    default 0;',
-      '    198.18.0.0/24 1; # expires 2026-01-05T14:00:00.000Z alert tw-campaign',
-      '    2001:db8:1::5/128 1; # expires 2026-01-05T14:00:00.000Z alert tw-campaign',
-      '    203.0.113.7/32 1; # expires 2026-01-05T14:00:00.000Z alert tw-campaign',
-      '    203.0.113.8/32 1; # expires 2026-01-05T14:00:00.000Z alert tw-campaign',
+      '    198.18.0.0/24 1; # expires 2026-01-05T14:00:00.000Z alert tw-campaign incident ti-campaign',
+      '    2001:db8:1::5/128 1; # expires 2026-01-05T14:00:00.000Z alert tw-campaign incident ti-campaign',
+      '    203.0.113.7/32 1; # expires 2026-01-05T14:00:00.000Z alert tw-campaign incident ti-campaign',
+      '    203.0.113.8/32 1; # expires 2026-01-05T14:00:00.000Z alert tw-campaign incident ti-campaign',
       '}',
       '',
     ]);
     assert.equal(await readFile(join(dir, 'blocked.txt'), 'utf8'), '198.18.0.0/24\n2001:db8:1::5/128\n203.0.113.7/32\n203.0.113.8/32\n');
     assert.doesNotMatch(geo + (await readFile(join(dir, 'blocked.txt'), 'utf8')), /10\.20\.|aaaa/);
     assert.deepEqual((await readdir(dir)).sort(), ['blocked.conf', 'blocked.txt'], 'no temporary file left behind');
+  });
+
+  test('incident notices: an incident opened at medium blocks nobody; its escalation to critical blocks; its resolution does not lift the block', async (t) => {
+    const dir = tempDir(t, 'blocklist');
+    const clock = new FakeClock(Date.parse('2026-01-05T12:00:00Z'));
+    const sink = sinkIn(dir, clock);
+    const member = { client: { ip: '203.0.113.40', ips: ['203.0.113.40'] } };
+    await sink.deliver(noticed(makeAlert({ id: 'tw-00000000000000000s01', kind: 'low-and-slow', severity: 'medium', ...member }), 'medium', 'opened'));
+    await sink.deliver(noticed(makeAlert({ id: 'tw-00000000000000000s02', severity: 'low', client: { ip: '203.0.113.41', ips: ['203.0.113.41'] } }), 'low', 'opened'));
+    await assert.rejects(readFile(join(dir, 'blocked.conf'), 'utf8'), { code: 'ENOENT' }, 'nothing written for low and medium incidents');
+    assert.deepEqual(sink.entries(), []);
+    await sink.deliver(noticed(makeAlert({ id: 'tw-00000000000000000h01', severity: 'critical', ...member }), 'critical', 'escalated'));
+    assert.equal(await readFile(join(dir, 'blocked.txt'), 'utf8'), '203.0.113.40/32\n');
+    assert.match(await readFile(join(dir, 'blocked.conf'), 'utf8'), new RegExp(`203\\.0\\.113\\.40/32 1; # expires 2026-01-05T14:00:00\\.000Z alert tw-00000000000000000h01 incident ${INC}`));
+    await clock.advance(HOUR);
+    await sink.deliver(noticed(makeAlert({ id: 'tw-00000000000000000h01', version: 5, severity: 'critical', status: 'resolved', resolvedAt: '2026-01-05T12:50:00Z', ...member }), 'critical', 'resolved'));
+    assert.equal(await readFile(join(dir, 'blocked.txt'), 'utf8'), '203.0.113.40/32\n', 'the resolution leaves the block to its TTL');
+    await clock.advance(HOUR);
+    assert.equal(await sink.sweep(), true);
+    assert.deepEqual(sink.entries(), []);
+  });
+
+  test('the sink refuses a severity below high', (t) => {
+    const dir = tempDir(t, 'blocklist');
+    assert.throws(() => sinkIn(dir, new FakeClock(), { minSeverity: 'medium' as unknown as 'high' }), /minSeverity must be high or critical/);
   });
 
   test('a CIDR overlapping the allow-list is not blocked', async (t) => {

@@ -4,15 +4,20 @@
  * (dashboards/dashboard.schema.json, ajv), resolve its template variables by running their queries,
  * expand every panel's SQL (variables, then the plugin's macros; test/support/grafanaSql.ts) and run it
  * on the real migrated schema in chDB, filled by `tilewatch replay` of a simulated day. Each query must
- * succeed and return the columns its panel type needs.
+ * succeed and return the columns its panel type needs. The open-incidents and exposure-report panels
+ * also run on hand-made rows in a fresh store, where their ranking and policy are checked.
  */
-import { test } from 'node:test';
+import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { parse as parseYaml } from 'yaml';
-import { openStore, type Store } from '../../services/store/openStore.ts';
+import { AlertsTableSink } from '../../services/alerting/alertsTable.ts';
+import type { Alert, AlertIncident, Severity } from '../../services/core/alert.ts';
+import { migrate } from '../../services/store/migrate.ts';
+import { jsonEachRow, openStore, type Store } from '../../services/store/openStore.ts';
+import { makeAlert } from '../support/alerts.ts';
 import { REPO_ROOT, runCliOk, tempDir } from '../support/cli.ts';
 import { expandGrafanaSql, GrafanaSqlError, panelIntervalMs, type GrafanaQueryContext, type TimeRange } from '../support/grafanaSql.ts';
 
@@ -206,4 +211,139 @@ test('every panel query runs on the migrated schema with simulated data and retu
   const allowedEmpty = [/image\.json panel \d+ "Alerts naming this image"/];
   const unexpected = empty.filter((w) => !allowedEmpty.some((re) => re.test(w)));
   assert.deepEqual(unexpected, [], 'panels without rows on the simulated data');
+});
+
+/** The SQL of one panel, found by dashboard uid and panel title, expanded for a time range. */
+function panelSql(uid: string, title: string, range: TimeRange): string {
+  const d = typed().find((x) => x.d.uid === uid)?.d;
+  const p = d?.panels.find((x) => x.title === title);
+  assert.ok(p, `${uid} has a panel "${title}"`);
+  return expandGrafanaSql(p.targets[0]!.rawSql, { range, intervalMs: panelIntervalMs(range, p.interval), variables: {} });
+}
+
+async function freshStore(t: TestContext, name: string): Promise<Store> {
+  const store = await openStore({ kind: 'embedded', dataDir: join(tempDir(t, name), 'data') });
+  t.after(() => store.close());
+  await migrate(store.client);
+  return store;
+}
+
+test('open incidents: most severe first, then most recently active; counted per severity; resolved incidents left out; alerts stored before incidents stand alone', async (t) => {
+  const store = await freshStore(t, 'dash-incidents');
+  const base = Date.parse('2026-01-05T10:00:00.000Z');
+  const at = (min: number): string => new Date(base + min * 60_000).toISOString();
+  const inc = (id: string, severity: Severity, status: 'open' | 'resolved' = 'open', alerts = 1): AlertIncident => ({ id, severity, status, alerts });
+  const alert = (id: string, severity: Severity, lastSeenMin: number, over: Partial<Alert> & { ip?: string } = {}): Alert => {
+    const { ip = '203.0.113.7', ...rest } = over;
+    return makeAlert({ id, severity, detectedAt: at(lastSeenMin - 5), lastSeen: at(lastSeenMin), client: { ip, ips: [ip] }, ...rest });
+  };
+  const table = new AlertsTableSink(store);
+  const versions: Alert[] = [
+    // Critical, active until minute 50: a critical member, and a member whose newest version still
+    // carries the incident as it was when it joined (medium).
+    alert('tw-00000000000000000101', 'critical', 50, { incident: inc('ti-00000000000000000101', 'critical', 'open', 2) }),
+    alert('tw-00000000000000000102', 'medium', 30, { incident: inc('ti-00000000000000000101', 'medium', 'open', 2), ip: '203.0.113.8' }),
+    // Critical, active until minute 90: ranks above the first.
+    alert('tw-00000000000000000201', 'critical', 90, { incident: inc('ti-00000000000000000201', 'critical') }),
+    // High, the most recent of all: still below both critical incidents.
+    alert('tw-00000000000000000301', 'high', 100, { incident: inc('ti-00000000000000000301', 'high') }),
+    // Stored before incidents (no incident columns): its own incident under its own id, high.
+    alert('tw-00000000000000000401', 'high', 20),
+    // Medium, two versions: the newest counts.
+    alert('tw-00000000000000000501', 'low', 40, { incident: inc('ti-00000000000000000501', 'low') }),
+    alert('tw-00000000000000000501', 'medium', 45, { version: 2, incident: inc('ti-00000000000000000501', 'medium') }),
+    // Low.
+    alert('tw-00000000000000000601', 'low', 95, { incident: inc('ti-00000000000000000601', 'low') }),
+    // Resolved by the detector: gone.
+    alert('tw-00000000000000000701', 'critical', 99, { version: 2, status: 'resolved', resolvedAt: at(99), incident: inc('ti-00000000000000000701', 'critical', 'resolved') }),
+    // Resolved by an analyst: gone.
+    alert('tw-00000000000000000801', 'critical', 98, { incident: inc('ti-00000000000000000801', 'critical') }),
+    // One member resolved, one open: open, with one open alert of two.
+    alert('tw-00000000000000000901', 'high', 60, { version: 3, status: 'resolved', resolvedAt: at(60), incident: inc('ti-00000000000000000901', 'high', 'open', 2) }),
+    alert('tw-00000000000000000902', 'low', 10, { incident: inc('ti-00000000000000000901', 'low', 'open', 2), ip: '203.0.113.9' }),
+  ];
+  for (const v of versions) table.push(v);
+  await table.flush();
+  await store.client.command({ query: `INSERT INTO alert_actions VALUES ('tw-00000000000000000801', now64(3), 'resolve', 'it:analyst', 'false positive', NULL)` });
+  // The legacy row: what migration 007 reads from a body without an incident.
+  const legacy = await run(store, `SELECT incident_id FROM alerts FINAL WHERE id = 'tw-00000000000000000401'`);
+  assert.deepEqual(legacy.data, [['']]);
+
+  const range: TimeRange = { fromMs: base - 3_600_000, toMs: base + 3 * 3_600_000 };
+  const open = await run(store, panelSql('tilewatch-alerts', 'Open incidents', range));
+  const col = (name: string): number => open.meta.findIndex((c) => c.name === name);
+  assert.deepEqual(
+    open.data.map((r) => [r[col('incident')], r[col('severity')], Number(r[col('open_alerts')]), Number(r[col('alerts')])]),
+    [
+      ['ti-00000000000000000201', 'critical', 1, 1],
+      ['ti-00000000000000000101', 'critical', 2, 2],
+      ['ti-00000000000000000301', 'high', 1, 1],
+      ['ti-00000000000000000901', 'high', 1, 2],
+      ['tw-00000000000000000401', 'high', 1, 1],
+      ['ti-00000000000000000501', 'medium', 1, 1],
+      ['ti-00000000000000000601', 'low', 1, 1],
+    ],
+  );
+  assert.equal(open.data[1]![col('clients')], '203.0.113.7, 203.0.113.8');
+
+  const counts = await run(store, panelSql('tilewatch-alerts', 'Open incidents by severity', range));
+  assert.deepEqual(
+    counts.meta.map((c, i) => [c.name, Number(counts.data[0]![i])]),
+    [
+      ['critical', 2],
+      ['high', 3],
+      ['medium', 1],
+      ['low', 1],
+    ],
+  );
+});
+
+test('image exposure report: images over policy, alerted or not, farthest beyond their open-data edge first', async (t) => {
+  const store = await freshStore(t, 'dash-exposure');
+  const base = Date.parse('2026-01-05T10:00:00.000Z');
+  let line = 0;
+  const rows: object[] = [];
+  /** Tiles of `tile` full-resolution pixels over (0,0)–(w,h) at `scale`, by `ips` in turn, up to `share` of the rows. */
+  const sweep = (image: string, w: number, h: number, scale: number, tile: number, ips: readonly string[], share = 1): void => {
+    const tiles: Array<[number, number]> = [];
+    for (let y = 0; y < h; y += tile) for (let x = 0; x < w; x += tile) tiles.push([x, y]);
+    tiles.slice(0, Math.ceil(tiles.length * share)).forEach(([x, y], i) => {
+      const ip = ips[i % ips.length]!;
+      rows.push({
+        ts: new Date(base + line * 1000).toISOString().replace('T', ' ').replace('Z', ''), client: `::ffff:${ip}`, client_key: ip, method: 'GET', status: 200, bytes: 1000,
+        host: 'img.test', path: '/x', referer: '', user_agent: 'test', protocol: 'iiif2', kind: 'tile', image_id: image, level: -1, tile_x: -1, tile_y: -1,
+        rect_x: x, rect_y: y, rect_w: Math.min(tile, w - x), rect_h: Math.min(tile, h - y), scale, source: 'gen', partition: -1, line: ++line,
+      });
+    });
+  };
+  // Over policy: whole image at full resolution (8,000 px: 3.9 × its 2,048 px open-data edge), by two clients.
+  sweep('img-full', 8000, 6000, 1, 1000, ['198.51.100.1', '198.51.100.2']);
+  // Over policy, not in the catalogue (extent learned, open data 2,048 px): whole image at scale 0.5 (6,000 px, 2.9 ×).
+  sweep('img-half', 12000, 8000, 0.5, 2000, ['198.51.100.3']);
+  // Under policy: whole image, but at a quarter scale (2,000 px < 2 × 2,048), and half of it at full resolution.
+  sweep('img-small', 8000, 6000, 0.25, 4000, ['198.51.100.4']);
+  sweep('img-small', 8000, 6000, 1, 1000, ['198.51.100.4'], 0.5);
+  // Under policy: full resolution, but its open-data edge is the whole image.
+  sweep('img-open', 4000, 3000, 1, 1000, ['198.51.100.5']);
+  await store.insertRaw({ table: 'tile_requests', format: 'JSONEachRow', body: jsonEachRow(rows) });
+  for (const [id, w, h, od] of [['img-full', 8000, 6000, 0], ['img-small', 8000, 6000, 0], ['img-open', 4000, 3000, 4000]] as const)
+    await store.client.command({
+      query: `INSERT INTO images SELECT 'iiif2', {id:String}, {w:UInt32}, {h:UInt32}, 256, 0, -1, {od:UInt32}, 'catalog', now64(3)`,
+      query_params: { id, w, h, od },
+    });
+  const table = new AlertsTableSink(store);
+  table.push(makeAlert({ id: 'tw-00000000000000000e01', kind: 'image-exposure', images: [{ id: 'img-full', protocol: 'iiif2', coverage: 1, scale: 1, longEdge: 8000, requests: 48 }] }));
+  await table.flush();
+
+  const report = await run(store, panelSql('tilewatch-overview', 'Image exposure report: images over policy', { fromMs: base - 3_600_000, toMs: base + 3_600_000 }));
+  const col = (name: string): number => report.meta.findIndex((c) => c.name === name);
+  assert.deepEqual(
+    report.data.map((r) => [r[col('image_id')], Number(r[col('long_edge')]), Number(r[col('open_data_long_edge')]), Number(r[col('union_coverage')]), Number(r[col('clients')]), Number(r[col('exposure_alerts')])]),
+    [
+      ['img-full', 8000, 2048, 1, 2, 1],
+      ['img-half', 6000, 2048, 1, 1, 0],
+    ],
+  );
+  // Outside the time range nothing is over policy.
+  assert.deepEqual((await run(store, panelSql('tilewatch-overview', 'Image exposure report: images over policy', { fromMs: base + 7_200_000, toMs: base + 9_000_000 }))).data, []);
 });

@@ -1,8 +1,8 @@
 /**
  * The Kafka sink through the kafkajs producer adapter against librdkafka's mock cluster (a real
- * Kafka-protocol broker), consumed back with kafkajs: key = alert id, value = the alert JSON,
- * headers kind/severity/version/status, every version of an alert in one partition in order. A
- * broker outage is ridden out by the dispatcher's retries.
+ * Kafka-protocol broker), consumed back with kafkajs: key = incident id, value = the alert version
+ * that caused the notice with its incident, headers for the incident and the alert, every notice of
+ * an incident in one partition in order. A broker outage is ridden out by the dispatcher's retries.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -10,9 +10,9 @@ import type { Consumer } from 'kafkajs';
 import { pino } from 'pino';
 import { createSinkDispatcher } from '../../services/alerting/dispatcher.ts';
 import { createKafkaSink } from '../../services/alerting/kafkaSink.ts';
-import type { Alert } from '../../services/core/alert.ts';
+import type { Alert, Severity } from '../../services/core/alert.ts';
 import { createKafkajsProducer } from '../../services/ingest/kafka/kafkajsProducer.ts';
-import { makeAlert, versions } from '../support/alerts.ts';
+import { makeAlert } from '../support/alerts.ts';
 import { kafkaClient, startCluster, stopCluster, waitFor } from '../support/kafka.ts';
 
 interface Got {
@@ -45,7 +45,7 @@ async function consumeAll(bootstrap: string, topic: string, groupId: string, unt
 }
 
 describe('Kafka sink (librdkafka mock cluster)', () => {
-  test('alert versions land keyed by id with the alert as value and kind/severity/version headers, in order per alert', async (t) => {
+  test('incident notices land keyed by incident id with the version and its incident as value, in order per incident', async (t) => {
     const cluster = startCluster({ brokers: 1, topics: { 'tile-alerts': 4 } });
     t.after(() => stopCluster(cluster));
     const logger = pino({ level: 'silent' });
@@ -53,18 +53,36 @@ describe('Kafka sink (librdkafka mock cluster)', () => {
     const d = createSinkDispatcher({ sinks: [createKafkaSink({ producer })], logger, retry: { baseDelayMs: 100, maxDelayMs: 1000, maxAttempts: 20 } });
     t.after(() => d.drain(5000));
 
-    const ids = ['tw-00000000000000000a01', 'tw-00000000000000000b02', 'tw-00000000000000000c03', 'tw-00000000000000000d04'];
-    const all = ids.flatMap((id) => versions(id, 2, true));
-    // Interleave the alerts' versions as the detector would emit them.
+    // Four incidents, each opened by one alert, escalated by another, resolved by the first.
+    const incidents = ['ti-00000000000000000a01', 'ti-00000000000000000b02', 'ti-00000000000000000c03', 'ti-00000000000000000d04'];
+    const noticesOf = (inc: string): Alert[] => {
+      const first = `tw-${inc.slice(3)}`;
+      const second = `tw-${inc.slice(3, -2)}ff`;
+      const incident = (severity: Severity, notice: 'opened' | 'escalated' | 'resolved', alerts: number) => ({ id: inc, severity, status: notice === 'resolved' ? ('resolved' as const) : ('open' as const), alerts, notice });
+      return [
+        makeAlert({ id: first, severity: 'medium', incident: incident('medium', 'opened', 1) }),
+        makeAlert({ id: second, severity: 'critical', version: 2, incident: incident('critical', 'escalated', 2) }),
+        makeAlert({ id: first, severity: 'medium', version: 3, status: 'resolved', resolvedAt: '2026-01-05T12:20:00.000Z', incident: incident('critical', 'resolved', 2) }),
+      ];
+    };
+    const all = incidents.flatMap(noticesOf);
+    // Interleave the incidents' notices as the correlator would emit them.
     const order = [0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11].map((i) => all[i]!);
     for (const a of order) d.push(a);
-    await waitFor(() => d.stats().sinks[0]!.delivered === order.length, 20_000, 'all versions produced');
+    await waitFor(() => d.stats().sinks[0]!.delivered === order.length, 20_000, 'all notices produced');
 
     const got = await consumeAll(cluster.bootstrap, 'tile-alerts', 'check-1', (g) => g.length >= order.length);
     assert.equal(got.length, order.length);
     for (const m of got) {
-      assert.equal(m.key, m.value.id);
+      const inc = m.value.incident!;
+      assert.equal(m.key, inc.id);
       assert.deepEqual(m.headers, {
+        incident: inc.id,
+        'incident-severity': inc.severity,
+        'incident-status': inc.status,
+        notice: inc.notice,
+        alerts: String(inc.alerts),
+        alert: m.value.id,
         kind: m.value.kind,
         severity: m.value.severity,
         version: String(m.value.version),
@@ -72,19 +90,20 @@ describe('Kafka sink (librdkafka mock cluster)', () => {
         'content-type': 'application/json',
       });
     }
-    for (const id of ids) {
-      const mine = got.filter((m) => m.key === id);
-      assert.equal(new Set(mine.map((m) => m.partition)).size, 1, `${id}: one partition`);
+    for (const inc of incidents) {
+      const mine = got.filter((m) => m.key === inc);
+      assert.equal(new Set(mine.map((m) => m.partition)).size, 1, `${inc}: one partition for all its notices, whichever alert caused them`);
+      const sorted = mine.sort((a, b) => a.offset - b.offset);
       assert.deepEqual(
-        mine.sort((a, b) => a.offset - b.offset).map((m) => [m.value.version, m.value.status]),
+        sorted.map((m) => [m.value.incident!.notice, m.value.incident!.severity, m.value.id]),
         [
-          [1, 'open'],
-          [2, 'open'],
-          [3, 'resolved'],
+          ['opened', 'medium', `tw-${inc.slice(3)}`],
+          ['escalated', 'critical', `tw-${inc.slice(3, -2)}ff`],
+          ['resolved', 'critical', `tw-${inc.slice(3)}`],
         ],
-        `${id}: versions in order`,
+        `${inc}: notices in order`,
       );
-      assert.deepEqual(mine[2]!.value, all.find((a) => a.id === id && a.version === 3));
+      assert.deepEqual(sorted[2]!.value, noticesOf(inc)[2]);
     }
     assert.ok(new Set(got.map((m) => m.partition)).size > 1, 'keys spread over partitions');
   });
@@ -105,8 +124,8 @@ describe('Kafka sink (librdkafka mock cluster)', () => {
     await waitFor(() => d.stats().sinks[0]!.delivered === 1, 30_000, 'delivery after the broker is back');
     const got = await consumeAll(cluster.bootstrap, 'tile-alerts', 'check-2', (g) => g.length >= 1);
     assert.deepEqual(
-      got.map((m) => [m.key, m.value.version]),
-      [['tw-0000000000000000ffff', 1]],
+      got.map((m) => [m.key, m.value.id, m.value.version]),
+      [['ti-0000000000000000ffff', 'tw-0000000000000000ffff', 1]],
     );
   });
 });

@@ -1,14 +1,18 @@
 /**
  * Prometheus alerting rules for tilewatch itself (deploy/prometheus/tilewatch-rules.yml): Debian's
  * promtool checks them and runs their unit tests, and every tilewatch_* metric they use is one a
- * tilewatch process actually registers.
+ * tilewatch process actually registers. The compose stack's Alertmanager config
+ * (deploy/alertmanager/alertmanager.yml) passes amtool and routes tilewatch's incidents to their own
+ * group per incident.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { parse as parseYaml } from 'yaml';
+import { ALERTNAME } from '../../services/alerting/alertmanagerPayload.ts';
 import { createSinkMetrics } from '../../services/alerting/sinkMetrics.ts';
 import { createMetrics } from '../../services/observability/metrics.ts';
 import { REPO_ROOT } from '../support/cli.ts';
@@ -16,6 +20,8 @@ import { REPO_ROOT } from '../support/cli.ts';
 const run = promisify(execFile);
 const DIR = join(REPO_ROOT, 'deploy', 'prometheus');
 const PROMTOOL = '/usr/bin/promtool';
+const AMTOOL = '/usr/bin/amtool';
+const AM_CONFIG = join(REPO_ROOT, 'deploy', 'alertmanager', 'alertmanager.yml');
 
 test('promtool check rules accepts the rules file', async () => {
   const { stdout } = await run(PROMTOOL, ['check', 'rules', 'tilewatch-rules.yml'], { cwd: DIR });
@@ -39,4 +45,15 @@ test('every tilewatch_* metric in the rules is registered by tilewatch', async (
   for (const name of used) assert.ok(registered.has(name), `${name} is used by a rule but no tilewatch process registers it`);
   for (const alert of ['TilewatchConsumerLagGrowing', 'TilewatchDeadLettersRising', 'TilewatchNoData', 'TilewatchSinkFailures', 'TilewatchInsertErrors'])
     assert.match(rules, new RegExp(`alert: ${alert}\\b`));
+});
+
+test('amtool accepts the Alertmanager config; incidents take the per-incident route, the rest the default one', { skip: existsSync(AMTOOL) ? false : `${AMTOOL} not installed (apt-get install prometheus-alertmanager)` }, async () => {
+  const check = await run(AMTOOL, ['check-config', AM_CONFIG]);
+  assert.match(check.stdout, /SUCCESS/);
+  const route = async (...labels: string[]): Promise<string> => (await run(AMTOOL, ['config', 'routes', 'test', `--config.file=${AM_CONFIG}`, '--tree', ...labels])).stdout;
+  assert.match(await route('alertname=TilewatchIncident', 'incident_id=ti-0123456789abcdef0123', 'severity=critical'), /\{alertname="TilewatchIncident"\}/);
+  assert.doesNotMatch(await route('alertname=TilewatchSinkFailures', 'sink=webhook', 'severity=warning'), /TilewatchIncident/);
+  const config = parseYaml(readFileSync(AM_CONFIG, 'utf8')) as { route: { routes?: Array<{ matchers?: string[]; group_by?: string[] }> } };
+  const incidents = config.route.routes?.find((r) => r.matchers?.includes(`alertname="${ALERTNAME}"`));
+  assert.deepEqual(incidents?.group_by, ['incident_id'], 'one group per incident, so its notices update one thread');
 });

@@ -87,17 +87,52 @@ describe('webhook sink (real HTTP server)', () => {
     assert.equal(received.length, 3);
     for (const r of received) {
       assert.equal(r.verified.ok, true, JSON.stringify(r.verified));
-      assert.equal(r.verified.ok && r.verified.idempotencyKey, `${alert.id}:2`);
-      assert.equal(r.headers['idempotency-key'], `${alert.id}:2`);
+      assert.equal(r.verified.ok && r.verified.idempotencyKey, `ti-0123456789abcdef0123:opened:${alert.id}:2`);
+      assert.equal(r.headers['idempotency-key'], `ti-0123456789abcdef0123:opened:${alert.id}:2`);
       assert.equal(r.headers['content-type'], 'application/json');
       assert.match(String(r.headers['x-tilewatch-signature']), /^v2=[0-9a-f]{64}$/);
-      assert.deepEqual(JSON.parse(r.body), alert);
+      assert.deepEqual(JSON.parse(r.body), { ...alert, incident: { id: 'ti-0123456789abcdef0123', severity: 'high', status: 'open', alerts: 1, notice: 'opened' } });
     }
     assert.equal(new Set(received.map((r) => r.headers['x-tilewatch-nonce'])).size, 3, 'a nonce per attempt');
     const s = d.stats().sinks[0]!;
     assert.equal(s.delivered, 1);
     assert.equal(s.failedAttempts, 2);
     assert.deepEqual(await d.drain(1000), { drained: true, abandoned: 0 });
+  });
+
+  test('incident notices: the body carries the incident, the key names incident, notice and alert version; a deduping receiver handles each notice once', async (t) => {
+    // The receiver fails the first attempt of the escalation, so it arrives twice under one key.
+    let escalations = 0;
+    const { url, received } = await receiver(t, (n) => (n === 2 && ++escalations === 1 ? 503 : 200));
+    const d = dispatcherFor(url);
+    const incidentId = 'ti-00000000000000000c01';
+    const incident = (severity: Alert['severity'], notice: 'opened' | 'escalated' | 'resolved', alerts: number) =>
+      ({ id: incidentId, severity, status: notice === 'resolved' ? 'resolved' : 'open', alerts, notice }) as const;
+    const notices: Alert[] = [
+      makeAlert({ id: 'tw-00000000000000000c01', kind: 'low-and-slow', severity: 'medium', incident: incident('medium', 'opened', 1) }),
+      makeAlert({ id: 'tw-00000000000000000c02', severity: 'critical', version: 3, incident: incident('critical', 'escalated', 2) }),
+      makeAlert({ id: 'tw-00000000000000000c01', kind: 'low-and-slow', severity: 'medium', version: 4, status: 'resolved', resolvedAt: '2026-01-05T13:00:00.000Z', incident: incident('critical', 'resolved', 2) }),
+    ];
+    for (const a of notices) d.push(a);
+    await waitFor(settled(d, 3), 5000, 'three notices delivered');
+    assert.ok(received.every((r) => r.verified.ok));
+    const keys = received.map((r) => String(r.headers['idempotency-key']));
+    assert.deepEqual(keys, [
+      `${incidentId}:opened:tw-00000000000000000c01:1`,
+      `${incidentId}:escalated:tw-00000000000000000c02:3`,
+      `${incidentId}:escalated:tw-00000000000000000c02:3`,
+      `${incidentId}:resolved:tw-00000000000000000c01:4`,
+    ]);
+    // What a receiver does: keep the first body per key.
+    const handled = new Map<string, { incident: unknown; id: string }>();
+    for (const r of received) if (!handled.has(String(r.headers['idempotency-key']))) handled.set(String(r.headers['idempotency-key']), JSON.parse(r.body) as { incident: unknown; id: string });
+    assert.deepEqual(
+      [...handled.values()].map((b) => [b.id, b.incident]),
+      notices.map((a) => [a.id, a.incident]),
+      'each notice once, each naming its incident (id, severity, status, member count, notice) alongside the alert behind it',
+    );
+    assert.deepEqual(JSON.parse(received[1]!.body), notices[1]);
+    await d.drain(1000);
   });
 
   test('a captured request replayed byte for byte (same headers, same body) is refused by the verifier', async (t) => {
@@ -128,7 +163,7 @@ describe('webhook sink (real HTTP server)', () => {
     await waitFor(settled(d, 2), 5000, 'both settled');
     assert.deepEqual(
       received.map((r) => r.headers['idempotency-key']),
-      ['tw-aaaaaaaaaaaaaaaaaaaa:1', 'tw-aaaaaaaaaaaaaaaaaaaa:1', 'tw-bbbbbbbbbbbbbbbbbbbb:1'],
+      ['ti-aaaaaaaaaaaaaaaaaaaa:opened:tw-aaaaaaaaaaaaaaaaaaaa:1', 'ti-aaaaaaaaaaaaaaaaaaaa:opened:tw-aaaaaaaaaaaaaaaaaaaa:1', 'ti-bbbbbbbbbbbbbbbbbbbb:opened:tw-bbbbbbbbbbbbbbbbbbbb:1'],
     );
     const s = d.stats().sinks[0]!;
     assert.equal(s.delivered, 1);
@@ -170,7 +205,7 @@ describe('webhook sink (real HTTP server)', () => {
     await d.drain(1000);
   });
 
-  test('Slack-compatible format: { text } with the one-line summary, still signed', async (t) => {
+  test('Slack-compatible format: { text } with the notice summary, still signed', async (t) => {
     const { url, received } = await receiver(t, () => 200);
     const d = dispatcherFor(url, { format: 'slack' });
     d.push(makeAlert({ severity: 'critical' }));
@@ -178,7 +213,7 @@ describe('webhook sink (real HTTP server)', () => {
     assert.equal(received[0]!.verified.ok, true);
     const body = JSON.parse(received[0]!.body) as { text: string };
     assert.deepEqual(Object.keys(body), ['text']);
-    assert.match(body.text, /^CRITICAL bulk-harvest by 203\.0\.113\.7: rijks-SK-C-5: 96 % at full resolution/);
+    assert.match(body.text, /^incident ti-0123456789abcdef0123 opened \(critical\), 1 alert: CRITICAL bulk-harvest by 203\.0\.113\.7: rijks-SK-C-5: 96 % at full resolution/);
     await d.drain(1000);
   });
 

@@ -8,6 +8,7 @@ import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { backoffDelay } from '../../../services/alerting/backoff.ts';
 import { createSinkDispatcher } from '../../../services/alerting/dispatcher.ts';
+import { createMuteRuleSet } from '../../../services/alerting/muteRules.ts';
 import { PermanentSinkError, type AlertSink } from '../../../services/alerting/sink.ts';
 import type { Alert } from '../../../services/core/alert.ts';
 import { makeAlert } from '../../support/alerts.ts';
@@ -182,6 +183,30 @@ describe('sink dispatcher', () => {
     await flush();
     assert.equal(all.delivered.length, 3);
     assert.deepEqual(high.delivered, ['tw-s0000000000000000000:2', 'tw-s0000000000000000000:3']);
+  });
+
+  test('minSeverity judges the incident, not the alert behind the notice: a low member escalating a critical incident pages, a high alert in a medium incident does not', async () => {
+    const clock = new FakeClock();
+    const high = new TestSink('high');
+    const d = createSinkDispatcher({ sinks: [{ sink: high, minSeverity: 'high' }], logger: captureLogger().logger, clock });
+    const inc = (severity: Alert['severity'], notice: 'opened' | 'escalated' | 'resolved') => ({ id: 'ti-i0000000000000000000', severity, status: notice === 'resolved' ? ('resolved' as const) : ('open' as const), alerts: 2, notice });
+    d.push(A('tw-i0000000000000000001', 1, { severity: 'high', incident: inc('medium', 'opened') }));
+    d.push(A('tw-i0000000000000000002', 1, { severity: 'low', incident: inc('critical', 'escalated') }));
+    d.push(A('tw-i0000000000000000002', 2, { severity: 'low', status: 'resolved', resolvedAt: '2026-01-05T12:00:00.000Z', incident: inc('critical', 'resolved') }));
+    await flush();
+    assert.deepEqual(high.delivered, ['tw-i0000000000000000002:1', 'tw-i0000000000000000002:2']);
+  });
+
+  test('mute rules still match the alert behind a notice (its addresses, kind, user agent, images)', async () => {
+    const clock = new FakeClock();
+    const s = new TestSink('s');
+    const d = createSinkDispatcher({ sinks: [s], logger: captureLogger().logger, clock, isMuted: createMuteRuleSet([{ id: 'partner', type: 'mute', cidr: '198.51.100.0/24' }]).isMuted });
+    const incident = { id: 'ti-j0000000000000000000', severity: 'high' as const, status: 'open' as const, alerts: 1, notice: 'opened' as const };
+    d.push(A('tw-j0000000000000000001', 1, { incident, client: { ip: '198.51.100.9', ips: ['198.51.100.9'], userAgent: 'partner-sync/1.0', subnet: '198.51.100.0/24' } }));
+    d.push(A('tw-j0000000000000000002', 1, { incident: { ...incident, id: 'ti-j0000000000000000002' } }));
+    await flush();
+    assert.deepEqual(s.delivered, ['tw-j0000000000000000002:1']);
+    assert.equal(d.stats().muted, 1);
   });
 
   test('drain gives up at its timeout: abandons what is queued, aborts the retry wait, closes sinks', async () => {

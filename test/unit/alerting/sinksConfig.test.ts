@@ -59,6 +59,8 @@ describe('parseSinksConfig', () => {
     assert.equal(c.webhooks[1]!.minSeverity, 'high');
     assert.equal(c.alertmanager!.bearerToken!.reveal(), 'am-token');
     assert.equal(c.alertmanager!.openTtlMs, 7 * 24 * 3_600_000);
+    assert.equal(c.alertmanager!.webUrl, 'https://tilewatch.example/', 'the older apiBaseUrl names the server whose root serves the web page');
+    assert.equal(parseSinksConfig({ alertmanager: { urls: ['http://am:9093'], webUrl: 'https://tw.example/console' } }, ENV).alertmanager!.webUrl, 'https://tw.example/console');
     assert.equal(c.kafka!.topic, 'tile-alerts');
     assert.equal(c.kafka!.sasl!.mechanism, 'scram-sha-512');
     assert.equal(c.kafka!.sasl!.password.reveal(), 'kafka-pass');
@@ -111,6 +113,9 @@ describe('parseSinksConfig', () => {
       [{ blockList: { cidrFile: '/x' } }, /^sinks\.blockList\.geoFile: is required$/],
       [{ blockList: { geoFile: '/x', allowCidrs: ['10.0.0.0/33'] } }, /^sinks\.blockList\.allowCidrs\[0\]: invalid CIDR/],
       [{ blockList: { geoFile: '/x', variable: '$blocked' } }, /^sinks\.blockList\.variable: must be an nginx variable name/],
+      [{ blockList: { geoFile: '/x', blockSeverity: 'medium' } }, /^sinks\.blockList\.blockSeverity: must be one of high, critical, got "medium"$/],
+      [{ alertmanager: { urls: ['http://am:9093'], webUrl: 'https://tw.example/', apiBaseUrl: 'https://tw.example/api' } }, /^sinks\.alertmanager\.apiBaseUrl: give webUrl only/],
+      [{ alertmanager: { urls: ['http://am:9093'], webUrl: 'tw.example' } }, /^sinks\.alertmanager\.webUrl: is not a URL/],
       [{ log: 'yes' }, /^sinks\.log: must be true, false or an object$/],
       [{ log: { enabled: true, level: 'info' } }, /^sinks\.log: unknown field "level"$/],
     ];

@@ -61,7 +61,7 @@ describe('webhook sink attempts', () => {
     }
     assert.deepEqual(
       verdicts,
-      nonces.map((nonce, i) => ({ ok: true, timestamp: clock.now() / 1000 - (2 - i) * 45, nonce, idempotencyKey: `${alert.id}:4` })),
+      nonces.map((nonce, i) => ({ ok: true, timestamp: clock.now() / 1000 - (2 - i) * 45, nonce, idempotencyKey: 'ti-0123456789abcdef0123:opened:tw-0123456789abcdef0123:4' })),
     );
     assert.deepEqual(receiver.verify(sent[2]!.headers, sent[2]!.body), { ok: false, reason: 'replayed' });
   });
