@@ -86,7 +86,8 @@ export class IncidentCorrelator {
 
   assign(a: Alert): Correlated {
     if (this.shadow && a.version <= (this.stored.get(a.id) ?? 0)) return { alert: this.shadow.assign(a).alert, notice: null };
-    let inc = this.byAlert.get(a.id) ?? this.find(a);
+    // Its own incident, and every other one sharing what it accuses now (a later version may name more members): one actor.
+    let inc = this.find(a, this.byAlert.get(a.id));
     if (!inc) {
       if (a.status === 'resolved') {
         // A resolution of an alert this process never saw open (e.g. after a restart without history).
@@ -122,8 +123,8 @@ export class IncidentCorrelator {
    * The incident an alert belongs to: its own, or the oldest open one sharing an accused address or
    * (network, user agent); several such incidents are one actor after all and merge into the oldest.
    */
-  private find(a: Alert): OpenIncident | undefined {
-    const found = new Set<OpenIncident>();
+  private find(a: Alert, own: OpenIncident | undefined): OpenIncident | undefined {
+    const found = new Set<OpenIncident>(own ? [own] : []);
     for (const k of keysOf(a)) {
       const inc = this.byKey.get(k);
       if (inc) found.add(inc);

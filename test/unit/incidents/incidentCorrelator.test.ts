@@ -135,3 +135,15 @@ test('members of one network with one user agent, alerted one by one, are one in
   const later = c.assign({ ...member(4, '203.0.113.5', '203.0.113.0/24'), version: 2 });
   assert.equal(later.alert.incident?.id, first.alert.incident?.id, 'the merged incident\'s alerts now carry the survivor\'s id');
 });
+
+test('a later version that names more members merges the incidents those members opened meanwhile', () => {
+  const c = new IncidentCorrelator();
+  const camp1 = c.assign(makeAlert({ id: id(1), kind: 'campaign', severity: 'high', client: { ip: '198.51.100.1', ips: ['198.51.100.1', '198.51.100.2'], subnet: '', userAgent: 'x' } }));
+  const member = c.assign(makeAlert({ id: id(2), severity: 'medium', client: { ip: '192.0.2.9', ips: ['192.0.2.9'], subnet: '192.0.2.0/24', userAgent: 'y' } }));
+  assert.notEqual(member.alert.incident?.id, camp1.alert.incident?.id, 'not yet named by the campaign');
+  const camp2 = c.assign(makeAlert({ id: id(1), kind: 'campaign', version: 2, severity: 'high', client: { ip: '198.51.100.1', ips: ['198.51.100.1', '198.51.100.2', '192.0.2.9'], subnet: '', userAgent: 'x' } }));
+  assert.equal(camp2.alert.incident?.id, camp1.alert.incident?.id);
+  assert.equal(camp2.alert.incident?.alerts, 2, 'the member\'s incident merged into the campaign\'s');
+  const later = c.assign(makeAlert({ id: id(2), version: 2, severity: 'medium', client: { ip: '192.0.2.9', ips: ['192.0.2.9'], subnet: '192.0.2.0/24', userAgent: 'y' } }));
+  assert.equal(later.alert.incident?.id, camp1.alert.incident?.id);
+});
