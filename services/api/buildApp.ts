@@ -27,6 +27,7 @@ import { registerAdminRoutes } from './routes/admin.ts';
 import { registerAlertRoutes } from './routes/alerts.ts';
 import { registerIncidentRoutes } from './routes/incidents.ts';
 import { registerOpsRoutes } from './routes/ops.ts';
+import { registerTriageRoutes } from './routes/triage.ts';
 import { registerWebRoutes } from './routes/web.ts';
 import { ErrorSchema } from './schemas.ts';
 import type { Access } from './types.ts';
@@ -193,6 +194,7 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
   registerOpsRoutes(app, deps);
   registerAlertRoutes(app, deps);
   registerIncidentRoutes(app, deps);
+  registerTriageRoutes(app, deps);
   registerAdminRoutes(app, deps);
   registerWebRoutes(app);
   return app;

@@ -1,6 +1,7 @@
 /** JSON schemas shared by the routes (request validation, response serialisation, OpenAPI). */
 import { ALERT_KINDS, SEVERITIES } from '../core/alert.ts';
 import { EFFECTIVE_STATUSES } from '../incidents/alerts.ts';
+import { INCIDENT_STATUSES } from '../incidents/incidentView.ts';
 import { ROLES } from '../incidents/roles.ts';
 
 export const ErrorSchema = {
@@ -48,6 +49,7 @@ export const AlertSummarySchema = {
     client: { type: 'object', properties: { ip: str, ips: strArr, userAgent: str, subnet: str } },
     mutedUntil: nstr,
     lastAction: { type: ['object', 'null'], properties: { action: str, at: str } },
+    incidentId: { type: 'string', description: 'the incident the alert belongs to (GET /api/v1/incidents/:id)' },
   },
 } as const;
 
@@ -60,6 +62,96 @@ export const AlertDetailSchema = {
     body: { type: 'object', additionalProperties: true, description: 'the detector document (schemas/alert.schema.json); analysts only' },
     reasons: strArr,
     actions: { type: 'array', items: { type: 'object', properties: { action: str, at: str, actor: str, note: str, muteUntil: nstr } } },
+  },
+} as const;
+
+const severity = { type: 'string', enum: [...SEVERITIES] } as const;
+const kind = { type: 'string', enum: [...ALERT_KINDS] } as const;
+const incidentStatus = { type: 'string', enum: [...INCIDENT_STATUSES] } as const;
+const severityCounts = { type: 'object', properties: Object.fromEntries(SEVERITIES.map((s) => [s, int])) } as const;
+
+export const incidentIdText = { ...alertIdText, description: 'incident id (ti-…), or the id of an alert in it (tw-…)' } as const;
+
+export const IncidentSummarySchema = {
+  type: 'object',
+  properties: {
+    id: str,
+    severity,
+    status: incidentStatus,
+    firstDetected: str,
+    lastSeen: str,
+    alertCount: int,
+    alertsByStatus: { type: 'object', properties: Object.fromEntries(EFFECTIVE_STATUSES.map((s) => [s, int])) },
+    alerts: { type: 'array', items: { type: 'object', properties: { id: str, kind, severity, status: { type: 'string', enum: [...EFFECTIVE_STATUSES] } } } },
+    kinds: { type: 'array', items: kind },
+    addresses: { ...strArr, description: 'accused addresses (analysts and admins only)' },
+    addressCount: int,
+    imageIds: strArr,
+    imageCount: int,
+  },
+} as const;
+
+export const IncidentListSchema = {
+  type: 'object',
+  properties: {
+    counts: { ...severityCounts, description: 'open incidents per severity, over all incidents' },
+    items: { type: 'array', items: IncidentSummarySchema },
+    nextCursor: nstr,
+  },
+} as const;
+
+export const IncidentDetailSchema = {
+  type: 'object',
+  properties: { incident: IncidentSummarySchema, alerts: { type: 'array', items: AlertDetailSchema } },
+} as const;
+
+export const IncidentListQuery = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    kind: { ...kind, description: 'an alert of this kind among its alerts' },
+    severity,
+    status: incidentStatus,
+    cursor: { type: 'string', maxLength: 300 },
+    limit: { type: 'integer', minimum: 1, maximum: 1000 },
+  },
+} as const;
+
+const digestIncident = {
+  type: 'object',
+  properties: { id: str, severity, status: incidentStatus, kinds: { type: 'array', items: kind }, alertCount: int, firstDetected: str, lastSeen: str },
+} as const;
+
+export const DigestSchema = {
+  type: 'object',
+  properties: {
+    day: str,
+    from: str,
+    to: str,
+    since: str,
+    policy: { type: 'object', properties: { minCoverage: num, minEdgeRatio: num, defaultOpenDataLongEdge: int } },
+    images: {
+      type: 'array',
+      items: {
+        type: 'object',
+        properties: {
+          imageId: str,
+          width: int,
+          height: int,
+          openDataLongEdge: int,
+          exposedAt: str,
+          band: int,
+          longEdge: int,
+          coverage: num,
+          clientCount: int,
+          clients: {
+            type: 'array',
+            items: { type: 'object', properties: { ip: str, cells: int, share: num, requests: int, firstSeen: str, lastSeen: str, incidents: strArr } },
+          },
+          incidents: { type: 'array', items: digestIncident },
+        },
+      },
+    },
   },
 } as const;
 

@@ -37,6 +37,8 @@ export interface AlertSummary {
   readonly client?: { readonly ip: string; readonly ips: readonly string[]; readonly userAgent: string; readonly subnet: string };
   readonly mutedUntil: string | null;
   readonly lastAction: { readonly action: string; readonly at: string } | null;
+  /** The incident this alert belongs to (`ti-…`; an alert stored before incidents is its own incident). */
+  readonly incidentId: string;
 }
 
 export interface AlertFilter {
@@ -73,14 +75,23 @@ interface Row {
   mute_until_ms: number;
   /** The detector document's `subject` (hunts: the client, 'net:<cidr>', 'ua:<user agent>' or the image id). */
   subject: string;
+  /** The incident of the newest version; '' in versions stored before incidents → the alert's own. */
+  inc_id: string;
   body?: string;
 }
 
-const ALERTS_VIEW = `SELECT a.id AS id, a.version AS version, a.kind AS kind, a.severity AS severity, round(a.score, 2) AS score,
+/**
+ * The newest version of every alert with its effective status (needs {now:Int64}) and its incident
+ * (`inc_id`: the stored one, or for versions stored before incidents `ti-` + the alert's digest, as
+ * services/core/incidents/incidentCorrelator.ts derives it). The incident queries read this too.
+ */
+export const ALERTS_VIEW = `SELECT a.id AS id, a.version AS version, a.kind AS kind, a.severity AS severity, round(a.score, 2) AS score,
     toString(a.client) AS ip, a.client_ips AS client_ips, a.user_agent AS user_agent, a.subnet AS subnet,
     toUnixTimestamp64Milli(a.first_seen) AS first_ms, toUnixTimestamp64Milli(a.detected_at) AS detected_ms,
     toUnixTimestamp64Milli(a.last_seen) AS last_ms, a.image_ids AS image_ids, a.reasons AS reasons, a.body AS body,
     JSONExtractString(a.body, 'subject') AS subject,
+    if(a.incident_id = '', concat('ti-', replaceRegexpOne(a.id, '^tw-', '')), a.incident_id) AS inc_id,
+    toString(a.incident_severity) AS inc_severity,
     toString(a.status) AS detector_status, x.action AS action, x.action_ms AS action_ms, x.mute_until_ms AS mute_until_ms,
     multiIf(x.action = 'acknowledge', 'acknowledged', x.action = 'mute' AND x.mute_until_ms > {now:Int64}, 'muted',
             x.action = 'resolve', 'resolved', x.action = 'reopen', 'open', toString(a.status)) AS eff_status
@@ -91,7 +102,7 @@ const ALERTS_VIEW = `SELECT a.id AS id, a.version AS version, a.kind AS kind, a.
     FROM alert_actions GROUP BY alert_id
   ) AS x ON x.alert_id = a.id`;
 
-const COLS = 'id, version, kind, severity, score, ip, client_ips, user_agent, subnet, first_ms, detected_ms, last_ms, image_ids, reasons, detector_status, eff_status, action, action_ms, mute_until_ms, subject';
+const COLS = 'id, version, kind, severity, score, ip, client_ips, user_agent, subnet, first_ms, detected_ms, last_ms, image_ids, reasons, detector_status, eff_status, action, action_ms, mute_until_ms, subject, inc_id';
 
 /** The alert's own personal values (to redact wherever they occur) and its image ids (shown anyway, kept). */
 function personalValues(r: Row): RedactionValues {
@@ -122,6 +133,7 @@ function toSummary(r: Row, withClient: boolean): AlertSummary {
     ...(withClient ? { client: { ip: displayIp(r.ip), ips: r.client_ips, userAgent: r.user_agent, subnet: r.subnet } } : {}),
     mutedUntil: r.eff_status === 'muted' ? iso(r.mute_until_ms) : null,
     lastAction: r.action ? { action: r.action, at: iso(r.action_ms) } : null,
+    incidentId: r.inc_id,
   };
 }
 
@@ -186,30 +198,50 @@ export interface AlertDetail {
 }
 
 export async function getAlert(store: Store, id: string, opts: { now: number; withClient: boolean }): Promise<AlertDetail | null> {
-  const rows = await readRows<Row>(store, `SELECT ${COLS}, body FROM (${ALERTS_VIEW}) WHERE id = {id:String} LIMIT 1`, { now: opts.now, id });
-  const r = rows[0];
-  if (!r) return null;
-  const actions = await readRows<{ action: string; at_ms: number; actor: string; note: string; until_ms: number }>(
+  return (await alertDetails(store, { id }, { ...opts, limit: 1 }))[0] ?? null;
+}
+
+/**
+ * The alerts of one incident (newest version each, as {@link getAlert} shows one), oldest detection
+ * first, at most `limit`.
+ */
+export async function incidentAlerts(store: Store, incidentId: string, opts: { now: number; withClient: boolean; limit: number }): Promise<AlertDetail[]> {
+  return alertDetails(store, { incident: incidentId }, opts);
+}
+
+async function alertDetails(store: Store, by: { id: string } | { incident: string }, opts: { now: number; withClient: boolean; limit: number }): Promise<AlertDetail[]> {
+  const rows = await readRows<Row>(
     store,
-    `SELECT toString(action) AS action, toUnixTimestamp64Milli(at) AS at_ms, actor, note, ifNull(toUnixTimestamp64Milli(mute_until), 0) AS until_ms
-     FROM alert_actions WHERE alert_id = {id:String} ORDER BY at`,
-    { id },
+    `SELECT ${COLS}, body FROM (${ALERTS_VIEW}) WHERE {id:String} != '' AND id = {id:String} OR {incident:String} != '' AND inc_id = {incident:String}
+     ORDER BY detected_ms, id LIMIT {limit:UInt32}`,
+    { now: opts.now, id: 'id' in by ? by.id : '', incident: 'incident' in by ? by.incident : '', limit: opts.limit },
   );
-  let body: Alert | undefined;
-  try {
-    body = r.body ? (JSON.parse(r.body) as Alert) : undefined;
-  } catch {
-    body = undefined;
-  }
-  const texts = body?.reasons?.map((x) => x.text) ?? (r.reasons ? [r.reasons] : []);
-  const values = personalValues(r);
-  const shown = (text: string): string => (opts.withClient ? text : redactPersonalData(text, values));
-  return {
-    alert: toSummary(r, opts.withClient),
-    ...(body && opts.withClient ? { body } : {}),
-    reasons: texts.map(shown),
-    actions: actions.map((a) => ({ action: a.action, at: iso(a.at_ms), actor: opts.withClient ? a.actor : '', note: shown(a.note), muteUntil: a.until_ms > 0 ? iso(a.until_ms) : null })),
-  };
+  if (rows.length === 0) return [];
+  const actions = await readRows<{ alert_id: string; action: string; at_ms: number; actor: string; note: string; until_ms: number }>(
+    store,
+    `SELECT alert_id, toString(action) AS action, toUnixTimestamp64Milli(at) AS at_ms, actor, note, ifNull(toUnixTimestamp64Milli(mute_until), 0) AS until_ms
+     FROM alert_actions WHERE alert_id IN {ids:Array(String)} ORDER BY alert_id, at`,
+    { ids: rows.map((r) => r.id) },
+  );
+  return rows.map((r) => {
+    let body: Alert | undefined;
+    try {
+      body = r.body ? (JSON.parse(r.body) as Alert) : undefined;
+    } catch {
+      body = undefined;
+    }
+    const texts = body?.reasons?.map((x) => x.text) ?? (r.reasons ? [r.reasons] : []);
+    const values = personalValues(r);
+    const shown = (text: string): string => (opts.withClient ? text : redactPersonalData(text, values));
+    return {
+      alert: toSummary(r, opts.withClient),
+      ...(body && opts.withClient ? { body } : {}),
+      reasons: texts.map(shown),
+      actions: actions
+        .filter((a) => a.alert_id === r.id)
+        .map((a) => ({ action: a.action, at: iso(a.at_ms), actor: opts.withClient ? a.actor : '', note: shown(a.note), muteUntil: a.until_ms > 0 ? iso(a.until_ms) : null })),
+    };
+  });
 }
 
 export async function alertExists(store: Store, id: string): Promise<boolean> {
@@ -222,13 +254,26 @@ export async function recordAlertAction(
   store: Store,
   a: { id: string; action: AlertAction; actor: string; note: string; muteUntil?: number; now: number },
 ): Promise<void> {
+  const { id, ...rest } = a;
+  await recordAlertActions(store, { ...rest, ids: [id] });
+}
+
+/**
+ * Appends one analyst action to each of several alerts (an incident's), in one insert: all or none,
+ * at one instant. A mute needs `muteUntil` in the future.
+ */
+export async function recordAlertActions(
+  store: Store,
+  a: { ids: readonly string[]; action: AlertAction; actor: string; note: string; muteUntil?: number; now: number },
+): Promise<void> {
   if (a.action === 'mute' && (a.muteUntil === undefined || a.muteUntil <= a.now)) throw new InvalidInputError('mute needs until in the future');
   if (a.note.length > 2000) throw new InvalidInputError('note may hold at most 2000 characters');
+  if (a.ids.length === 0) return;
   await writeRow(
     store,
     `INSERT INTO alert_actions (alert_id, at, action, actor, note, mute_until)
-     SELECT {id:String}, fromUnixTimestamp64Milli({now:Int64}), {action:String}, {actor:String}, {note:String},
+     SELECT arrayJoin({ids:Array(String)}), fromUnixTimestamp64Milli({now:Int64}), {action:String}, {actor:String}, {note:String},
             if({until:Int64} = 0, NULL, fromUnixTimestamp64Milli({until:Int64}))`,
-    { id: a.id, now: a.now, action: a.action, actor: a.actor, note: a.note, until: a.action === 'mute' ? a.muteUntil : 0 },
+    { ids: [...a.ids], now: a.now, action: a.action, actor: a.actor, note: a.note, until: a.action === 'mute' ? a.muteUntil : 0 },
   );
 }

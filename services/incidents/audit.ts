@@ -5,7 +5,7 @@
 import type { Store } from '../store/openStore.ts';
 import { iso, readRows, writeRow } from './sql.ts';
 
-export type AuditTargetType = 'ip' | 'cidr' | 'user_agent' | 'image' | 'alert' | 'client' | 'report' | 'token' | 'rule' | 'none';
+export type AuditTargetType = 'ip' | 'cidr' | 'user_agent' | 'image' | 'alert' | 'incident' | 'day' | 'client' | 'report' | 'token' | 'rule' | 'none';
 
 export interface AuditEntry {
   readonly at: number;

@@ -100,6 +100,23 @@ export function parseAlertId(text: string): string {
   return text;
 }
 
+/** An incident id (`ti-…`) or the id of an alert in it (`tw-…`). */
+export function parseIncidentId(text: string): string {
+  if (typeof text !== 'string' || !ALERT_ID.test(text)) throw new InvalidInputError('incident id must be 1–128 characters of [A-Za-z0-9._:-]');
+  return text;
+}
+
+const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A calendar day `YYYY-MM-DD` (UTC) → its first millisecond. */
+export function parseDay(text: string, what = 'day'): number {
+  const m = typeof text === 'string' ? DAY.exec(text) : null;
+  const ms = m ? Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) : NaN;
+  // Date.UTC rolls 2026-02-30 over to March: only a day that reads back the same is one.
+  if (!m || !Number.isFinite(ms) || ms < 0 || new Date(ms).toISOString().slice(0, 10) !== text) throw new InvalidInputError(`${what} must be a calendar day YYYY-MM-DD`);
+  return ms;
+}
+
 /** ISO-8601 date-time (or epoch milliseconds as digits) → epoch ms. */
 export function parseTime(text: string | number, what: string): number {
   if (typeof text === 'number') {

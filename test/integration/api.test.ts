@@ -47,6 +47,13 @@ const ACCESS: Readonly<Record<string, Role | 'public'>> = {
   'POST /api/v1/alerts/:id/mute': 'analyst',
   'POST /api/v1/alerts/:id/resolve': 'analyst',
   'POST /api/v1/alerts/:id/reopen': 'analyst',
+  'GET /api/v1/incidents': 'viewer',
+  'GET /api/v1/incidents/:id': 'viewer',
+  'POST /api/v1/incidents/:id/ack': 'analyst',
+  'POST /api/v1/incidents/:id/mute': 'analyst',
+  'POST /api/v1/incidents/:id/resolve': 'analyst',
+  'POST /api/v1/incidents/:id/reopen': 'analyst',
+  'GET /api/v1/exposure/digest': 'analyst',
   'GET /api/v1/clients/:ip/timeline': 'analyst',
   'GET /api/v1/clients/:ip/coverage.svg': 'analyst',
   'GET /api/v1/images/exposure': 'analyst',
@@ -226,6 +233,21 @@ test('incident API on a replayed store', async (t) => {
     const none = (await app.inject({ url: '/api/v1/alerts?client=192.0.2.10', headers: auth('analyst') })).json().items as unknown[];
     assert.equal(none.length, 0);
     assert.equal((await app.inject({ url: '/api/v1/alerts?cursor=bm9wZQ', headers: auth('analyst') })).statusCode, 400);
+  });
+
+  await t.test('alerts name their incident; the incident lists them (the synthetic copies carry the real incident)', async () => {
+    const incidentId = `ti-${realId.slice(3)}`;
+    assert.equal((await app.inject({ url: `/api/v1/alerts/${realId}`, headers: auth('viewer') })).json().alert.incidentId, incidentId);
+    const res = await app.inject({ url: `/api/v1/incidents/${realId}`, headers: auth('analyst') });
+    assert.equal(res.statusCode, 200, res.body);
+    const d = res.json() as { incident: { id: string; severity: string; addresses: string[] }; alerts: Array<{ alert: { id: string } }> };
+    assert.equal(d.incident.id, incidentId);
+    assert.equal(d.incident.severity, 'critical');
+    assert.deepEqual(d.incident.addresses, [scraper]);
+    assert.deepEqual(d.alerts.map((a) => a.alert.id).sort(), [realId, 'tw-synthetic-1', 'tw-synthetic-2'].sort());
+    const list = (await app.inject({ url: '/api/v1/incidents', headers: auth('viewer') })).json() as { counts: Record<string, number>; items: Array<{ id: string }> };
+    assert.equal(list.items[0]!.id, incidentId);
+    assert.equal(list.counts.critical, 1);
   });
 
   await t.test('alert actions: ack, mute with until, resolve; effective status is the newest action', async () => {

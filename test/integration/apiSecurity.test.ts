@@ -50,6 +50,11 @@ const AUDITED = new Set([
   'POST /api/v1/alerts/{id}/mute',
   'POST /api/v1/alerts/{id}/resolve',
   'POST /api/v1/alerts/{id}/reopen',
+  'POST /api/v1/incidents/{id}/ack',
+  'POST /api/v1/incidents/{id}/mute',
+  'POST /api/v1/incidents/{id}/resolve',
+  'POST /api/v1/incidents/{id}/reopen',
+  'GET /api/v1/exposure/digest',
   'POST /api/v1/tokens',
   'DELETE /api/v1/tokens/{id}',
   'POST /api/v1/suppressions',
@@ -58,14 +63,28 @@ const AUDITED = new Set([
 /** The alert list is an IP lookup (audited) only when filtered by client. */
 const auditedCall = (route: string, query: Record<string, string>): boolean => AUDITED.has(route) || (route === 'GET /api/v1/alerts' && query.client !== undefined);
 
-/** Write routes, with the table a successful call adds one row to and where the response echoes the written field. */
-const WRITES: Record<string, { table: string; echo: (body: Record<string, unknown>, field: string) => unknown }> = {
+/** An incident action writes one row per alert of the incident; the response lists them. */
+const incidentAction = {
+  table: 'alert_actions',
+  echo: (b: Record<string, unknown>) => (b.alerts as Array<{ actions: Array<{ note: string }> }>)[0]?.actions.at(-1)?.note,
+  rows: (b: Record<string, unknown>) => (b.alerts as unknown[]).length,
+};
+
+/**
+ * Write routes, with the table a successful call adds rows to (one, or `rows` of the response) and
+ * where the response echoes the written field.
+ */
+const WRITES: Record<string, { table: string; echo: (body: Record<string, unknown>, field: string) => unknown; rows?: (body: Record<string, unknown>) => number }> = {
   'POST /api/v1/tokens': { table: 'api_tokens', echo: (b, f) => b[f] },
   'POST /api/v1/suppressions': { table: 'suppression_rules', echo: (b, f) => b[f] },
   'POST /api/v1/alerts/{id}/ack': { table: 'alert_actions', echo: (b) => (b.actions as Array<{ note: string }>).at(-1)?.note },
   'POST /api/v1/alerts/{id}/mute': { table: 'alert_actions', echo: (b) => (b.actions as Array<{ note: string }>).at(-1)?.note },
   'POST /api/v1/alerts/{id}/resolve': { table: 'alert_actions', echo: (b) => (b.actions as Array<{ note: string }>).at(-1)?.note },
   'POST /api/v1/alerts/{id}/reopen': { table: 'alert_actions', echo: (b) => (b.actions as Array<{ note: string }>).at(-1)?.note },
+  'POST /api/v1/incidents/{id}/ack': incidentAction,
+  'POST /api/v1/incidents/{id}/mute': incidentAction,
+  'POST /api/v1/incidents/{id}/resolve': incidentAction,
+  'POST /api/v1/incidents/{id}/reopen': incidentAction,
   'DELETE /api/v1/tokens/{id}': { table: 'api_tokens', echo: () => undefined },
   'DELETE /api/v1/suppressions/{id}': { table: 'suppression_rules', echo: () => undefined },
 };
@@ -152,7 +171,7 @@ test('injection strings in every parameter are refused or answered as a value th
     };
     const before = await counts();
     const expectedGrowth: Record<string, number> = {};
-    const grow = (table: string) => (expectedGrowth[table] = (expectedGrowth[table] ?? 0) + 1);
+    const grow = (table: string, rows = 1) => (expectedGrowth[table] = (expectedGrowth[table] ?? 0) + rows);
 
     const spec = (await app.inject({ url: '/docs/json' })).json() as { paths: Record<string, Record<string, Op>> };
     const valid: Record<string, unknown> = {
@@ -169,6 +188,7 @@ test('injection strings in every parameter are refused or answered as a value th
       name: 'inj',
       role: 'viewer',
       type: 'allow',
+      day: '2026-03-02',
     };
     // Valid values that match nothing stored. Typed parameters (times, limits, enums, cursors) have none:
     // every injection in them must be refused.
@@ -241,7 +261,7 @@ test('injection strings in every parameter are refused or answered as a value th
           // A path parameter over the router's limit (maxParamLength 200) is refused before any route is chosen: no audit row.
           const routed = Object.values(pathParams).every((v) => encodeURIComponent(v).length <= 200);
           if (routed && auditedCall(route, query)) audited++;
-          if (write && res.statusCode >= 200 && res.statusCode < 300) grow(write.table);
+          if (write && res.statusCode >= 200 && res.statusCode < 300) grow(write.table, write.rows ? write.rows(res.json() as Record<string, unknown>) : 1);
           return res;
         };
 

@@ -1,6 +1,6 @@
 /**
- * The incident commands as real CLI processes on a replayed store: timeline, exposure, report and
- * evidence (tables and --json), tokens (created once, listed without secrets, revoked) and
+ * The incident commands as real CLI processes on a replayed store: timeline, exposure, digest, report
+ * and evidence (tables and --json), tokens (created once, listed without secrets, revoked) and
  * `tilewatch api --listen` serving until SIGTERM.
  */
 import { test } from 'node:test';
@@ -28,7 +28,7 @@ async function tarFiles(buf: Buffer): Promise<Map<string, Buffer>> {
   return files;
 }
 
-test('incident CLI: timeline, exposure, report, evidence, tokens, api', async (t) => {
+test('incident CLI: timeline, exposure, digest, report, evidence, tokens, api', async (t) => {
   const fx = await replayScenario(t);
   const d = ['--data', fx.dataDir];
   const ip = fx.scenario.scraperIp;
@@ -45,6 +45,27 @@ test('incident CLI: timeline, exposure, report, evidence, tokens, api', async (t
   assert.equal(ex.clients[0].ip, ip);
   assert.equal(ex.union.reconstructLongEdge, 6000);
   assert.match((await runCliOk(['exposure', img1!, ...d])).stdout, /all together reconstructable at 6000 px/);
+
+  // The day's exposure digest: the three images the scraper swept, in order, attributed to its incident.
+  const harvest = await sqlRows<{ id: string }>(fx.dataDir, "SELECT id FROM alerts FINAL WHERE kind = 'bulk-harvest'");
+  const incidentId = `ti-${harvest[0]!.id.slice(3)}`;
+  const dg = JSON.parse((await runCliOk(['digest', '--day', '2026-03-02', '--json', ...d])).stdout);
+  assert.equal(dg.day, '2026-03-02');
+  assert.deepEqual(dg.images.map((i: { imageId: string }) => i.imageId), [...fx.scenario.imageIds]);
+  for (const im of dg.images as Array<{ longEdge: number; clients: Array<{ ip: string; cells: number; incidents: string[] }>; incidents: Array<{ id: string; severity: string }> }>) {
+    assert.equal(im.longEdge, 6000);
+    assert.deepEqual(im.clients.map((c) => [c.ip, c.cells, c.incidents]), [[ip, 368, [incidentId]]]);
+    assert.deepEqual(im.incidents.map((i) => [i.id, i.severity]), [[incidentId, 'critical']]);
+  }
+  const dgText = (await runCliOk(['digest', '--day', '2026-03-02', ...d])).stdout;
+  assert.match(dgText, /^exposure digest 2026-03-02: 3 image\(s\) newly reconstructable beyond policy/m);
+  assert.match(dgText, /^ms-6000x4000-1 \(6000×4000, open data 2048 px\): 6000 px at 100 % since 2026-03-02T14:06:45\.000Z; 1 client\(s\)$/m);
+  assert.match(dgText, new RegExp(`^203\\.0\\.113\\.66 +368 +100 % +384 .* ${incidentId}$`, 'm'));
+  assert.match(dgText, new RegExp(`^incidents: ${incidentId} \\(critical, open, bulk-harvest\\)$`, 'm'));
+  assert.deepEqual(JSON.parse((await runCliOk(['digest', '--day', '2026-03-03', '--json', ...d])).stdout).images, []);
+  const badDay = await runCli(['digest', '--day', '2026-02-30', ...d]);
+  assert.equal(badDay.code, 2, describeRun(badDay));
+  assert.match(badDay.stderr, /--day must be a calendar day YYYY-MM-DD/);
 
   const rep = JSON.parse((await runCliOk(['report', '--image', img1!, '--image', img2!, '--from', '2026-03-02T00:00:00Z', '--to', '2026-03-03T00:00:00Z', '--min-long-edge', '4000', '--json', ...d])).stdout);
   assert.deepEqual(rep.images.map((i: { clients: Array<{ ip: string }> }) => i.clients.map((c) => c.ip)), [[ip], [ip]]);
@@ -106,7 +127,7 @@ test('incident CLI: timeline, exposure, report, evidence, tokens, api', async (t
   const after = await sqlRows<{ revoked: number }>(fx.dataDir, 'SELECT revoked FROM api_tokens FINAL WHERE id = {id:String}', { id: created.id });
   assert.equal(Number(after[0]!.revoked), 1);
   const audit = await sqlRows<{ action: string; target_type: string; target: string }>(fx.dataDir, "SELECT action, target_type, target FROM audit_log WHERE actor LIKE 'cli:%' ORDER BY at");
-  for (const [action, type, target] of [['timeline', 'ip', ip], ['exposure', 'image', img1], ['export', 'alert', alerts[0]!.id], ['token.create', 'token', created.id], ['token.revoke', 'token', created.id]]) {
+  for (const [action, type, target] of [['timeline', 'ip', ip], ['exposure', 'image', img1], ['exposure.digest', 'day', '2026-03-02'], ['export', 'alert', alerts[0]!.id], ['token.create', 'token', created.id], ['token.revoke', 'token', created.id]]) {
     assert.ok(audit.some((a) => a.action === action && a.target_type === type && a.target === target), `audit ${action} ${target}`);
   }
 });

@@ -4,12 +4,14 @@ import { coverageMap } from '../../incidents/coverageMap.ts';
 import { renderCoverageSvg } from '../../incidents/coverageSvg.ts';
 import { exportEvidence, type EvidenceSubject } from '../../incidents/evidence.ts';
 import { imageExposure, imageExtent } from '../../incidents/exposure.ts';
+import { DEFAULT_DIGEST_POLICY, exposureDigest } from '../../incidents/exposureDigest.ts';
 import {
   completeRange,
   InvalidInputError,
   parseAlertId,
   parseCidrRange,
   parseClientIp,
+  parseDay,
   parseImageId,
   parseLimit,
   parseNumber,
@@ -22,7 +24,7 @@ import { newestDataTime, searchClients, type SearchBy } from '../../incidents/se
 import { BUCKETS_S, clientExtent, clientTimeline } from '../../incidents/timeline.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { coverageNum, ExposureSchema, imageIdText, ipText, ReportBody, ReportSchema, responses, SearchSchema, time, TimelineSchema } from '../schemas.ts';
+import { coverageNum, DigestSchema, ExposureSchema, imageIdText, ipText, ReportBody, ReportSchema, responses, SearchSchema, time, TimelineSchema } from '../schemas.ts';
 
 const sec = [{ bearer: [] }];
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
@@ -36,7 +38,7 @@ interface ReportInput {
   minCoverage?: number;
 }
 
-/** The incident questions: timeline, exposure, coverage map, report, search, evidence. Analysts only. */
+/** The incident questions: timeline, exposure, exposure digest, coverage map, report, search, evidence. Analysts only. */
 export function registerIncidentRoutes(app: FastifyInstance, deps: ApiDeps): void {
   const cfg = deps.config;
   const ipTarget = (req: FastifyRequest) => ({ type: 'ip' as const, value: str((req.params as { ip?: unknown }).ip) });
@@ -133,6 +135,28 @@ export function registerIncidentRoutes(app: FastifyInstance, deps: ApiDeps): voi
         minCoverage: parseNumber(q.minCoverage, 'minCoverage', 0.01, 1) ?? cfg.minCoverage,
         maxClients: cfg.maxClients,
       });
+    },
+  );
+
+  app.get(
+    '/api/v1/exposure/digest',
+    {
+      config: { access: 'analyst', audit: { action: 'exposure.digest', target: (req) => ({ type: 'day', value: str((req.query as { day?: unknown }).day) }) } },
+      schema: {
+        tags: ['incidents'],
+        security: sec,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['day'],
+          properties: { day: { type: 'string', pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$', description: 'calendar day (UTC), YYYY-MM-DD' } },
+        },
+        response: responses(DigestSchema),
+      },
+    },
+    async (req) => {
+      const day = parseDay((req.query as { day: string }).day);
+      return exposureDigest(deps.store, { day, lookbackMs: cfg.maxSpanMs, policy: DEFAULT_DIGEST_POLICY, maxClients: cfg.maxClients }, { now: deps.clock.now() });
     },
   );
 

@@ -1,5 +1,6 @@
 // tilewatch incident page: plain ES module, no build step. The token stays in this tab's
 // sessionStorage; every call sends it as a bearer token. Data is only ever inserted as text.
+// The main list is the triage order: incidents, most severe first; an incident opens with its alerts.
 const $ = (id) => document.getElementById(id);
 const KEY = 'tilewatch.token';
 let role = null;
@@ -52,38 +53,124 @@ async function start() {
     const me = await api('/api/v1/me');
     role = me.role;
     $('whoami').textContent = `${me.name} (${me.role})`;
-    await loadAlerts();
+    await loadIncidents();
   } catch (e) {
     showError(`Could not sign in: ${e.message}`);
   }
 }
 
-async function loadAlerts() {
-  const list = $('alerts');
-  list.replaceChildren();
-  const { items } = await api('/api/v1/alerts?status=open&limit=100');
-  $('alerts-empty').hidden = items.length > 0;
-  for (const a of items) {
-    const li = el('li', { 'data-alert-id': a.id, tabindex: '0' },
-      el('span', { class: `sev sev-${a.severity}` }, a.severity), ' ',
-      el('strong', {}, a.kind), ` score ${a.score} · `, a.client ? `${a.client.ip} · ` : '', when(a.detectedAt),
-      el('p', { class: 'reasons' }, a.reasons));
-    li.addEventListener('click', () => openAlert(a.id, li));
-    li.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') openAlert(a.id, li); });
-    list.append(li);
+// The triage list: incidents most severe first, then by latest activity (the API's order), with the
+// open incidents per severity on top. `more` appends the next page.
+let nextCursor = null;
+async function loadIncidents({ more = false } = {}) {
+  const q = [['limit', '50']];
+  for (const [key, id] of [['kind', 'filter-kind'], ['severity', 'filter-severity'], ['status', 'filter-status']]) if ($(id).value) q.push([key, $(id).value]);
+  if (more && nextCursor) q.push(['cursor', nextCursor]);
+  const page = await api(`/api/v1/incidents?${q.map(([k, v]) => `${k}=${encodeURIComponent(v)}`).join('&')}`);
+  for (const b of document.querySelectorAll('#severity-counts button')) b.querySelector('.count').textContent = String(page.counts[b.dataset.severity] ?? 0);
+  const list = $('incidents');
+  if (!more) list.replaceChildren();
+  for (const inc of page.items) list.append(incidentItem(inc));
+  nextCursor = page.nextCursor;
+  $('incidents-more').hidden = !nextCursor;
+  $('incidents-empty').hidden = list.children.length > 0;
+}
+
+function incidentItem(inc) {
+  const who = inc.addresses ? `${inc.addresses.slice(0, 3).join(', ')}${inc.addressCount > 3 ? ` +${inc.addressCount - 3}` : ''} · ` : '';
+  const li = el('li', { 'data-incident-id': inc.id, 'data-severity': inc.severity, tabindex: '0' },
+    el('span', { class: `sev sev-${inc.severity}` }, inc.severity), ' ',
+    el('strong', {}, inc.kinds.join(' + ')), ` · ${inc.alertCount} alert${inc.alertCount === 1 ? '' : 's'} · ${inc.status} · `, who, `last seen ${when(inc.lastSeen)}`,
+    el('p', { class: 'reasons' }, `${inc.id} · images: ${inc.imageIds.slice(0, 5).join(', ')}${inc.imageCount > 5 ? ` +${inc.imageCount - 5}` : ''}`));
+  li.addEventListener('click', () => openIncident(inc.id));
+  li.addEventListener('keydown', (ev) => { if (ev.key === 'Enter') void openIncident(inc.id); });
+  return li;
+}
+
+async function openIncident(id) {
+  showError('');
+  for (const x of document.querySelectorAll('#incidents li')) x.classList.toggle('selected', x.dataset.incidentId === id);
+  try {
+    const d = await api(`/api/v1/incidents/${encodeURIComponent(id)}`);
+    const inc = d.incident;
+    $('detail').hidden = false;
+    $('incident-box').hidden = false;
+    $('incident-box').dataset.incidentId = inc.id;
+    $('incident-title').textContent = `Incident ${inc.id} · ${inc.severity} · ${inc.status}`;
+    const s = inc.alertsByStatus;
+    const facts = [['first detected', when(inc.firstDetected)], ['last seen', when(inc.lastSeen)],
+      ['alerts', `${inc.alertCount} (${s.open} open, ${s.acknowledged} acknowledged, ${s.muted} muted, ${s.resolved} resolved)`],
+      ['kinds', inc.kinds.join(', ')], ['images', inc.imageIds.join(', ')]];
+    if (inc.addresses) facts.splice(2, 0, ['addresses', inc.addresses.join(', ')]);
+    $('incident-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+    $('incident-actions').hidden = role === 'viewer';
+    $('incident-alerts').replaceChildren(...d.alerts.map(memberItem));
+    // The most severe alert opens with its timeline and coverage (the API lists them oldest first).
+    const rank = ['low', 'medium', 'high', 'critical'];
+    const first = [...d.alerts].sort((a, b) => rank.indexOf(b.alert.severity) - rank.indexOf(a.alert.severity))[0];
+    if (first) await openAlert(first.alert.id);
+  } catch (e) {
+    showError(e.message);
   }
 }
 
-async function openAlert(id, li) {
+// One alert of an incident: its reasons, where its evidence is, and (analysts) the evidence archive.
+function memberItem(d) {
+  const a = d.alert;
+  const ev = d.body && d.body.evidence;
+  const li = el('li', { 'data-alert-id': a.id, tabindex: '0' },
+    el('span', { class: `sev sev-${a.severity}` }, a.severity), ' ', el('strong', {}, a.kind), ` score ${a.score} · ${a.status} · `, a.client ? `${a.client.ip} · ` : '', when(a.detectedAt),
+    el('ul', { class: 'reasons' }, ...d.reasons.map((r) => el('li', {}, r))));
+  if (ev) li.append(el('p', { class: 'evidence' }, `evidence: ${ev.source} lines ${ev.firstLine}–${ev.lastLine}${ev.from ? ` (${when(ev.from)} … ${when(ev.to)})` : ''}`));
+  if (role !== 'viewer') {
+    const b = el('button', { type: 'button', class: 'export' }, 'Export evidence');
+    b.addEventListener('click', (e) => { e.stopPropagation(); void exportEvidence(a.id).catch((err) => showError(err.message)); });
+    li.append(b);
+  }
+  li.addEventListener('click', () => openAlert(a.id));
+  li.addEventListener('keydown', (ev2) => { if (ev2.key === 'Enter') void openAlert(a.id); });
+  return li;
+}
+
+let evidenceUrl = null;
+async function exportEvidence(alertId) {
+  const res = await fetch('/api/v1/evidence', {
+    method: 'POST', cache: 'no-store', body: JSON.stringify({ alert: alertId }),
+    headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
+  });
+  if (!res.ok) throw new Error(`evidence: ${res.status}`);
+  const blob = await res.blob();
+  // The previous archive's object URL is released when the next one is made.
+  if (evidenceUrl) globalThis.URL.revokeObjectURL(evidenceUrl);
+  evidenceUrl = globalThis.URL.createObjectURL(blob);
+  const link = el('a', { href: evidenceUrl, download: `tilewatch-evidence-${alertId}.tar` });
+  document.body.append(link);
+  link.click();
+  link.remove();
+}
+
+async function act(action) {
+  const id = $('incident-box').dataset.incidentId;
+  if (!id) return;
   showError('');
-  for (const x of document.querySelectorAll('#alerts li')) x.classList.toggle('selected', x === li);
+  const res = await fetch(`/api/v1/incidents/${encodeURIComponent(id)}/${action}`, {
+    method: 'POST', cache: 'no-store', body: '{}', headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
+  });
+  if (!res.ok) { showError(`${action}: ${res.status}`); return; }
+  await loadIncidents();
+  await openIncident(id);
+}
+
+async function openAlert(id) {
+  showError('');
+  for (const x of document.querySelectorAll('#incident-alerts > li')) x.classList.toggle('selected', x.dataset.alertId === id);
   try {
     const d = await api(`/api/v1/alerts/${encodeURIComponent(id)}`);
     const a = d.alert;
     $('detail').hidden = false;
     $('detail-title').textContent = `${a.kind} · ${a.severity} · score ${a.score}`;
-    const facts = [['alert', a.id], ['status', a.status], ['first seen', when(a.firstSeen)], ['detected', when(a.detectedAt)], ['last seen', when(a.lastSeen)], ['images', a.imageIds.join(', ')]];
-    if (a.client) facts.splice(1, 0, ['client', `${a.client.ip} (${a.client.subnet})`], ['user agent', a.client.userAgent]);
+    const facts = [['alert', a.id], ['incident', a.incidentId], ['status', a.status], ['first seen', when(a.firstSeen)], ['detected', when(a.detectedAt)], ['last seen', when(a.lastSeen)], ['images', a.imageIds.join(', ')]];
+    if (a.client) facts.splice(2, 0, ['client', `${a.client.ip} (${a.client.subnet})`], ['user agent', a.client.userAgent]);
     $('detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
     $('detail-reasons').replaceChildren(...d.reasons.map((r) => el('li', {}, r)));
     clearPanes();
@@ -172,7 +259,14 @@ $('token-form').addEventListener('submit', (ev) => {
 $('forget').addEventListener('click', () => {
   sessionStorage.removeItem(KEY);
   role = null;
-  $('alerts').replaceChildren();
+  nextCursor = null;
+  $('incidents').replaceChildren();
+  for (const c of document.querySelectorAll('#severity-counts .count')) c.textContent = '–';
+  $('incidents-more').hidden = true;
+  $('incident-box').hidden = true;
+  $('incident-title').textContent = '';
+  $('incident-facts').replaceChildren();
+  $('incident-alerts').replaceChildren();
   $('detail').hidden = true;
   $('detail-title').textContent = '';
   $('detail-facts').replaceChildren();
@@ -180,9 +274,23 @@ $('forget').addEventListener('click', () => {
   clearPanes();
   $('whoami').textContent = 'enter a token';
 });
+const reload = () => void loadIncidents().catch((e) => showError(e.message));
+for (const id of ['filter-kind', 'filter-severity', 'filter-status']) $(id).addEventListener('change', reload);
+$('incident-filters').addEventListener('submit', (ev) => { ev.preventDefault(); reload(); });
+$('incidents-more').addEventListener('click', () => void loadIncidents({ more: true }).catch((e) => showError(e.message)));
+// A count selects its severity among the open incidents.
+for (const b of document.querySelectorAll('#severity-counts button')) {
+  b.addEventListener('click', () => {
+    $('filter-severity').value = b.dataset.severity;
+    $('filter-status').value = 'open';
+    reload();
+  });
+}
+for (const b of document.querySelectorAll('#incident-actions button')) b.addEventListener('click', () => void act(b.dataset.action).catch((e) => showError(e.message)));
 $('lookup-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   showError('');
+  $('incident-box').hidden = true;
   const ip = $('lookup-ip').value.trim();
   const image = $('lookup-image').value.trim();
   $('detail').hidden = false;

@@ -1,13 +1,13 @@
 /**
  * Registers the incident-API commands on the program built in main.ts (the composition root calls
- * this once): api, token create|list|revoke, timeline, exposure, report, evidence.
+ * this once): api, token create|list|revoke, timeline, exposure, digest, report, evidence.
  */
 import { Option, type Command } from 'commander';
 import { BUCKETS_S } from '../../incidents/timeline.ts';
 import { ROLES } from '../../incidents/roles.ts';
 import { UsageError } from '../exitCodes.ts';
 import { runApi, runTokenCreate, runTokenList, runTokenRevoke } from './api.ts';
-import { runEvidence, runExposure, runReport, runTimeline } from './incidents.ts';
+import { runDigest, runEvidence, runExposure, runReport, runTimeline } from './incidents.ts';
 
 export interface CommandWiring {
   /** Adds --config/--data/--clickhouse-url/--log-level (main.ts). */
@@ -71,6 +71,14 @@ export function registerIncidentCommands(program: Command, w: CommandWiring): vo
       fraction('--min-coverage'),
     ),
   ).action(async (image: string, o) => setExit(await runExposure(image, o)));
+
+  storeOptions(
+    program
+      .command('digest')
+      .description('exposure digest of a day: images newly reconstructable beyond policy that day, by whom, and their incidents')
+      .requiredOption('--day <YYYY-MM-DD>', 'calendar day (UTC)')
+      .option('--json', 'print JSON'),
+  ).action(async (o) => setExit(await runDigest(o)));
 
   storeOptions(
     range(

@@ -1,5 +1,5 @@
 /**
- * The incident questions from the command line — `timeline`, `exposure`, `report`, `evidence` —
+ * The incident questions from the command line — `timeline`, `exposure`, `digest`, `report`, `evidence` —
  * through the same services/incidents modules the API uses. Tables for people, `--json` for
  * programs. Every lookup is written to the audit log as `cli:<user>`.
  */
@@ -8,7 +8,8 @@ import { userInfo } from 'node:os';
 import { writeAudit, type AuditTargetType } from '../../incidents/audit.ts';
 import { exportEvidence, NotFoundError, TooManyRowsError, type EvidenceSubject } from '../../incidents/evidence.ts';
 import { imageExposure, imageExtent } from '../../incidents/exposure.ts';
-import { completeRange, InvalidInputError, parseAlertId, parseClientIp, parseImageId, parseRange, type TimeRange } from '../../incidents/inputs.ts';
+import { DEFAULT_DIGEST_POLICY, exposureDigest } from '../../incidents/exposureDigest.ts';
+import { completeRange, InvalidInputError, parseAlertId, parseClientIp, parseDay, parseImageId, parseRange, type TimeRange } from '../../incidents/inputs.ts';
 import { incidentReport, type ReportQuery } from '../../incidents/report.ts';
 import { clientTimeline } from '../../incidents/timeline.ts';
 import { DEFAULT_API_CONFIG } from '../../api/apiConfig.ts';
@@ -110,6 +111,26 @@ export async function runExposure(imageText: string, flags: RangeFlags & { minCo
     );
     out(formatTable(rows) || '(none)\n');
     if (e.truncated) out(`(first ${e.clients.length} of ${e.clientCount} clients)\n`);
+    return EXIT.OK;
+  });
+}
+
+export async function runDigest(flags: CommonFlags & { day: string; json?: boolean }): Promise<number> {
+  const day = parsed(() => parseDay(flags.day, '--day'));
+  return withStore(flags, async (store) => {
+    await audit(store, 'exposure.digest', 'day', flags.day, { day: flags.day });
+    const d = await exposureDigest(store, { day, lookbackMs: LIMITS.maxSpanMs, policy: DEFAULT_DIGEST_POLICY, maxClients: LIMITS.maxClients }, { now: Date.now() });
+    if (flags.json) {
+      out(`${JSON.stringify(d)}\n`);
+      return EXIT.OK;
+    }
+    const p = d.policy;
+    out(`exposure digest ${d.day}: ${d.images.length} image(s) newly reconstructable beyond policy (≥ ${p.minCoverage * 100} % of a band with a long edge ≥ ${p.minEdgeRatio}× the open-data edge; requests since ${d.since})\n`);
+    for (const im of d.images) {
+      out(`\n${im.imageId} (${im.width}×${im.height}, open data ${im.openDataLongEdge} px): ${im.longEdge} px at ${Math.round(im.coverage * 1000) / 10} % since ${im.exposedAt}; ${im.clientCount} client(s)\n`);
+      out(formatTable(im.clients.map((c) => ({ client: c.ip, cells: c.cells, share: `${Math.round(c.share * 1000) / 10} %`, requests: c.requests, first: c.firstSeen, last: c.lastSeen, incidents: c.incidents.join(' ') || '-' })), 140));
+      out(im.incidents.length === 0 ? 'incidents: none\n' : `incidents: ${im.incidents.map((i) => `${i.id} (${i.severity}, ${i.status}, ${i.kinds.join('+')})`).join('; ')}\n`);
+    }
     return EXIT.OK;
   });
 }

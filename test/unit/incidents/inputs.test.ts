@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { completeRange, InvalidInputError, parseCidrRange, parseClientIp, parseImageId, parseNumber, parseRange, parseTime } from '../../../services/incidents/inputs.ts';
+import { completeRange, InvalidInputError, parseCidrRange, parseClientIp, parseDay, parseImageId, parseIncidentId, parseNumber, parseRange, parseTime } from '../../../services/incidents/inputs.ts';
+import { decodeIncidentCursor, encodeIncidentCursor } from '../../../services/incidents/incidentList.ts';
 
 test('client IPs: IPv4 maps into the IPv6 column form; junk is refused', () => {
   assert.deepEqual(parseClientIp('203.0.113.7'), { text: '203.0.113.7', v6: '::ffff:203.0.113.7' });
@@ -35,4 +36,21 @@ test('image ids: any printable text, no control characters; numbers must be fini
   assert.throws(() => parseImageId('x'.repeat(513)), InvalidInputError);
   assert.equal(parseNumber(3, 'band', 0, 12, true), 3);
   for (const bad of [Infinity, NaN, -1, 13, 2.5]) assert.throws(() => parseNumber(bad, 'band', 0, 12, true), InvalidInputError, String(bad));
+});
+
+test('days are calendar days (UTC); incident ids and cursors', () => {
+  assert.equal(parseDay('2026-03-10'), Date.UTC(2026, 2, 10));
+  assert.equal(parseDay('2024-02-29'), Date.UTC(2024, 1, 29), 'a leap day');
+  for (const bad of ['2026-02-30', '2025-02-29', '2026-3-10', '2026-03-10T00:00:00Z', '10/03/2026', '', "2026-03-10' --", '2026-13-01']) {
+    assert.throws(() => parseDay(bad, '--day'), /--day must be a calendar day YYYY-MM-DD/, bad);
+  }
+  assert.equal(parseIncidentId('ti-0baa95ee2c403d8daaec'), 'ti-0baa95ee2c403d8daaec');
+  assert.equal(parseIncidentId('tw-0baa95ee2c403d8daaec'), 'tw-0baa95ee2c403d8daaec', 'an alert id names its incident');
+  for (const bad of ["ti-' OR 1=1", '', 'x'.repeat(129), 'ti-a b']) assert.throws(() => parseIncidentId(bad), InvalidInputError, bad);
+  const c = encodeIncidentCursor(3, 1_772_460_060_000, 'ti-abc');
+  assert.deepEqual(decodeIncidentCursor(c), { rank: 3, lastMs: 1_772_460_060_000, id: 'ti-abc' });
+  const forged = (v: unknown) => Buffer.from(JSON.stringify(v)).toString('base64url');
+  for (const bad of ['bm9wZQ', forged([9, 1, 'ti-a']), forged([1, 1.5, 'ti-a']), forged([1, 1, "ti-' OR 1=1"]), forged([1, 1]), 'x'.repeat(301)]) {
+    assert.throws(() => decodeIncidentCursor(bad), InvalidInputError, bad.slice(0, 20));
+  }
 });
