@@ -260,6 +260,48 @@ HAVING length(members) >= {minMembers:UInt32} AND unionCoverage >= {minUnion:Flo
   }));
 }
 
+/**
+ * Per client and image (the given images; the given clients, or every client): depth profile (share
+ * of its requests at high resolution, levels between its coarsest and finest request), distinct area
+ * revealed at high resolution, activity span. Campaign members and image-exposure contributors alike.
+ */
+async function clientImageProfiles(
+  client: ClickHouseClient,
+  w: HuntWindow,
+  ex: HuntExclusions,
+  p: HuntParams,
+  images: readonly string[],
+  clients: readonly string[] | null,
+): Promise<Array<CampaignMemberRow & { bandSpan: number }>> {
+  const onlyClients = clients ? 'AND client IN {clients:Array(IPv6)}' : '';
+  const q = `WITH ${windowCtes('all')},
+mine AS (SELECT * FROM req WHERE image_id IN {images:Array(String)} ${onlyClients}),
+deep AS (
+  SELECT client, image_id, sum(area) AS covered FROM (
+    SELECT client, image_id, band, rect_x, rect_y, rect_w, rect_h, any(area) AS area
+    FROM prot WHERE image_id IN {images:Array(String)} ${onlyClients}
+    GROUP BY client, image_id, band, rect_x, rect_y, rect_w, rect_h
+  ) GROUP BY client, image_id
+)
+SELECT IPv6NumToString(m.client) AS client, m.image_id AS imageId, min(toString(m.user_agent)) AS userAgent,
+       countIf(m.band >= {protectedBand:Int8}) / count() AS deepFraction, greatest(max(m.band) - min(m.band), max(m.level) - min(m.level)) AS bandSpan,
+       any(d.covered) AS coveredArea, count() AS requests, toUnixTimestamp64Milli(min(m.ts)) AS firstTs, toUnixTimestamp64Milli(max(m.ts)) AS lastTs
+FROM mine AS m LEFT JOIN deep AS d ON d.client = m.client AND d.image_id = m.image_id
+GROUP BY m.client, m.image_id`;
+  const out = await rows<Record<string, unknown>>(client, q, { ...baseParams(w, ex, p), images: [...images], ...(clients ? { clients: [...clients] } : {}) });
+  return out.map((r) => ({
+    client: ipText(String(r.client)),
+    imageId: String(r.imageId),
+    userAgent: String(r.userAgent),
+    deepFraction: Number(r.deepFraction),
+    bandSpan: Number(r.bandSpan),
+    coveredArea: Number(r.coveredArea),
+    requests: Number(r.requests),
+    firstTs: Number(r.firstTs),
+    lastTs: Number(r.lastTs),
+  }));
+}
+
 /** Per member and image: depth profile, share of the band's area, activity span. */
 export async function campaignMembers(
   client: ClickHouseClient,
@@ -270,31 +312,7 @@ export async function campaignMembers(
   images: readonly string[],
 ): Promise<CampaignMemberRow[]> {
   if (clients.length === 0 || images.length === 0) return [];
-  const q = `WITH ${windowCtes('all')},
-mine AS (SELECT * FROM req WHERE client IN {clients:Array(IPv6)} AND image_id IN {images:Array(String)}),
-deep AS (
-  SELECT client, image_id, sum(area) AS covered FROM (
-    SELECT client, image_id, band, rect_x, rect_y, rect_w, rect_h, any(area) AS area
-    FROM prot WHERE client IN {clients:Array(IPv6)} AND image_id IN {images:Array(String)}
-    GROUP BY client, image_id, band, rect_x, rect_y, rect_w, rect_h
-  ) GROUP BY client, image_id
-)
-SELECT IPv6NumToString(m.client) AS client, m.image_id AS imageId, any(toString(m.user_agent)) AS userAgent,
-       countIf(m.band >= {protectedBand:Int8}) / count() AS deepFraction, any(d.covered) AS coveredArea, count() AS requests,
-       toUnixTimestamp64Milli(min(m.ts)) AS firstTs, toUnixTimestamp64Milli(max(m.ts)) AS lastTs
-FROM mine AS m LEFT JOIN deep AS d ON d.client = m.client AND d.image_id = m.image_id
-GROUP BY m.client, m.image_id`;
-  const out = await rows<Record<string, unknown>>(client, q, { ...baseParams(w, ex, p), clients: [...clients], images: [...images] });
-  return out.map((r) => ({
-    client: ipText(String(r.client)),
-    imageId: String(r.imageId),
-    userAgent: String(r.userAgent),
-    deepFraction: Number(r.deepFraction),
-    coveredArea: Number(r.coveredArea),
-    requests: Number(r.requests),
-    firstTs: Number(r.firstTs),
-    lastTs: Number(r.lastTs),
-  }));
+  return clientImageProfiles(client, w, ex, p, images, clients);
 }
 
 // ---------------------------------------------------------------- image exposure
@@ -334,35 +352,10 @@ HAVING unionCoverage >= {minUnion:Float64}`;
   }));
 }
 
-/**
- * Every client's requests for the given images in the window: the share at high resolution and the
- * distinct area revealed there, for attributing an exposure to the clients that caused it.
- */
+/** Every client that revealed part of the given images at high resolution: how it fetched them, how much it revealed. */
 export async function imageContributors(client: ClickHouseClient, w: HuntWindow, ex: HuntExclusions, p: HuntParams, images: readonly string[]): Promise<ImageContributorRow[]> {
   if (images.length === 0) return [];
-  const q = `WITH ${windowCtes('all')},
-mine AS (SELECT * FROM req WHERE image_id IN {images:Array(String)}),
-deep AS (
-  SELECT client, image_id, sum(area) AS covered FROM (
-    SELECT client, image_id, band, rect_x, rect_y, rect_w, rect_h, any(area) AS area
-    FROM prot WHERE image_id IN {images:Array(String)}
-    GROUP BY client, image_id, band, rect_x, rect_y, rect_w, rect_h
-  ) GROUP BY client, image_id
-)
-SELECT IPv6NumToString(m.client) AS client, m.image_id AS imageId, min(toString(m.user_agent)) AS userAgent,
-       countIf(m.band >= {protectedBand:Int8}) / count() AS deepFraction, greatest(max(m.band) - min(m.band), max(m.level) - min(m.level)) AS bandSpan, any(d.covered) AS coveredArea
-FROM mine AS m LEFT JOIN deep AS d ON d.client = m.client AND d.image_id = m.image_id
-GROUP BY m.client, m.image_id
-HAVING coveredArea > 0`;
-  const out = await rows<Record<string, unknown>>(client, q, { ...baseParams(w, ex, p), images: [...images] });
-  return out.map((r) => ({
-    client: ipText(String(r.client)),
-    imageId: String(r.imageId),
-    userAgent: String(r.userAgent),
-    deepFraction: Number(r.deepFraction),
-    bandSpan: Number(r.bandSpan),
-    coveredArea: Number(r.coveredArea),
-  }));
+  return (await clientImageProfiles(client, w, ex, p, images, null)).filter((r) => r.coveredArea > 0);
 }
 
 /** Every address an alert (other than image exposure) names and whose episode overlaps the window. */
