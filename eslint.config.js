@@ -30,7 +30,7 @@ export default tseslint.config(
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
       sourceType: 'module',
-      globals: { document: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', DOMParser: 'readonly', Node: 'readonly' },
+      globals: { document: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', DOMParser: 'readonly', Node: 'readonly', URLSearchParams: 'readonly', location: 'readonly' },
     },
   },
   {

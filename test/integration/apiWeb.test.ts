@@ -155,3 +155,16 @@ test('web page: triage order — the critical incident first, counts per severit
   await page.locator('#incident-title', { hasText: `${inc.critical} · critical · resolved` }).waitFor();
   assert.deepEqual(consoleErrors, [], 'no script errors or CSP violations');
 });
+
+test('web page: a notification link (?incident=…) opens that incident once signed in', async (t) => {
+  const st = await craftTriageStore(t);
+  const { page, analyst, signIn } = await openPage(t, st.dataDir);
+  await signIn(analyst.token);
+  // The token stays in sessionStorage; Alertmanager's generatorURL and webhook links carry ?incident=<id>.
+  await page.goto(`${new URL(page.url()).origin}/?incident=${st.incidents.high}`);
+  await page.locator('#incident-title', { hasText: st.incidents.high }).waitFor();
+  assert.equal(await page.locator(`#incidents > li.selected[data-incident-id="${st.incidents.high}"]`).count(), 1, 'selected in the list too');
+  await page.goto(`${new URL(page.url()).origin}/?incident=not-an-id`);
+  await page.waitForSelector('#incidents li');
+  assert.equal(await page.isHidden('#incident-box'), true, 'a malformed id opens nothing');
+});

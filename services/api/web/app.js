@@ -56,7 +56,11 @@ async function start() {
     await loadIncidents();
   } catch (e) {
     showError(`Could not sign in: ${e.message}`);
+    return;
   }
+  // Links in notifications (Alertmanager's generatorURL, webhooks) open one incident: ?incident=ti-… (or an alert id).
+  const linked = new URLSearchParams(location.search).get('incident');
+  if (linked && /^t[iw]-[0-9a-f]{20}$/.test(linked)) await openIncident(linked);
 }
 
 // The triage list: incidents most severe first, then by latest activity (the API's order), with the
