@@ -73,6 +73,13 @@ export interface Features {
   readonly hourTiles: number;
 }
 
+/**
+ * Fetches per distinct finest-level tile above which a whole-image "sweep" is a crowd, not a sweep:
+ * a script fetches each tile once (retries and parallel overlap stay well under 1.5); several viewers
+ * behind one address re-fetch the details everyone zooms into.
+ */
+export const MAX_FETCHES_PER_TILE_IN_SWEEP = 1.5;
+
 export type GeometryLookup = (protocol: Protocol, imageId: string) => ImageGeometry | undefined;
 /** Per-image open-data long edge from the catalogue; undefined or 0 → the configured default. */
 export type OpenDataLookup = (protocol: Protocol, imageId: string) => number | undefined;
@@ -110,7 +117,11 @@ export function measure(
       const finest = maxKey(img.tilesPerRes);
       const finestTiles = img.tilesPerRes.get(finest) ?? 0;
       depthTiles += finestTiles;
-      if (exp.exposure.coverage >= cfg.fullCoverage && !exp.exposure.byFullRequest && finestTiles >= cfg.depthOnlyFraction * img.tiles) sweptImages++;
+      // A sweep fetches each tile once; many fetches of the same tiles are many people behind one
+      // address looking at the same details (shared salient areas), not one fetcher walking the image.
+      const finestCells = img.cells.get(finest)?.size ?? 0;
+      const once = finestTiles <= MAX_FETCHES_PER_TILE_IN_SWEEP * Math.max(1, finestCells);
+      if (exp.exposure.coverage >= cfg.fullCoverage && !exp.exposure.byFullRequest && finestTiles >= cfg.depthOnlyFraction * img.tiles && once) sweptImages++;
       depthAll += img.tiles;
       for (const res of img.tilesPerRes.keys()) if (res <= finest - 2) coarseLevels = true;
       if (exp.exposure.byFullRequest) fullDownloads++;

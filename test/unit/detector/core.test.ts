@@ -245,6 +245,26 @@ describe('streaming detector', () => {
     assert.deepEqual(alerts, []);
   });
 
+  it('a crowd behind one address re-fetching the same details is not a whole-image sweep; one fetch per tile is', () => {
+    const g = resGrid('dzi', 14, dzi)!;
+    const crowd = (fetchesPerTile: number): Array<Parameters<StreamingDetector['push']>[0]> => {
+      const out: Array<Parameters<StreamingDetector['push']>[0]> = [];
+      let t = T0;
+      const push = (level: number, col: number, row: number) =>
+        out.push({ ts: (t += 400), ip: '198.51.100.200', userAgent: 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/124.0 Safari/537.36', referer: 'https://museum.example/art/img', status: 200, request: tile({ level, col, row }), refererKind: 'page', lineage: { source: 'test.log', line: out.length + 1, partition: -1 } });
+      // Each viewer's home view, then the details: the people behind the address look at the same
+      // tiles at about the same time (column-major from the bottom right: not raster order).
+      for (let person = 0; person < fetchesPerTile; person++) for (let c = 0; c < 4; c++) push(8, c, 0);
+      for (let col = g.cols - 1; col >= 0; col--) for (let row = g.rows - 1; row >= 0; row--) for (let person = 0; person < fetchesPerTile; person++) push(14, col, row);
+      return out;
+    };
+    const sweepSignal = (alerts: Alert[]): boolean => alerts.some((a) => a.reasons.some((r) => r.signal === 'whole-image-sweep'));
+    assert.ok(sweepSignal(run(crowd(1)).alerts), 'one fetch per tile over the whole image is a sweep (the premise)');
+    const many = run(crowd(3)).alerts;
+    assert.equal(sweepSignal(many), false, 'three fetches per tile: a crowd');
+    assert.deepEqual(many, [], 'and without a method signal nobody is accused');
+  });
+
   it('evicts idle clients in event time and bounds the number held', () => {
     const { d } = run([...sweep('198.51.100.1', T0)].slice(0, 50).concat([...sweep('198.51.100.2', T0 + 3 * 3600_000)].slice(0, 50)));
     assert.equal(d.stats().clients, 1, 'the first client was idle for longer than idleMs');
