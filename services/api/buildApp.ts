@@ -143,16 +143,23 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
     const spec = req.routeOptions.config?.audit;
     const target = spec && req.principal ? spec.target(req) : null;
     if (spec && req.principal && target) {
-      await writeAudit(deps.store, {
-        at: deps.clock.now(),
-        actor: `${req.principal.name} (${req.principal.id})`,
-        role: req.principal.role,
-        action: spec.action,
-        targetType: target.type,
-        target: target.value,
-        params: { params: req.params ?? {}, query: req.query ?? {}, body: typeof req.body === 'object' && req.body !== null ? req.body : {} },
-        status: reply.statusCode,
-      });
+      try {
+        await writeAudit(deps.store, {
+          at: deps.clock.now(),
+          actor: `${req.principal.name} (${req.principal.id})`,
+          role: req.principal.role,
+          action: spec.action,
+          targetType: target.type,
+          target: target.value,
+          params: { params: req.params ?? {}, query: req.query ?? {}, body: typeof req.body === 'object' && req.body !== null ? req.body : {} },
+          status: reply.statusCode,
+        });
+      } catch (err) {
+        // Fail closed: who looked up whom must be on record, so no audited answer leaves without its row.
+        log.error({ err, reqId: req.id, route: req.routeOptions.url }, 'audit row could not be written; answer withheld');
+        reply.code(ERROR_CODES.internal).removeHeader('content-disposition').header('content-type', 'application/json; charset=utf-8');
+        return JSON.stringify(errorBody('internal', `internal error (request ${req.id})`));
+      }
     }
     return payload;
   });

@@ -199,6 +199,28 @@ test('API hardening against the observed attacks', async (outer) => {
       assert.equal(await guess(99, '2001:db8:5:6::1'), 401, 'another /64');
     });
 
+    await t.test('an audited answer whose audit row cannot be written is withheld: 500 in the normal error format, no data', async () => {
+      // The store refuses audit rows (a full disk, a closed connection at shutdown); everything else works.
+      const client = new Proxy(h.store.client, {
+        get(target, prop, receiver) {
+          if (prop === 'command') return (p: { query: string }) => (p.query.includes('audit_log') ? Promise.reject(new Error('ChdbConnection is closed')) : target.command(p as never));
+          return Reflect.get(target, prop, receiver) as unknown;
+        },
+      });
+      const broken = await buildApp({ store: { ...h.store, client }, logger: pino({ level: 'silent' }), clock: manualClock(), config: DEFAULT_API_CONFIG });
+      t.after(() => broken.close());
+      const timeline = await broken.inject({ url: `/api/v1/clients/${scraper}/timeline`, headers: auth('analyst') });
+      assert.equal(timeline.statusCode, 500);
+      assert.equal(timeline.json().error.code, 'internal');
+      assert.ok(!timeline.body.includes(scraper), 'nothing of the answer leaves');
+      const alert = (await app.inject({ url: '/api/v1/alerts?kind=bulk-harvest', headers: auth('analyst') })).json().items[0] as { id: string };
+      const evidence = await broken.inject({ method: 'POST', url: '/api/v1/evidence', headers: auth('analyst'), payload: { alert: alert.id } });
+      assert.equal(evidence.statusCode, 500);
+      assert.equal(evidence.headers['content-disposition'], undefined, 'no archive');
+      assert.equal(evidence.json().error.code, 'internal');
+      assert.equal((await broken.inject({ url: '/api/v1/summary', headers: auth('viewer') })).statusCode, 200, 'routes without an audit row still answer');
+    });
+
     await t.test('Cache-Control: no-store on every response of a non-public route, errors and evidence included', async () => {
       const sample = (url: string): string => url.replace(':ip', scraper).replace(':id', 'tw-00000000000000000000');
       let checked = 0;
