@@ -1,5 +1,5 @@
 /**
- * The simulated collection and its tile geometry (exactly as in shared/design/tile-protocols.md).
+ * The simulated collection and its tile geometry (exactly as in docs/tile-protocols.md).
  *
  * Inside the simulator every pyramid is addressed by k = number of halvings from full resolution
  * (k = 0 is full resolution, s = 2^−k) and a (col, row) grid index; the grid at k has

@@ -1,5 +1,5 @@
 /**
- * Threat actors: the ways images get harvested tile by tile (shared/design/detection.md).
+ * Threat actors: the ways images get harvested tile by tile (the threat families of services/sim/README.md).
  * Each returns a time-ordered request stream; they run until their image list is exhausted or the
  * simulated period ends (the caller stops pulling).
  */

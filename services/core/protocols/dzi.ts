@@ -1,5 +1,5 @@
 /**
- * Deep Zoom (DZI): URL grammar and geometry. See shared/design/tile-protocols.md § Deep Zoom.
+ * Deep Zoom (DZI): URL grammar and geometry. See docs/tile-protocols.md, "Deep Zoom".
  */
 import type { ImageGeometry, Rect, TileAddress } from '../types.ts';
 import { MAX_PYRAMID_LEVEL, infoAddress, plainAddress, tileAddress } from './address.ts';

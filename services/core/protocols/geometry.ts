@@ -10,7 +10,7 @@ import { xyzTilePlacement } from './xyz.ts';
 import { zoomifyTilePlacement } from './zoomify.ts';
 
 /**
- * Resolve what a request reveals, per shared/design/tile-protocols.md.
+ * Resolve what a request reveals, per docs/tile-protocols.md.
  *
  * - info/page/asset/other, protocol 'none' → rect null, scale 0.
  * - IIIF (iiif2/iiif3): region clipped to W×H and the size's scale over the clipped region; without

@@ -1,6 +1,6 @@
 /**
  * IIIF Image API 2.x / 3.0: URL grammar, request kind, version detection and geometry.
- * See shared/design/tile-protocols.md § IIIF.
+ * See docs/tile-protocols.md, "IIIF".
  */
 import type { IiifRegion, IiifSize, ImageGeometry, Rect, RequestKind, TileAddress } from '../types.ts';
 import { infoAddress, plainAddress } from './address.ts';

@@ -1,6 +1,6 @@
 /**
  * IIPImage (iipsrv): native FIF protocol (JTL/PTL/WTL/ATL tiles, RGN/WID/HEI/CVT exports, OBJ
- * descriptors) and the server's IIIF, DeepZoom and Zoomify modes. See shared/design/tile-protocols.md § IIPImage.
+ * descriptors) and the server's IIIF, DeepZoom and Zoomify modes. See docs/tile-protocols.md, "IIPImage".
  */
 import type { ImageGeometry, TileAddress } from '../types.ts';
 import { MAX_PYRAMID_LEVEL, infoAddress, plainAddress, tileAddress } from './address.ts';

@@ -1,6 +1,6 @@
 /**
  * Web-map tiles: XYZ, TMS, WMTS (KVP and RESTful) and ArcGIS `tile/{level}/{row}/{col}`.
- * Rows are always stored in XYZ numbering (row 0 at the top). See shared/design/tile-protocols.md § XYZ / TMS / WMTS.
+ * Rows are always stored in XYZ numbering (row 0 at the top). See docs/tile-protocols.md, "XYZ, TMS and WMTS".
  */
 import type { ImageGeometry, Rect, TileAddress } from '../types.ts';
 import { infoAddress, plainAddress, tileAddress } from './address.ts';

@@ -1,5 +1,5 @@
 /**
- * Zoomify: URL grammar, tier arithmetic and geometry. See shared/design/tile-protocols.md § Zoomify.
+ * Zoomify: URL grammar, tier arithmetic and geometry. See docs/tile-protocols.md, "Zoomify".
  */
 import type { ImageGeometry, Rect, TileAddress } from '../types.ts';
 import { MAX_PYRAMID_LEVEL, infoAddress, plainAddress, tileAddress } from './address.ts';

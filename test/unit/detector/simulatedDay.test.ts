@@ -1,6 +1,6 @@
 /**
- * Detection on simulated traffic: a day of museum image-server traffic with every threat of
- * detection.md in it, replayed through the same pure path as `tilewatch replay`, with no catalogue
+ * Detection on simulated traffic: a day of museum image-server traffic with every threat family of
+ * the simulator (services/sim/README.md) in it, replayed through the same pure path as `tilewatch replay`, with no catalogue
  * (extents learned) and only the staff network allow-listed, as a deployment would configure it.
  * Seeds 101 and 202 are regression seeds: they were used while choosing the method-signal gate and
  * the image-exposure attribution (README "Evaluation"); unseen seeds run with the hunts in

@@ -20,7 +20,7 @@ function img(protocol: CatalogImage['protocol'], width: number, height: number, 
   };
 }
 
-test('worked examples of tile-protocols.md', () => {
+test('worked examples of docs/tile-protocols.md', () => {
   // IIIF 6000×4000, tiles 512: sf 4 edge tile is clipped, size ⌈w/sf⌉.
   const i3 = img('iiif3', 6000, 4000, 512);
   assert.equal(tileUrl(i3, 2, 2, 1), '/iiif/3/abcd/4096,2048,1904,1952/476,488/0/default.jpg');
