@@ -14,7 +14,7 @@ import { runDemo } from './commands/demo.ts';
 import { runIngest } from './commands/ingest.ts';
 import { runHunt } from './commands/hunt.ts';
 import { registerIncidentCommands } from './commands/incidentCommands.ts';
-import { StoreLockedError } from '../store/openStore.ts';
+import { StoreLockedError, StoreUnreachableError } from '../store/openStore.ts';
 import { detachStdin } from './detachStdin.ts';
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
@@ -172,7 +172,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       process.stderr.write(`tilewatch: ${err.message}\n`);
       return EXIT.USAGE;
     }
-    if (err instanceof StoreLockedError) {
+    if (err instanceof StoreLockedError || err instanceof StoreUnreachableError) {
       process.stderr.write(`tilewatch: ${err.message}\n`);
       return EXIT.STORE;
     }

@@ -45,6 +45,11 @@ export function jsonEachRow(rows: readonly object[]): Buffer {
 }
 
 /** Raised when the embedded directory is held by another process (chDB allows one per directory). */
+/** A ClickHouse server that does not answer (exit code 3, like a locked embedded directory). */
+export class StoreUnreachableError extends Error {
+  readonly code = 'STORE_UNREACHABLE';
+}
+
 export class StoreLockedError extends Error {
   readonly code = 'STORE_LOCKED';
   constructor(dataDir: string, cause: unknown) {
@@ -73,7 +78,7 @@ export async function openStore(target: StoreTarget): Promise<Store> {
     const ping = await client.ping();
     if (!ping.success) {
       await client.close();
-      throw new Error(`Cannot reach ClickHouse at ${redactUrl(target.url)}: ${ping.error.message}`);
+      throw new StoreUnreachableError(`Cannot reach ClickHouse at ${redactUrl(target.url)}: ${ping.error.message}`);
     }
     return {
       client,

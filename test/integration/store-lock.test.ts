@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { EXIT } from '../../services/cli/exitCodes.ts';
 import { childEnv, describeRun, REPO_ROOT, runCli, tempDir } from '../support/cli.ts';
 import { sqlOne } from '../support/store.ts';
+import { freePort } from '../support/kafka.ts';
 
 const OPEN_STORE_URL = pathToFileURL(join(REPO_ROOT, 'services/store/openStore.ts')).href;
 const MIGRATE_URL = pathToFileURL(join(REPO_ROOT, 'services/store/migrate.ts')).href;
@@ -75,6 +76,15 @@ test(
     assert.match(r.stderr, /--clickhouse-url/);
   },
 );
+
+test('a ClickHouse server that does not answer: exit 3 (store unavailable), naming the server without credentials', async () => {
+  // A port nothing listens on: bind one, close it, use it.
+  const port = await freePort();
+  const r = await runCli(['query', 'SELECT 1', '--clickhouse-url', `http://user:secret@127.0.0.1:${port}/`], { timeoutMs: 30_000 });
+  assert.equal(r.code, EXIT.STORE, describeRun(r));
+  assert.match(r.stderr, /Cannot reach ClickHouse at http:\/\/.*127\.0\.0\.1/);
+  assert.doesNotMatch(r.stderr, /secret/, 'the password is not printed');
+});
 
 test('chDB really locks a data dir across processes: a second process fails fast, nothing is lost, the dir is usable after', async (t) => {
   const data = join(tempDir(t, 'lock-real'), 'data');
