@@ -184,7 +184,8 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
   if (flags.listen) {
     const { host, port } = parseListen(flags.listen);
     const apiConfig = Object.freeze({ ...DEFAULT_API_CONFIG, ...(flags.rateLimit ? { rateLimitPerMinute: flags.rateLimit } : {}) });
-    api = await startApiServer({ store, logger: logger.child({ component: 'api' }), clock: { now: () => Date.now() }, config: apiConfig }, { host, port });
+    // The API also serves this process's metrics at /metrics (viewer token), besides the ops port.
+    api = await startApiServer({ store, logger: logger.child({ component: 'api' }), clock: { now: () => Date.now() }, config: apiConfig, metrics: metrics.registry }, { host, port });
     log.info({ api: api.url }, 'incident API listening');
   }
   log.info({ brokers, topic: flags.topic, group: flags.group, store: store.description, http: `${flags.httpHost}:${flags.httpPort}` }, 'ingest starting');
