@@ -145,6 +145,8 @@ export function createBlockListSink(opts: BlockListSinkOptions): BlockListSink {
 
   return {
     name: opts.name ?? 'blocklist',
+    // Every version of an urgent incident: members a campaign names later are blocked, blocks renewed.
+    everyVersion: true,
     deliver: decide,
     sweep,
     entries: () => [...(state ?? new Map<string, BlockEntry>()).values()],

@@ -76,7 +76,13 @@ export interface DrainResult {
  *   and closes the sinks. Call it once, at shutdown.
  */
 export interface SinkDispatcher {
+  /**
+   * Queues a version for the sinks: a notice (`incident.notice` set, or a version without an
+   * incident) for every sink, any other version only for the sinks that want every version.
+   */
   push(alert: Alert): void;
+  /** Some sink wants the versions that notify nobody (see AlertSink.everyVersion). */
+  readonly wantsEveryVersion: boolean;
   stats(): DispatcherStats;
   drain(timeoutMs: number): Promise<DrainResult>;
   readonly sinkNames: readonly string[];
@@ -206,6 +212,7 @@ export function createSinkDispatcher(opts: DispatcherOptions): SinkDispatcher {
 
   return {
     sinkNames: names,
+    wantsEveryVersion: lanes.some((l) => l.sink.everyVersion === true),
     push(alert) {
       if (closing) {
         log.warn({ alert: { id: alert.id, version: alert.version } }, 'alert version pushed after drain; not delivered');
@@ -226,8 +233,10 @@ export function createSinkDispatcher(opts: DispatcherOptions): SinkDispatcher {
         return;
       }
       const rank = RANK[noticeSeverity(alert)];
+      const notice = alert.incident === undefined || alert.incident.notice !== undefined;
       for (const l of lanes) {
         if (rank < l.minRank) continue;
+        if (!notice && l.sink.everyVersion !== true) continue;
         if (l.queue.length >= l.capacity) {
           const oldest = l.queue.shift();
           if (oldest) drop(l, oldest, 'queue_full');

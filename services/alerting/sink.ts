@@ -16,6 +16,12 @@ export interface AlertSink {
   /** Stable name for metrics labels and logs (`webhook`, `alertmanager`, …; unique per dispatcher). */
   readonly name: string;
   deliver(alert: Alert, signal?: AbortSignal): Promise<void>;
+  /**
+   * Also hand it the versions that notify nobody (an incident's updates between its notices), to
+   * follow what an incident accuses as it grows: the block list blocks members a campaign names later
+   * and renews blocks while the incident goes on. Default false: notices only.
+   */
+  readonly everyVersion?: boolean;
   /** Releases connections and files; called once by the dispatcher's `close()`. */
   close?(): Promise<void>;
 }

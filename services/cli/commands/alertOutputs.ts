@@ -75,6 +75,9 @@ export async function openAlertOutputs(deps: { config: TilewatchConfig; store: S
       if (notice !== null) {
         notices++;
         dispatcher?.push(alert);
+      } else if (dispatcher?.wantsEveryVersion) {
+        // Only the sinks that follow every version (the block list) take it.
+        dispatcher.push(alert);
       }
       return alert;
     },

@@ -89,6 +89,22 @@ describe('sink dispatcher', () => {
     assert.ok(a.closed && b.closed, 'drain closes the sinks');
   });
 
+  test('versions that notify nobody go only to sinks that follow every version (the block list)', async () => {
+    const clock = new FakeClock();
+    const pager = new TestSink('pager');
+    const follower = Object.assign(new TestSink('follower'), { everyVersion: true });
+    const d = createSinkDispatcher({ sinks: [pager, follower], logger: captureLogger().logger, clock });
+    assert.equal(d.wantsEveryVersion, true);
+    const inc = { id: 'ti-00000000000000000001', severity: 'critical' as const, status: 'open' as const, alerts: 1 };
+    d.push(A('tw-00000000000000000001', 1, { incident: { ...inc, notice: 'opened' } }));
+    d.push(A('tw-00000000000000000001', 2, { incident: inc }));
+    d.push(A('tw-00000000000000000002', 1));
+    await flush();
+    assert.deepEqual(pager.delivered, ['tw-00000000000000000001:1', 'tw-00000000000000000002:1'], 'the update between notices pages nobody');
+    assert.deepEqual(follower.delivered, ['tw-00000000000000000001:1', 'tw-00000000000000000001:2', 'tw-00000000000000000002:1']);
+    assert.equal(createSinkDispatcher({ sinks: [new TestSink('x')], logger: captureLogger().logger, clock }).wantsEveryVersion, false);
+  });
+
   test('retries with exponential backoff and jitter, keeping per-alert order behind a failing version', async () => {
     const clock = new FakeClock();
     // The first version of alert X fails twice; everything else succeeds at once.
