@@ -1,3 +1,4 @@
+import type { AlertAction } from '../incidents/alerts.ts';
 /** JSON schemas shared by the routes (request validation, response serialisation, OpenAPI). */
 import { ALERT_KINDS, SEVERITIES } from '../core/alert.ts';
 import { EFFECTIVE_STATUSES } from '../incidents/alerts.ts';
@@ -324,3 +325,21 @@ export const SummarySchema = {
 } as const;
 
 export const OkSchema = { type: 'object', properties: { ok: { type: 'boolean' } } } as const;
+
+/** The analyst actions on an alert or an incident: the path segment and what it records. */
+export const ACTION_ROUTES: ReadonlyArray<{ readonly path: string; readonly action: AlertAction }> = [
+  { path: 'ack', action: 'acknowledge' },
+  { path: 'mute', action: 'mute' },
+  { path: 'resolve', action: 'resolve' },
+  { path: 'reopen', action: 'reopen' },
+];
+
+/** Body of an action: a note, and for a mute its expiry (required). */
+export function actionBody(action: AlertAction): object {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    ...(action === 'mute' ? { required: ['until'] } : {}),
+    properties: { note: { type: 'string', maxLength: 2000 }, ...(action === 'mute' ? { until: time } : {}) },
+  };
+}

@@ -1,10 +1,10 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { getAlert, listAlerts, recordAlertAction, alertExists, type AlertAction, type EffectiveStatus } from '../../incidents/alerts.ts';
+import { getAlert, listAlerts, recordAlertAction, alertExists, type EffectiveStatus } from '../../incidents/alerts.ts';
 import { parseAlertId, parseClientIp, parseLimit, parseRange, parseTime } from '../../incidents/inputs.ts';
 import { roleAtLeast } from '../../incidents/roles.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { AlertDetailSchema, alertIdText, AlertListQuery, AlertListSchema, responses, time } from '../schemas.ts';
+import { AlertDetailSchema, alertIdText, AlertListQuery, AlertListSchema, ACTION_ROUTES, actionBody, responses } from '../schemas.ts';
 
 interface ListQuery {
   kind?: string;
@@ -54,19 +54,8 @@ export function registerAlertRoutes(app: FastifyInstance, deps: ApiDeps): void {
     return d;
   });
 
-  const actions: Array<{ path: string; action: AlertAction }> = [
-    { path: 'ack', action: 'acknowledge' },
-    { path: 'mute', action: 'mute' },
-    { path: 'resolve', action: 'resolve' },
-    { path: 'reopen', action: 'reopen' },
-  ];
-  for (const { path, action } of actions) {
-    const body = {
-      type: 'object',
-      additionalProperties: false,
-      ...(action === 'mute' ? { required: ['until'] } : {}),
-      properties: { note: { type: 'string', maxLength: 2000 }, ...(action === 'mute' ? { until: time } : {}) },
-    };
+  for (const { path, action } of ACTION_ROUTES) {
+    const body = actionBody(action);
     app.post(
       `/api/v1/alerts/:id/${path}`,
       {

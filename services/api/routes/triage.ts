@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { AlertAction } from '../../incidents/alerts.ts';
 import { getIncident, recordIncidentAction } from '../../incidents/incidentDetail.ts';
 import { listIncidents } from '../../incidents/incidentList.ts';
 import type { IncidentStatus } from '../../incidents/incidentView.ts';
@@ -7,7 +6,7 @@ import { parseIncidentId, parseLimit, parseTime } from '../../incidents/inputs.t
 import { roleAtLeast } from '../../incidents/roles.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { IncidentDetailSchema, incidentIdText, IncidentListQuery, IncidentListSchema, responses, time } from '../schemas.ts';
+import { IncidentDetailSchema, incidentIdText, IncidentListQuery, IncidentListSchema, ACTION_ROUTES, actionBody, responses } from '../schemas.ts';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: incidentIdText } } as const;
 
@@ -49,19 +48,8 @@ export function registerTriageRoutes(app: FastifyInstance, deps: ApiDeps): void 
     },
   );
 
-  const actions: Array<{ path: string; action: AlertAction }> = [
-    { path: 'ack', action: 'acknowledge' },
-    { path: 'mute', action: 'mute' },
-    { path: 'resolve', action: 'resolve' },
-    { path: 'reopen', action: 'reopen' },
-  ];
-  for (const { path, action } of actions) {
-    const body = {
-      type: 'object',
-      additionalProperties: false,
-      ...(action === 'mute' ? { required: ['until'] } : {}),
-      properties: { note: { type: 'string', maxLength: 2000 }, ...(action === 'mute' ? { until: time } : {}) },
-    };
+  for (const { path, action } of ACTION_ROUTES) {
+    const body = actionBody(action);
     app.post(
       `/api/v1/incidents/:id/${path}`,
       {
