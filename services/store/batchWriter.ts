@@ -1,6 +1,6 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { Store } from './openStore.ts';
-import { insertBisecting, isRowRejection, rejectedRowsAsDeadLetters, type RejectedRow } from './insertBisecting.ts';
+import { dedupSettings, insertBisecting, isRowRejection, rejectedRowsAsDeadLetters, type RejectedRow } from './insertBisecting.ts';
 import { DEAD_LETTER_COLUMNS, TILE_REQUEST_COLUMNS } from './tileRequestRows.ts';
 import { tsvDateTime64, tsvString } from './tsv.ts';
 
@@ -98,7 +98,7 @@ export class BatchWriter {
     const rowCount = b.rowCount - rejected.length;
     if (deadCount > 0) {
       await this.retry(b, () =>
-        this.opts.store.insertRaw({ table: 'dead_letters', columns: DEAD_LETTER_COLUMNS, body: deadBody, format: 'TabSeparated', settings: dedup(`${token}:dl`) }),
+        this.opts.store.insertRaw({ table: 'dead_letters', columns: DEAD_LETTER_COLUMNS, body: deadBody, format: 'TabSeparated', settings: dedupSettings(`${token}:dl`) }),
       );
     }
     const ledger =
@@ -132,15 +132,6 @@ export class BatchWriter {
       }
     }
   }
-}
-
-/**
- * Insert settings for an idempotent insert: the token makes ClickHouse drop a block it already stored,
- * and the materialized views deduplicate with it, so a re-inserted batch is not counted twice in the
- * aggregates either.
- */
-function dedup(token: string): Record<string, string | number> {
-  return { insert_deduplication_token: token, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 };
 }
 
 /** Syntax and type errors are bugs or bad schema, not outages: retrying them only delays the report. */

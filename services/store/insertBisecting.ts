@@ -16,6 +16,15 @@ export function isRowRejection(err: unknown): boolean {
   return ROW_REJECTION.test(String((err as Error)?.message ?? err));
 }
 
+/**
+ * Insert settings for an idempotent insert: the token makes ClickHouse drop a block it already stored,
+ * and the materialized views deduplicate with it, so a re-inserted batch is not counted twice in the
+ * aggregates either.
+ */
+export function dedupSettings(token: string): Record<string, string | number> {
+  return { insert_deduplication_token: token, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 };
+}
+
 /** A row the engine refused on its own, with the engine's reason. */
 export interface RejectedRow {
   /** The TSV row as sent, without its newline. */
@@ -50,7 +59,7 @@ export async function insertBisecting(store: Pick<Store, 'insertRaw'>, req: Bise
         columns: req.columns,
         body,
         format: 'TabSeparated',
-        settings: { insert_deduplication_token: token, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 },
+        settings: dedupSettings(token),
       }),
     );
   try {

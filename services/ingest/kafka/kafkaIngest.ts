@@ -10,7 +10,7 @@ import type { AccessRecord, Lineage } from '../../core/types.ts';
 import { StreamingDetector } from '../../detector/streamingDetector.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { isRetryableStoreError } from '../../store/batchWriter.ts';
-import { insertBisecting, rejectedRowsAsDeadLetters } from '../../store/insertBisecting.ts';
+import { dedupSettings, insertBisecting, rejectedRowsAsDeadLetters } from '../../store/insertBisecting.ts';
 import type { Store } from '../../store/openStore.ts';
 import { DEAD_LETTER_COLUMNS, TILE_REQUEST_COLUMNS, writeDeadLetterRow, writeTileRequestRow } from '../../store/tileRequestRows.ts';
 import { TsvBuffer } from '../../store/tsvBuffer.ts';
@@ -465,7 +465,7 @@ export class KafkaIngest {
     const rowCount = c.rowCount - rejected.length;
     if (deadCount > 0) {
       await this.retry('dead_letters', c, () =>
-        this.opts.store.insertRaw({ table: 'dead_letters', columns: DEAD_LETTER_COLUMNS, body: dead, format: 'TabSeparated', settings: dedup(`${token}:dl`) }),
+        this.opts.store.insertRaw({ table: 'dead_letters', columns: DEAD_LETTER_COLUMNS, body: dead, format: 'TabSeparated', settings: dedupSettings(`${token}:dl`) }),
       );
     }
     for (const [p, r] of c.ranges) {
@@ -550,10 +550,6 @@ export function republishValue(rec: AccessRecord, topic: string, partition: numb
 }
 
 /** Insert settings for an idempotent insert (the materialized views deduplicate with the same token). */
-function dedup(token: string): Record<string, string | number> {
-  return { insert_deduplication_token: token, insert_deduplicate: 1, deduplicate_blocks_in_dependent_materialized_views: 1 };
-}
-
 /** Highest offsets per partition already stored for a Kafka source (ClickHouse as the offset store). */
 export async function storedOffsets(store: Store, source: string, partitions: readonly number[]): Promise<Map<number, { data: number; dead: number }>> {
   const out = new Map<number, { data: number; dead: number }>();
