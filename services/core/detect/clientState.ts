@@ -27,6 +27,10 @@ export interface ImageState {
   tiles: number;
   firstTs: number;
   lastTs: number;
+  /** Separate visits to the image: a request more than VISIT_GAP_MS after the previous one starts a new one. */
+  visits: number;
+  /** Event time of the current visit's first request. */
+  visitStart: number;
   /** A descriptor (info.json, .dzi, …) was fetched before the first tile. */
   descriptorFirst: boolean;
   descriptorSeen: boolean;
@@ -44,6 +48,15 @@ export interface ImageState {
   forward: number;
 }
 
+/**
+ * Quiet time on one image after which the next request is a new visit. Scripts sweep an image in one
+ * pass (even one tile a minute never pauses this long); people come back to it.
+ */
+export const VISIT_GAP_MS = 30 * 60_000;
+
+/** Distinct user agents remembered per client (clientState.recentUas). */
+export const MAX_RECENT_UAS = 16;
+
 /** Rolling per-minute tile counts over the last MINUTES minutes of event time. */
 export const MINUTES = 120;
 export const GAPS = 256;
@@ -55,6 +68,12 @@ export interface ClientState {
   userAgent: string;
   /** Class of `userAgent`, recomputed only when the user agent changes. */
   uaClass: UserAgentClass;
+  /**
+   * User agents seen from this client → event time they were last used before another one replaced them
+   * (the current one is live at `lastSeen`). Bounded at MAX_RECENT_UAS, least recent dropped: enough to tell one
+   * person from a crowd of browsers.
+   */
+  readonly recentUas: Map<string, number>;
   readonly uaClasses: Map<UserAgentClass, number>;
   firstSeen: number;
   lastSeen: number;
@@ -92,6 +111,7 @@ export function newClientState(key: string, ev: DetectorEvent): ClientState {
     ip: ownString(ev.ip),
     userAgent: ownString(ev.userAgent),
     uaClass: classifyUserAgent(ev.userAgent),
+    recentUas: new Map(),
     uaClasses: new Map(),
     firstSeen: ev.ts,
     lastSeen: ev.ts,
@@ -129,6 +149,8 @@ function newImageState(protocol: Protocol, imageId: string, ts: number): ImageSt
     tiles: 0,
     firstTs: ts,
     lastTs: ts,
+    visits: 1,
+    visitStart: ts,
     descriptorFirst: false,
     descriptorSeen: false,
     cells: new Map(),
@@ -154,11 +176,12 @@ export function imageKey(protocol: Protocol, imageId: string): string {
 export function observe(state: ClientState, ev: DetectorEvent, geom: ImageGeometry | undefined, cfg: DetectorConfig): boolean {
   const req = ev.request;
   state.requests++;
-  state.lastSeen = Math.max(state.lastSeen, ev.ts);
   if (ev.userAgent !== state.userAgent) {
+    noteUserAgentChange(state, state.lastSeen);
     state.userAgent = ownString(ev.userAgent);
     state.uaClass = classifyUserAgent(ev.userAgent);
   }
+  state.lastSeen = Math.max(state.lastSeen, ev.ts);
   state.uaClasses.set(state.uaClass, (state.uaClasses.get(state.uaClass) ?? 0) + 1);
   if (ev.lineage.source === state.source) state.lastLine = Math.max(state.lastLine, ev.lineage.line);
   if (ev.status === 304) state.notModified++;
@@ -188,6 +211,10 @@ export function observe(state: ClientState, ev: DetectorEvent, geom: ImageGeomet
     state.images.set(ikey, img);
   }
   img.requests++;
+  if (ev.ts - img.lastTs > VISIT_GAP_MS) {
+    img.visits++;
+    img.visitStart = ev.ts;
+  }
   img.lastTs = Math.max(img.lastTs, ev.ts);
   if (req.kind === 'info') {
     state.descriptors++;
@@ -219,6 +246,17 @@ export function observe(state: ClientState, ev: DetectorEvent, geom: ImageGeomet
   trackOrder(img, mark.res, mark.order, cfg.rasterWindow);
   trackTiming(state, ev.ts);
   return true;
+}
+
+/** Records the outgoing user agent as last used at `ts`; the current one is live until the next change. */
+function noteUserAgentChange(state: ClientState, ts: number): void {
+  const ua = state.userAgent;
+  state.recentUas.delete(ua);
+  state.recentUas.set(ua, ts);
+  if (state.recentUas.size > MAX_RECENT_UAS) {
+    const oldest = state.recentUas.keys().next();
+    if (!oldest.done) state.recentUas.delete(oldest.value);
+  }
 }
 
 /** Raster order: does each tile extend the frontier (largest linear index so far) by a small forward step? */

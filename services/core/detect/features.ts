@@ -34,10 +34,13 @@ export interface Features {
   readonly protectedTiles: number;
   readonly exposures: readonly ImageExposure[];
   readonly fullyExposed: number;
+  /** Of those, images larger than BEYOND_VIEWING_SCREENS screens at that band: more than viewing reveals. */
+  readonly fullyExposedBeyondViewing: number;
   readonly bestCoverage: number;
   /**
-   * Images covered ≥ fullCoverage at a protected band with (almost) nothing fetched at coarser levels:
-   * fetched whole at one resolution without navigating, as sweeping scripts do and viewers never do.
+   * Images covered ≥ fullCoverage at a protected band with (almost) nothing fetched at coarser levels,
+   * each tile once, in at most two visits: fetched whole at one resolution without
+   * navigating, as sweeping scripts do and viewers never do.
    */
   readonly sweptImages: number;
   /**
@@ -68,6 +71,18 @@ export interface Features {
   readonly notModified: number;
   readonly pages: number;
   readonly assets: number;
+  /**
+   * Most images this client had open at once (visits overlapping in time) over the last SHARED_WINDOW_MS,
+   * and the distinct user agents it used in that window.
+   */
+  readonly openImages: number;
+  readonly userAgents: number;
+  /**
+   * Many sessions behind one address (campus or office NAT, carrier NAT, proxy): ≥ SHARED_OPEN_IMAGES
+   * images open at once or ≥ SHARED_USER_AGENTS browsers. Its totals are a crowd's, so it is judged on
+   * what one session does: volume and timing do not count, and one method signal is not enough.
+   */
+  readonly shared: boolean;
   /** Robust z-score of this hour's tiles against the population; 0 without a baseline. */
   readonly volumeZ: number;
   readonly hourTiles: number;
@@ -79,6 +94,26 @@ export interface Features {
  * behind one address re-fetch the details everyone zooms into.
  */
 export const MAX_FETCHES_PER_TILE_IN_SWEEP = 1.5;
+
+/**
+ * Screens (cfg.screenPixels) beyond which an image revealed whole is more than viewing shows: a person
+ * who opens an image of a screen or two and pans across it once has seen all of it.
+ */
+export const BEYOND_VIEWING_SCREENS = 2;
+
+/**
+ * Visits (clientState.ts VISIT_GAP_MS) in which a sweep fetches its image: one pass, or a pass resumed
+ * once after a break. An image covered over many separate visits is people coming back to it through
+ * one address or a shared cache, each seeing part of it.
+ */
+export const MAX_VISITS_IN_SWEEP = 2;
+
+/** Window over which a client's concurrency (open images, user agents) is judged. */
+export const SHARED_WINDOW_MS = 3600_000;
+/** Images open at once that make a client a crowd: a person looks at one image (two while comparing). */
+export const SHARED_OPEN_IMAGES = 3;
+/** Distinct user agents in the window that make a client a crowd: a person has a browser or two. */
+export const SHARED_USER_AGENTS = 3;
 
 export type GeometryLookup = (protocol: Protocol, imageId: string) => ImageGeometry | undefined;
 /** Per-image open-data long edge from the catalogue; undefined or 0 → the configured default. */
@@ -121,7 +156,14 @@ export function measure(
       // address looking at the same details (shared salient areas), not one fetcher walking the image.
       const finestCells = img.cells.get(finest)?.size ?? 0;
       const once = finestTiles <= MAX_FETCHES_PER_TILE_IN_SWEEP * Math.max(1, finestCells);
-      if (exp.exposure.coverage >= cfg.fullCoverage && !exp.exposure.byFullRequest && finestTiles >= cfg.depthOnlyFraction * img.tiles && once) sweptImages++;
+      if (
+        exp.exposure.coverage >= cfg.fullCoverage &&
+        !exp.exposure.byFullRequest &&
+        finestTiles >= cfg.depthOnlyFraction * img.tiles &&
+        once &&
+        img.visits <= MAX_VISITS_IN_SWEEP
+      )
+        sweptImages++;
       depthAll += img.tiles;
       for (const res of img.tilesPerRes.keys()) if (res <= finest - 2) coarseLevels = true;
       if (exp.exposure.byFullRequest) fullDownloads++;
@@ -130,13 +172,19 @@ export function measure(
     }
   }
   exposures.sort((a, b) => Number(b.isProtected) - Number(a.isProtected) || b.coverage * b.longEdge - a.coverage * a.longEdge);
-  const fullyExposed = exposures.filter((e) => e.isProtected && e.coverage >= cfg.fullCoverage).length;
+  const whole = exposures.filter((e) => e.isProtected && e.coverage >= cfg.fullCoverage);
+  const fullyExposed = whole.length;
+  const fullyExposedBeyondViewing = whole.filter((e) => e.revealedPixels > BEYOND_VIEWING_SCREENS * cfg.screenPixels).length;
   const bestCoverage = exposures.reduce((m, e) => (e.isProtected ? Math.max(m, e.coverage) : m), 0);
 
   const timing = minuteTiming(state);
   const gaps = recentGaps(state);
   const medianGapMs = gaps.length > 0 ? median(gaps) : 0;
   const madGapMs = gaps.length > 0 ? medianAbsoluteDeviation(gaps) : 0;
+
+  const since = state.lastSeen - SHARED_WINDOW_MS;
+  const openImages = maxOpenAtOnce(state, since);
+  const userAgents = userAgentsSince(state, since);
 
   let volumeZ = 0;
   if (baseline && baseline.clients >= 10) {
@@ -148,6 +196,7 @@ export function measure(
     protectedTiles,
     exposures,
     fullyExposed,
+    fullyExposedBeyondViewing,
     bestCoverage,
     excessScreens: excessPixels / cfg.screenPixels,
     sweptImages,
@@ -168,6 +217,9 @@ export function measure(
     notModified: state.notModified,
     pages: state.pages,
     assets: state.assets,
+    openImages,
+    userAgents,
+    shared: openImages >= SHARED_OPEN_IMAGES || userAgents >= SHARED_USER_AGENTS,
     volumeZ,
     hourTiles: state.hourTiles,
   };
@@ -246,6 +298,31 @@ function minuteTiming(state: ClientState): { cv: number; minutes: number; mean: 
 function recentGaps(state: ClientState): number[] {
   const n = Math.min(state.gapCount, GAPS);
   return Array.from(state.gaps.subarray(0, n));
+}
+
+/** Most image visits open at the same moment among visits that reached `since` (a sweep over their spans [start, last]). */
+function maxOpenAtOnce(state: ClientState, since: number): number {
+  const points: { t: number; d: number }[] = [];
+  for (const img of state.images.values()) {
+    if (img.lastTs < since || img.tiles === 0) continue;
+    points.push({ t: Math.max(img.visitStart, since), d: 1 }, { t: img.lastTs + 1, d: -1 });
+  }
+  // At equal times a visit closes before the next opens: back-to-back images are one at a time.
+  points.sort((a, b) => a.t - b.t || a.d - b.d);
+  let open = 0;
+  let most = 0;
+  for (const p of points) {
+    open += p.d;
+    if (open > most) most = open;
+  }
+  return most;
+}
+
+/** Distinct user agents used since `since`, the current one included. */
+function userAgentsSince(state: ClientState, since: number): number {
+  let n = 1;
+  for (const [ua, last] of state.recentUas) if (last >= since && ua !== state.userAgent) n++;
+  return n;
 }
 
 function dominantClass(m: Map<UserAgentClass, number>): UserAgentClass {

@@ -1,6 +1,6 @@
 import type { AlertKind, AlertReason, Severity } from '../alert.ts';
 import type { DetectorConfig } from './detectorConfig.ts';
-import type { Features } from './features.ts';
+import { SHARED_OPEN_IMAGES, SHARED_USER_AGENTS, type Features } from './features.ts';
 
 /** The judgement on one client: a score (0..100) made of explained parts. */
 export interface Verdict {
@@ -118,8 +118,18 @@ export function scoreHarvest(f: Features, cfg: DetectorConfig): Verdict | null {
     reasons.push({ signal: 'depth-only', value: round(f.depthOnlyFraction), threshold: cfg.depthOnlyFraction, text: `${pct(f.depthOnlyFraction)} of tiles at the deepest level fetched, no coarse levels first` });
   }
 
+  // A crowd behind one address: its totals describe many sessions, so volume and timing say nothing.
+  if (f.shared) {
+    reasons.push({
+      signal: 'shared-address',
+      value: Math.max(f.openImages, f.userAgents),
+      threshold: Math.min(SHARED_OPEN_IMAGES, SHARED_USER_AGENTS),
+      text: `shared address: ${f.openImages} images open at once, ${f.userAgents} user agents within the hour; judged without volume or timing, two method signals needed`,
+    });
+  }
+
   // Timing.
-  if (f.activeMinutes >= cfg.minTimingMinutes && f.minuteCv <= cfg.regularCv) {
+  if (!f.shared && f.activeMinutes >= cfg.minTimingMinutes && f.minuteCv <= cfg.regularCv) {
     score += WEIGHTS.regularTiming;
     reasons.push({
       signal: 'regular-timing',
@@ -157,17 +167,36 @@ export function scoreHarvest(f: Features, cfg: DetectorConfig): Verdict | null {
   }
 
   // Volume against this server's population.
-  if (f.volumeZ >= cfg.volumeZ) {
+  if (!f.shared && f.volumeZ >= cfg.volumeZ) {
     score += WEIGHTS.volume;
     reasons.push({ signal: 'volume', value: round(f.volumeZ), threshold: cfg.volumeZ, text: `${f.hourTiles} tiles this hour, robust z = ${f.volumeZ.toFixed(1)} against active clients` });
   }
 
   const total = Math.min(100, Math.round(score));
-  const method = reasons.filter(isMethod).length;
-  // Exposure and volume say how much; without a method signal they describe viewers, not a harvest.
-  if (method === 0) return { kind: 'bulk-harvest', score: total, severity: null, reasons };
+  const methods = reasons.filter(isMethod);
+  const method = methods.length;
+  if (!accusable(methods, f)) return { kind: 'bulk-harvest', score: total, severity: null, reasons };
   return { kind: 'bulk-harvest', score: total, severity: harvestSeverity(total, method, f, cfg), reasons };
 }
+
+/**
+ * Whether the evidence can accuse at all. Exposure and volume say how much; without a method signal
+ * they describe viewers, not a harvest. Of the method signals, fetching only the deepest level and a
+ * script's context are things a viewer never does; raster order and a whole-image sweep are things a
+ * viewer does in part (a person reading a manuscript pans row by row; one who pans across an image of
+ * a screen or two sees all of it). So one of the latter accuses alone only together with the harm it
+ * would explain: an image revealed whole at a protected resolution, larger than viewing shows.
+ * Behind a shared address one signal is never enough: the sessions' union can complete any image.
+ */
+function accusable(methods: readonly AlertReason[], f: Features): boolean {
+  if (methods.length >= 2) return true;
+  const only = methods[0];
+  if (only === undefined || f.shared) return false;
+  return VIEWER_NEVER.has(only.signal) || f.fullyExposedBeyondViewing >= 1;
+}
+
+/** Method signals no viewer produces even in part (see `accusable`). */
+const VIEWER_NEVER: ReadonlySet<string> = new Set(['depth-only', 'context']);
 
 /**
  * Severity of a harvest verdict: the score's band, unless the evidence is conclusive — two or more

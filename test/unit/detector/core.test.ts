@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import type { Alert } from '../../../services/core/alert.ts';
 import { CELL_PX, IIIF_RES_BASE, cellsOf, resGrid } from '../../../services/core/detect/cells.ts';
 import { DEFAULT_DETECTOR_CONFIG } from '../../../services/core/detect/detectorConfig.ts';
-import type { Features } from '../../../services/core/detect/features.ts';
+import { newClientState, observe, type DetectorEvent } from '../../../services/core/detect/clientState.ts';
+import { measure, type Features } from '../../../services/core/detect/features.ts';
 import { scoreFullDownloads, scoreHarvest, severityOf } from '../../../services/core/detect/score.ts';
 import { classifyUserAgent } from '../../../services/core/detect/userAgent.ts';
 import type { ImageGeometry, TileRequest } from '../../../services/core/types.ts';
@@ -85,6 +86,7 @@ const quiet: Features = {
   protectedTiles: 100,
   exposures: [],
   fullyExposed: 0,
+  fullyExposedBeyondViewing: 0,
   bestCoverage: 0,
   excessScreens: 0,
   sweptImages: 0,
@@ -105,6 +107,9 @@ const quiet: Features = {
   notModified: 3,
   pages: 2,
   assets: 5,
+  openImages: 1,
+  userAgents: 1,
+  shared: false,
   volumeZ: 0,
   hourTiles: 100,
 };
@@ -160,6 +165,34 @@ describe('scoring', () => {
     assert.equal(one.severity, severityOf(one.score, cfg), 'one method signal: by the score');
   });
 
+  it('raster order or a sweep alone accuses only with an image revealed whole beyond what viewing shows; depth-only or a script context alone do', () => {
+    const reading = { ...quiet, excessScreens: cfg.exposureScreens * 1.2, rasterFraction: 0.8, transitions: 400 };
+    const v = scoreHarvest(reading, cfg)!;
+    assert.deepEqual(v.reasons.filter((r) => r.signal === 'raster-order').length, 1, 'the raster order is reported …');
+    assert.equal(v.severity, null, '… but a person reading part of a manuscript row by row is not accused');
+    assert.equal(scoreHarvest({ ...reading, fullyExposed: 1 }, cfg)!.severity, null, 'an image of a screen or two seen whole is still viewing');
+    assert.ok(scoreHarvest({ ...reading, fullyExposed: 1, fullyExposedBeyondViewing: 1 }, cfg)!.severity, 'a large image revealed whole in raster order is a harvest');
+    const swept = { ...quiet, excessScreens: cfg.exposureScreens, sweptImages: 1, fullyExposed: 1 };
+    assert.equal(scoreHarvest(swept, cfg)!.severity, null, 'a small image fetched whole, one method signal');
+    assert.ok(scoreHarvest({ ...swept, fullyExposedBeyondViewing: 1 }, cfg)!.severity);
+    const deepOnly = scoreHarvest({ ...quiet, excessScreens: cfg.exposureScreens * 3, depthOnlyFraction: 1, coarseLevels: false }, cfg)!;
+    assert.ok(deepOnly.severity, 'deepest level only: no viewer does that, even in part');
+  });
+
+  it('judges a shared address on what one session does: no volume or timing points, two method signals needed, and says so', () => {
+    const crowd = { ...quiet, shared: true, openImages: 12, userAgents: 9, excessScreens: cfg.exposureScreens * 3, volumeZ: 80, minuteCv: 0.2 };
+    const one = scoreHarvest({ ...crowd, sweptImages: 1, fullyExposed: 1, fullyExposedBeyondViewing: 1 }, cfg)!;
+    assert.equal(one.severity, null, 'one method signal behind a shared address: the union of its sessions');
+    const signals = one.reasons.map((r) => r.signal);
+    assert.ok(signals.includes('shared-address'));
+    assert.ok(!signals.includes('volume') && !signals.includes('regular-timing'), 'the crowd\'s volume and cadence are not evidence');
+    const shared = one.reasons.find((r) => r.signal === 'shared-address')!;
+    assert.equal(shared.value, 12);
+    const scripted = scoreHarvest({ ...crowd, depthOnlyFraction: 1, coarseLevels: false, rasterFraction: 0.99, transitions: 500 }, cfg)!;
+    assert.ok(scripted.severity, 'a script behind the same address, fetching like a script, is accused');
+    assert.equal(scoreHarvest({ ...crowd, depthOnlyFraction: 1, coarseLevels: false }, cfg)!.severity, null, 'depth-only alone is not enough behind a shared address');
+  });
+
   it('alerts on a scripted raster sweep even when it exposes little (one slice of a distributed harvest)', () => {
     const v = scoreHarvest(
       { ...quiet, rasterFraction: 0.98, depthOnlyFraction: 1, coarseLevels: false, minuteCv: 0.1, uaClass: 'library', refererNoneFraction: 1, noDescriptorFraction: 1, notModified: 0, pages: 0, assets: 0, volumeZ: 10 },
@@ -182,6 +215,64 @@ describe('scoring', () => {
     const v = scoreFullDownloads({ ...quiet, fullDownloads: cfg.fullDownloadImages }, cfg)!;
     assert.equal(v.kind, 'full-download');
     assert.ok(v.severity);
+  });
+});
+
+describe('measuring a client', () => {
+  const T0 = Date.UTC(2026, 2, 2, 10);
+  const CHROME = 'Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36';
+  const ev = (ts: number, image: string, col: number, row: number, ua = CHROME, level = 14): DetectorEvent => ({
+    ts,
+    ip: '198.51.100.9',
+    userAgent: ua,
+    referer: 'https://museum.example/art',
+    status: 200,
+    request: tile({ imageId: image, level, col, row }),
+    refererKind: 'page',
+    lineage: { source: 'test.log', line: 1, partition: -1 },
+  });
+  const measured = (events: DetectorEvent[]): Features => {
+    const st = newClientState(events[0]!.ip, events[0]!);
+    for (const e of events) observe(st, e, dzi, cfg);
+    return measure(st, () => dzi, undefined, cfg);
+  };
+
+  it('one person looking at images one after another is one session', () => {
+    const events: DetectorEvent[] = [];
+    for (let i = 0; i < 6; i++) for (let k = 0; k < 10; k++) events.push(ev(T0 + i * 120_000 + k * 5_000, `img-${i}`, k, 0));
+    const f = measured(events);
+    assert.equal(f.openImages, 1);
+    assert.equal(f.userAgents, 1);
+    assert.equal(f.shared, false);
+  });
+
+  it('recognises a crowd behind one address from images open at once, or from its browsers', () => {
+    const interleaved: DetectorEvent[] = [];
+    // Four people, each on their own image, their requests interleaved over ten minutes.
+    for (let k = 0; k < 40; k++) for (let p = 0; p < 4; p++) interleaved.push(ev(T0 + k * 15_000 + p * 1_000, `img-${p}`, k % 20, Math.floor(k / 20)));
+    const crowd = measured(interleaved);
+    assert.equal(crowd.openImages, 4);
+    assert.equal(crowd.shared, true);
+    const browsers = ['Firefox/128.0', 'Chrome/124.0', 'Safari/605.1.15', 'Edg/124.0'];
+    const oneImage = Array.from({ length: 40 }, (_, k) => ev(T0 + k * 10_000, 'img', k, 0, `Mozilla/5.0 ${browsers[k % 4]}`));
+    const byUa = measured(oneImage);
+    assert.equal(byUa.userAgents, 4);
+    assert.equal(byUa.shared, true);
+    // User agents last used more than the window ago no longer count.
+    const late = measured([...oneImage, ev(T0 + 3 * 3600_000, 'img-late', 0, 0, 'Mozilla/5.0 Firefox/128.0')]);
+    assert.equal(late.userAgents, 1);
+  });
+
+  it('an image covered over many separate visits is not a sweep; the same tiles in one pass are', () => {
+    const g = resGrid('dzi', 14, dzi)!;
+    const cells: Array<[number, number]> = [];
+    for (let row = 0; row < g.rows; row++) for (let col = 0; col < g.cols; col++) cells.push([col, row]);
+    const pass = cells.map(([c, r], i) => ev(T0 + i * 1000, 'img', c, r));
+    assert.equal(measured(pass).sweptImages, 1);
+    // The same tiles in four visits an hour apart (people coming back through a shared cache).
+    const quarter = Math.ceil(cells.length / 4);
+    const visits = cells.map(([c, r], i) => ev(T0 + Math.floor(i / quarter) * 3600_000 + (i % quarter) * 1000, 'img', c, r));
+    assert.equal(measured(visits).sweptImages, 0);
   });
 });
 
