@@ -175,7 +175,7 @@ export function scoreHarvest(f: Features, cfg: DetectorConfig): Verdict | null {
   const total = Math.min(100, Math.round(score));
   const methods = reasons.filter(isMethod);
   const method = methods.length;
-  if (!accusable(methods, f)) return { kind: 'bulk-harvest', score: total, severity: null, reasons };
+  if (!accusable(methods, f, cfg)) return { kind: 'bulk-harvest', score: total, severity: null, reasons };
   return { kind: 'bulk-harvest', score: total, severity: harvestSeverity(total, method, f, cfg), reasons };
 }
 
@@ -188,12 +188,24 @@ export function scoreHarvest(f: Features, cfg: DetectorConfig): Verdict | null {
  * would explain: an image revealed whole at a protected resolution, larger than viewing shows.
  * Behind a shared address one signal is never enough: the sessions' union can complete any image.
  */
-function accusable(methods: readonly AlertReason[], f: Features): boolean {
+function accusable(methods: readonly AlertReason[], f: Features, cfg: DetectorConfig): boolean {
+  if (!gatheredProtected(f, cfg)) return false;
   if (methods.length >= 2) return true;
   const only = methods[0];
   if (only === undefined || f.shared) return false;
   return VIEWER_NEVER.has(only.signal) || f.fullyExposedBeyondViewing >= 1;
 }
+
+/**
+ * A harvest gathers protected content: more than one screen of it beyond what viewing shows, or the
+ * deepest level only (each member of a distributed harvest may hold just a slice), or an image swept
+ * whole. A client fetching like a script but revealing less (a CDN warming its cache with the coarse
+ * levels, a monitor) has taken nothing worth accusing it of.
+ */
+function gatheredProtected(f: Features, cfg: DetectorConfig): boolean {
+  return f.excessScreens >= MIN_GATHERED_SCREENS || f.sweptImages > 0 || (f.depthOnlyFraction >= cfg.depthOnlyFraction && !f.coarseLevels);
+}
+const MIN_GATHERED_SCREENS = 1;
 
 /** Method signals no viewer produces even in part (see `accusable`). */
 const VIEWER_NEVER: ReadonlySet<string> = new Set(['depth-only', 'context']);

@@ -179,6 +179,16 @@ describe('scoring', () => {
     assert.ok(deepOnly.severity, 'deepest level only: no viewer does that, even in part');
   });
 
+  it('does not accuse a client that fetches like a script but gathered no protected content (a CDN warming coarse levels)', () => {
+    const warmer = { ...quiet, rasterFraction: 1, transitions: 5000, minuteCv: 0.1, uaClass: 'other' as const, refererNoneFraction: 1, noDescriptorFraction: 0.5, notModified: 0, pages: 0, assets: 0, volumeZ: 50 };
+    const low = { ...cfg, alertScore: 45 };
+    const v = scoreHarvest({ ...warmer, excessScreens: 0.5 }, low)!;
+    assert.ok(v.score >= low.alertScore, `it scores (${v.score}) …`);
+    assert.deepEqual(v.reasons.map((r) => r.signal).sort(), ['context', 'raster-order', 'regular-timing', 'volume']);
+    assert.equal(v.severity, null, '… but less than a screen of protected content beyond viewing is nothing harvested');
+    assert.ok(scoreHarvest({ ...warmer, excessScreens: 2 }, low)!.severity, 'the same client gathering protected screens is accused');
+  });
+
   it('judges a shared address on what one session does: no volume or timing points, two method signals needed, and says so', () => {
     const crowd = { ...quiet, shared: true, openImages: 12, userAgents: 9, excessScreens: cfg.exposureScreens * 3, volumeZ: 80, minuteCv: 0.2 };
     const one = scoreHarvest({ ...crowd, sweptImages: 1, fullyExposed: 1, fullyExposedBeyondViewing: 1 }, cfg)!;
