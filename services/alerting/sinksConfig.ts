@@ -105,6 +105,13 @@ export interface SinksConfig {
   readonly retry: RetryPolicy;
   /** How long shutdown waits for queued deliveries. Default 10,000 ms. */
   readonly drainTimeoutMs: number;
+  /**
+   * Wall-clock interval at which a running process re-reads the `mute` rules of
+   * `suppression_rules` (rules added through the API or deleted take effect within it); 0 = read
+   * once at start only. Present only when the file sets it: absent means
+   * {@link DEFAULT_MUTE_RELOAD_MS} (30 s), applied where the rules are loaded (cli/commands/alertOutputs.ts).
+   */
+  readonly muteReloadMs?: number;
   /** Log sink (one pino line per version). Default off (commands already log alerts). */
   readonly log: SinkDelivery | null;
   readonly webhooks: readonly WebhookConfig[];
@@ -112,6 +119,9 @@ export interface SinksConfig {
   readonly kafka: KafkaSinkConfig | null;
   readonly blockList: BlockListConfig | null;
 }
+
+/** Default of `sinks.muteReloadMs`: mutes added while a process runs reach its sinks within 30 s. */
+export const DEFAULT_MUTE_RELOAD_MS = 30_000;
 
 export class SinksConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
@@ -256,6 +266,7 @@ export function parseSinksConfig(raw: unknown, env: Env): SinksConfig {
   const queueCapacity = top.int('queueCapacity', 1000, 1, 1_000_000);
   const defaults = { retry, queueCapacity };
   const drainTimeoutMs = top.int('drainTimeoutMs', 10_000, 0, 600_000);
+  const muteReloadMs = top.has('muteReloadMs') ? top.int('muteReloadMs', DEFAULT_MUTE_RELOAD_MS, 0, DAY_MS) : undefined;
 
   let log: SinkDelivery | null = null;
   const logRaw = top.raw('log');
@@ -369,7 +380,7 @@ export function parseSinksConfig(raw: unknown, env: Env): SinksConfig {
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) throw new SinksConfigError(`sinks: two sinks are named "${dup}"; give webhooks distinct names`);
 
-  return deepFreeze({ queueCapacity, retry, drainTimeoutMs, log, webhooks, alertmanager, kafka, blockList });
+  return deepFreeze({ queueCapacity, retry, drainTimeoutMs, ...(muteReloadMs !== undefined ? { muteReloadMs } : {}), log, webhooks, alertmanager, kafka, blockList });
 }
 
 function deepFreeze<T>(v: T): T {

@@ -3,14 +3,17 @@
  * incident (one per actor), then to the `alerts` table (every version) and to the configured sinks
  * (behind the dispatcher: never blocking the caller) only when its incident opens, escalates or
  * resolves — updates do not re-page. Mute rules from `suppression_rules` apply to the sinks only
- * (muted alerts are still stored).
+ * (muted alerts are still stored); they are read at start and again every `sinks.muteReloadMs` of
+ * wall time (default 30 s), so a mute added through the API reaches a running ingest or serve.
  */
 import type { Logger } from 'pino';
-import type { Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { AlertsTableSink } from '../../alerting/alertsTable.ts';
 import { buildSinks } from '../../alerting/buildSinks.ts';
+import { systemClock, type SinkClock } from '../../alerting/clock.ts';
 import type { SinkDispatcher } from '../../alerting/dispatcher.ts';
 import { createMuteRuleSet, type SuppressionRule } from '../../alerting/muteRules.ts';
+import { DEFAULT_MUTE_RELOAD_MS } from '../../alerting/sinksConfig.ts';
 import type { Alert } from '../../core/alert.ts';
 import { IncidentCorrelator } from '../../core/incidents/incidentCorrelator.ts';
 import type { Store } from '../../store/openStore.ts';
@@ -23,9 +26,12 @@ export interface AlertOutputs {
   readonly notices: () => number;
   /** Writes buffered versions to the alerts table. */
   flush(): Promise<void>;
-  /** Re-reads mute rules (ingest/serve call this on a wall-clock cadence). */
+  /**
+   * Re-reads mute rules now (with sinks configured; rejects when the read fails). The same reload
+   * also runs by itself every `sinks.muteReloadMs` until close().
+   */
   reloadMutes(): Promise<void>;
-  /** Flushes, then waits (bounded by sinks.drainTimeoutMs) for queued sink deliveries. */
+  /** Stops the mute reload, flushes, then waits (bounded by sinks.drainTimeoutMs) for queued sink deliveries. */
   close(): Promise<void>;
   readonly tableWritten: () => number;
 }
@@ -34,17 +40,35 @@ function hasSinks(c: TilewatchConfig['sinks']): boolean {
   return c.log !== null || c.webhooks.length > 0 || c.alertmanager !== null || c.kafka !== null || c.blockList !== null;
 }
 
-export async function openAlertOutputs(deps: { config: TilewatchConfig; store: Store; logger: Logger; registry?: Registry }): Promise<AlertOutputs> {
+export interface AlertOutputsDeps {
+  readonly config: TilewatchConfig;
+  readonly store: Store;
+  readonly logger: Logger;
+  /** Registers the sink metrics and `tilewatch_mute_rules` / `tilewatch_mute_reload_failures_total` here. */
+  readonly registry?: Registry;
+  /** Wall clock of the sinks and of the mute reload cadence. Default: the system clock. */
+  readonly clock?: SinkClock;
+}
+
+export async function openAlertOutputs(deps: AlertOutputsDeps): Promise<AlertOutputs> {
   const log = deps.logger.child({ component: 'alerts' });
+  const clock = deps.clock ?? systemClock;
   const table = new AlertsTableSink(deps.store);
   const mutes = createMuteRuleSet();
+  const r = deps.registry ? [deps.registry] : [];
+  const muteGauge = deps.registry ? new Gauge({ name: 'tilewatch_mute_rules', help: 'mute rules in force in this process (read from suppression_rules at start and every sinks.muteReloadMs)', registers: r }) : null;
+  const reloadFailures = deps.registry ? new Counter({ name: 'tilewatch_mute_reload_failures_total', help: 'mute rule reloads that failed (the rules already in force stay)', registers: r }) : null;
+  let inForce = -1;
   const reloadMutes = async (): Promise<void> => {
     const rs = await deps.store.client.query({
       query: `SELECT id, type, cidr, user_agent, alert_kind, image_id, expires_at, deleted FROM suppression_rules FINAL WHERE type = 'mute' AND deleted = 0`,
       format: 'JSONEachRow',
     });
-    const { invalid } = mutes.replace(await rs.json<SuppressionRule>());
+    const { invalid, size } = mutes.replace(await rs.json<SuppressionRule>());
     for (const bad of invalid) log.warn({ rule: bad.id, reason: bad.reason }, 'mute rule skipped');
+    muteGauge?.set(size);
+    if (size !== inForce) log.info({ rules: size }, 'mute rules loaded');
+    inForce = size;
   };
   // Open incidents continue across restarts: rebuilt from the latest version of each stored alert.
   const correlator = new IncidentCorrelator();
@@ -66,7 +90,31 @@ export async function openAlertOutputs(deps: { config: TilewatchConfig; store: S
       ...(deps.registry ? { registry: deps.registry } : {}),
       allowCidrs: deps.config.allowlist.cidrs,
       isMuted: mutes.isMuted,
+      ...(deps.clock ? { clock: deps.clock } : {}),
     });
+  }
+  // Mutes added (or deleted) while the process runs: re-read on a wall-clock cadence, sequentially
+  // (the next wait starts when a reload ends). A failed reload keeps the rules in force and is
+  // logged; it never stops the process. The wait does not keep the process alive.
+  const stopReload = new AbortController();
+  let reloading: Promise<void> | null = null;
+  const reloadMs = deps.config.sinks.muteReloadMs ?? DEFAULT_MUTE_RELOAD_MS;
+  if (dispatcher && reloadMs > 0) {
+    void (async () => {
+      for (;;) {
+        try {
+          await clock.sleep(reloadMs, stopReload.signal, true);
+        } catch {
+          return;
+        }
+        reloading = reloadMutes().catch((err: unknown) => {
+          reloadFailures?.inc();
+          log.warn({ err, retryInMs: reloadMs }, 'mute rules reload failed; the rules in force stay');
+        });
+        await reloading;
+        reloading = null;
+      }
+    })();
   }
   return {
     emit(version) {
@@ -87,6 +135,8 @@ export async function openAlertOutputs(deps: { config: TilewatchConfig; store: S
       if (dispatcher) await reloadMutes();
     },
     async close() {
+      stopReload.abort();
+      if (reloading) await reloading;
       await table.flush();
       if (dispatcher) {
         const r = await dispatcher.drain(deps.config.sinks.drainTimeoutMs);

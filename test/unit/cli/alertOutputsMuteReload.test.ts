@@ -1,0 +1,170 @@
+/**
+ * openAlertOutputs re-reads the mute rules on a wall-clock cadence (`sinks.muteReloadMs`, default
+ * 30 s) on an injected clock: a rule added after start mutes the next notice once the interval has
+ * passed, a failed reload is logged and counted and keeps the rules in force, close() stops the
+ * cadence, 0 turns it off. The store is a stand-in answering the two reads openAlertOutputs makes.
+ */
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, test } from 'node:test';
+import { pino } from 'pino';
+import { Registry } from 'prom-client';
+import type { SuppressionRule } from '../../../services/alerting/muteRules.ts';
+import { DEFAULT_MUTE_RELOAD_MS, parseSinksConfig, SinksConfigError } from '../../../services/alerting/sinksConfig.ts';
+import { openAlertOutputs } from '../../../services/cli/commands/alertOutputs.ts';
+import type { TilewatchConfig } from '../../../services/cli/config.ts';
+import type { Store } from '../../../services/store/openStore.ts';
+import { makeAlert } from '../../support/alerts.ts';
+import { FakeClock, flush } from '../../support/fakeClock.ts';
+
+interface Line {
+  readonly level: number;
+  readonly msg: string;
+  readonly alert?: { id: string };
+  readonly rules?: number;
+}
+
+/** A store whose `suppression_rules` read returns `rules` (or throws while `failing`); `alerts` is empty. */
+function fakeStore(): { store: Store; rules: SuppressionRule[]; reads: () => number; setFailing: (f: boolean) => void } {
+  const rules: SuppressionRule[] = [];
+  let reads = 0;
+  let failing = false;
+  const client = {
+    query: ({ query }: { query: string }) => {
+      if (query.includes('suppression_rules')) {
+        reads++;
+        if (failing) return Promise.reject(new Error('Code: 159. Timeout exceeded'));
+        return Promise.resolve({ json: () => Promise.resolve(rules.map((r) => ({ ...r }))) });
+      }
+      return Promise.resolve({ json: () => Promise.resolve([]) });
+    },
+  };
+  const store = { client, target: { kind: 'embedded', dataDir: '/nonexistent' }, description: 'fake', insertRaw: () => Promise.resolve(), close: () => Promise.resolve() } as unknown as Store;
+  return { store, rules, reads: () => reads, setFailing: (f) => void (failing = f) };
+}
+
+function setup(sinks: Record<string, unknown>) {
+  const lines: Line[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      for (const l of chunk.toString('utf8').split('\n')) if (l) lines.push(JSON.parse(l) as Line);
+      cb();
+    },
+  });
+  const logger = pino({ level: 'debug' }, stream);
+  const config = { sinks: parseSinksConfig(sinks, {}), allowlist: { cidrs: [], userAgents: [] } } as unknown as TilewatchConfig;
+  return { lines, logger, config, clock: new FakeClock(), registry: new Registry(), ...fakeStore() };
+}
+
+// Every alert here is its own actor (its own address, /24 and user agent), so each opens an incident
+// and pages; alerts in 203.0.0.0/16 match the mute rule, the others do not.
+let n = 0;
+const actor = (id: string, net: string): ReturnType<typeof makeAlert> => {
+  n++;
+  const ip = `${net}.${n}.7`;
+  return makeAlert({ id, client: { ip, ips: [ip], subnet: `${net}.${n}.0/24`, userAgent: `agent-${n}/1.0` } });
+};
+const muted = (id: string) => actor(id, '203.0');
+const other = (id: string) => actor(id, '198.51');
+const RULE: SuppressionRule = { id: 'sr-00000000000000aa', type: 'mute', cidr: '203.0.0.0/16', user_agent: '', alert_kind: '', image_id: '', expires_at: null, deleted: 0 };
+
+const noticed = (lines: readonly Line[]) => lines.filter((l) => l.msg === 'incident notice').map((l) => l.alert!.id);
+const mutedIds = (lines: readonly Line[]) => lines.filter((l) => l.msg === 'alert muted; not sent to sinks').map((l) => l.alert!.id);
+
+async function metric(registry: Registry, name: string): Promise<number> {
+  const m = (await registry.getMetricsAsJSON()).find((x) => x.name === name);
+  return m?.values.reduce((s, v) => s + v.value, 0) ?? Number.NaN;
+}
+
+describe('openAlertOutputs: mute rules reload on a cadence', () => {
+  test('a rule added after start mutes notices once muteReloadMs has passed, and not before', async () => {
+    const s = setup({ log: true, muteReloadMs: 1000 });
+    const out = await openAlertOutputs({ config: s.config, store: s.store, logger: s.logger, registry: s.registry, clock: s.clock });
+    assert.equal(s.reads(), 1, 'read once at start');
+    assert.equal(await metric(s.registry, 'tilewatch_mute_rules'), 0);
+    s.rules.push(RULE); // an analyst adds the mute (POST /api/v1/suppressions) while the process runs
+
+    await s.clock.advance(999);
+    assert.equal(s.reads(), 1, 'not re-read before the interval');
+    out.emit(muted('tw-before'));
+    await flush();
+    assert.deepEqual(noticed(s.lines), ['tw-before'], 'before the reload the rule is not known: the notice pages');
+
+    await s.clock.advance(1);
+    assert.equal(s.reads(), 2, 're-read at 1000 ms');
+    assert.equal(await metric(s.registry, 'tilewatch_mute_rules'), 1);
+    out.emit(muted('tw-after'));
+    out.emit(other('tw-other'));
+    await flush();
+    assert.deepEqual(mutedIds(s.lines), ['tw-after'], 'after the reload the matching notice is muted');
+    assert.deepEqual(noticed(s.lines), ['tw-before', 'tw-other'], 'and the unmatched one still pages');
+
+    await s.clock.advance(3000);
+    assert.equal(s.reads(), 5, 'every 1000 ms');
+    assert.equal(s.lines.filter((l) => l.msg === 'mute rules loaded').length, 2, 'logged when the count changes, not on every reload');
+    assert.deepEqual(s.clock.sleeps.slice(0, 4), [1000, 1000, 1000, 1000]);
+
+    await out.close();
+    assert.equal(s.clock.pending, 0, 'close() stops the cadence');
+    await s.clock.advance(10_000);
+    assert.equal(s.reads(), 5, 'no reload after close()');
+  });
+
+  test('a failed reload is logged (warn) and counted, keeps the rules in force, and the next one applies', async () => {
+    const s = setup({ log: true, muteReloadMs: 500 });
+    s.rules.push(RULE);
+    const out = await openAlertOutputs({ config: s.config, store: s.store, logger: s.logger, registry: s.registry, clock: s.clock });
+    s.setFailing(true);
+    await s.clock.advance(1000);
+    assert.equal(s.reads(), 3);
+    const warns = s.lines.filter((l) => l.msg === 'mute rules reload failed; the rules in force stay');
+    assert.equal(warns.length, 2);
+    assert.ok(warns.every((w) => w.level === 40), 'pino warn');
+    assert.equal(await metric(s.registry, 'tilewatch_mute_reload_failures_total'), 2);
+    out.emit(muted('tw-still-muted'));
+    await flush();
+    assert.deepEqual(mutedIds(s.lines), ['tw-still-muted'], 'the rules loaded before the failures still apply');
+
+    s.rules.length = 0; // the mute is deleted
+    s.setFailing(false);
+    await s.clock.advance(500);
+    out.emit(muted('tw-unmuted'));
+    await flush();
+    assert.deepEqual(noticed(s.lines), ['tw-unmuted'], 'a deleted mute stops muting at the next good reload');
+    assert.equal(s.clock.pending, 1, 'still on its cadence');
+    await out.close();
+    assert.equal(s.clock.pending, 0);
+  });
+
+  test('default 30 s; 0 reads once at start only; no sinks, no cadence', async () => {
+    assert.equal(DEFAULT_MUTE_RELOAD_MS, 30_000);
+    const d = setup({ log: true });
+    const out = await openAlertOutputs({ config: d.config, store: d.store, logger: d.logger, clock: d.clock });
+    await d.clock.advance(29_999);
+    assert.equal(d.reads(), 1);
+    await d.clock.advance(1);
+    assert.equal(d.reads(), 2, 'default cadence 30 s');
+    await out.close();
+
+    const off = setup({ log: true, muteReloadMs: 0 });
+    const out0 = await openAlertOutputs({ config: off.config, store: off.store, logger: off.logger, clock: off.clock });
+    assert.equal(off.clock.pending, 0);
+    assert.equal(off.reads(), 1);
+    await out0.close();
+
+    const none = setup({});
+    const outN = await openAlertOutputs({ config: none.config, store: none.store, logger: none.logger, clock: none.clock });
+    assert.equal(none.clock.pending, 0);
+    assert.equal(none.reads(), 0, 'mutes only matter to sinks');
+    await outN.close();
+  });
+
+  test('sinks.muteReloadMs: an integer from 0 to one day, named in the error', () => {
+    assert.equal(parseSinksConfig({}, {}).muteReloadMs, undefined, 'absent: the default applies where rules are loaded');
+    assert.equal(parseSinksConfig({ muteReloadMs: 5000 }, {}).muteReloadMs, 5000);
+    assert.equal(parseSinksConfig({ muteReloadMs: 0 }, {}).muteReloadMs, 0);
+    for (const bad of [-1, 1.5, '30000', null, 86_400_001]) {
+      assert.throws(() => parseSinksConfig({ muteReloadMs: bad }, {}), (e: unknown) => e instanceof SinksConfigError && /^sinks\.muteReloadMs: must be an integer from 0 to 86400000/.test(e.message), String(bad));
+    }
+  });
+});
