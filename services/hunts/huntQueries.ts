@@ -7,6 +7,13 @@
  * power of two) the tiles of a pyramid partition the image, so the summed area of a client's distinct
  * rectangles over the image's area is its coverage there (IIIF regions that overlap are capped at 1).
  * Image sizes come from the `images` table, else from the extents of every request in the window.
+ *
+ * Band has one meaning everywhere (the detector's cells, the incident queries, these hunts):
+ * band = round(log2(1/scale)), 0 = full resolution, 1 = half, 2 = quarter …; larger is coarser, and a
+ * band b reveals the image at scale 2^-b (long edge × 2^-b, pixels × 4^-b). No table stores a band:
+ * it is computed here from the stored `scale` column. Unlike the incident queries (services/incidents/
+ * bands.ts), the hunts do not clamp it to 0..MAX_BAND: an upscaled request (scale > 1) keeps its
+ * negative band, as it always has in the hunts.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { parseCidr } from '../core/logformat/cidr.ts';
@@ -80,7 +87,7 @@ img_cat AS (
   FROM images GROUP BY image_id
 ),
 req AS (
-  SELECT ts, client, user_agent, referer, image_id, level, toInt8(round(log2(greatest(scale, 1e-6)))) AS band, rect_x, rect_y, rect_w, rect_h,
+  SELECT ts, client, user_agent, referer, image_id, level, toInt8(round(-log2(greatest(scale, 1e-6)))) AS band, rect_x, rect_y, rect_w, rect_h,
          toUInt64(rect_w) * rect_h AS area
   FROM tile_requests
   WHERE ts >= {from:DateTime64(3, 'UTC')} AND ts < {to:DateTime64(3, 'UTC')}
@@ -97,9 +104,9 @@ img AS (
   LEFT JOIN img_cat AS c ON c.image_id = l.image_id
 ),
 prot AS (
-  SELECT r.*, i.w AS w, i.h AS h, i.od AS od, greatest(i.w, i.h) * pow(2, r.band) AS edge
+  SELECT r.*, i.w AS w, i.h AS h, i.od AS od, greatest(i.w, i.h) * pow(2, -r.band) AS edge
   FROM req AS r INNER JOIN img AS i ON i.image_id = r.image_id
-  WHERE r.band >= {protectedBand:Int8} AND greatest(i.w, i.h) * pow(2, r.band) > i.od AND i.w > 0 AND i.h > 0
+  WHERE r.band <= {protectedBand:Int8} AND greatest(i.w, i.h) * pow(2, -r.band) > i.od AND i.w > 0 AND i.h > 0
 )`;
 }
 
@@ -113,7 +120,10 @@ function baseParams(w: HuntWindow, ex: HuntExclusions, p: HuntParams): Record<st
     allowHi: hi,
     allowUa: [...ex.userAgentPatterns],
     openData: p.openDataLongEdge,
-    protectedBand: Math.round(Math.log2(p.protectedScale)),
+    // Coarsest protected band (bands 0 … this are high resolution): protectedScale 0.5 → 1. Written
+    // −round(log2(s)), not round(log2(1/s)), so a scale exactly between two bands still resolves to
+    // the finer one as before; `0 −` keeps a negative zero out of the parameter.
+    protectedBand: 0 - Math.round(Math.log2(p.protectedScale)),
   };
 }
 
@@ -197,7 +207,7 @@ rects AS (
   GROUP BY client, image_id, band, rect_x, rect_y, rect_w, rect_h
 )
 SELECT IPv6NumToString(client) AS client, image_id AS imageId, band, least(1, sum(area) / (any(w) * any(h))) AS coverage,
-       any(edge) AS longEdge, coverage * any(w) * any(h) * pow(4, band) AS revealedPixels, sum(n) AS requests
+       any(edge) AS longEdge, coverage * any(w) * any(h) * pow(4, -band) AS revealedPixels, sum(n) AS requests
 FROM rects GROUP BY client, image_id, band`;
   const out = await rows<Record<string, unknown>>(client, q, { ...baseParams(w, ex, p), clients: [...clients] });
   return out.map((r) => ({
@@ -244,7 +254,7 @@ rects AS (
 SELECT image_id AS imageId, band, grp AS group, arrayMap(c -> IPv6NumToString(c), groupUniqArrayArray(cl)) AS members,
        least(1, sum(area) / (any(w) * any(h))) AS unionCoverage,
        sum(area * length(cl)) / sum(area) AS overlap, any(edge) AS longEdge,
-       unionCoverage * any(w) * any(h) * pow(4, band) AS unionPixels
+       unionCoverage * any(w) * any(h) * pow(4, -band) AS unionPixels
 FROM rects GROUP BY image_id, band, grp
 HAVING length(members) >= {minMembers:UInt32} AND unionCoverage >= {minUnion:Float64}`;
   const out = await rows<Record<string, unknown>>(client, q, { ...baseParams(w, ex, p), minMembers: gates.minMembers, minUnion: gates.minUnionCoverage });
@@ -284,7 +294,7 @@ deep AS (
   ) GROUP BY client, image_id
 )
 SELECT IPv6NumToString(m.client) AS client, m.image_id AS imageId, min(toString(m.user_agent)) AS userAgent,
-       countIf(m.band >= {protectedBand:Int8}) / count() AS deepFraction, greatest(max(m.band) - min(m.band), max(m.level) - min(m.level)) AS bandSpan,
+       countIf(m.band <= {protectedBand:Int8}) / count() AS deepFraction, greatest(max(m.band) - min(m.band), max(m.level) - min(m.level)) AS bandSpan,
        any(d.covered) AS coveredArea, count() AS requests, toUnixTimestamp64Milli(min(m.ts)) AS firstTs, toUnixTimestamp64Milli(max(m.ts)) AS lastTs
 FROM mine AS m LEFT JOIN deep AS d ON d.client = m.client AND d.image_id = m.image_id
 GROUP BY m.client, m.image_id`;

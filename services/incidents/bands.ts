@@ -4,6 +4,8 @@
  * cells of CELL_PX·2^b full-resolution pixels (CELL_PX output pixels each), and a request reveals
  * the cells whose centre lies in its full-resolution rectangle. This is the detector's IIIF grid
  * (services/core/detect/cells.ts), applied to every protocol through the stored rect and scale.
+ * Band 0 is full resolution, larger is coarser: the meaning the hunts use too (core/hunts/findings.ts
+ * `bandOfScale`, services/hunts/huntQueries.ts). No table stores a band; it comes from `scale`.
  */
 import { CELL_PX } from '../core/detect/cells.ts';
 
@@ -23,6 +25,11 @@ export interface BandGrid {
   readonly cells: number;
   /** Long edge (px) of the image reconstructed at this band. */
   readonly longEdge: number;
+}
+
+/** Band of a scale: round(log2(1/scale)) clamped to 0..MAX_BAND (the SQL below computes the same). */
+export function bandOfScale(scale: number): number {
+  return Math.min(MAX_BAND, Math.max(0, Math.round(-Math.log2(scale))));
 }
 
 export function bandGrid(width: number, height: number, band: number): BandGrid {

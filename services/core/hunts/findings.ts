@@ -33,6 +33,24 @@ export function magnitudeOf(x: { readonly images: readonly AlertImage[]; readonl
   return x.images.length * 10_000 + x.client.ips.length * 100 + x.images.reduce((s, i) => s + Math.floor(i.coverage * 10), 0);
 }
 
+// ---------------------------------------------------------------- resolution bands
+
+/**
+ * Resolution band of a scale (output px per full-resolution px): band = round(log2(1/scale)), so
+ * 0 is full resolution, 1 half, 2 a quarter …, larger is coarser — the meaning of the detector's
+ * cells (core/detect/cells.ts) and of the incident queries (incidents/bands.ts). The hunts' SQL
+ * (services/hunts/huntQueries.ts) computes the `band` of every row below this way, without clamping:
+ * an upscaled request (scale > 1) has a negative band.
+ */
+export function bandOfScale(scale: number): number {
+  return Math.round(-Math.log2(scale)) + 0; // + 0: no negative zero
+}
+
+/** Scale of a band: 2^-band (band 0 → 1, band 1 → 0.5). What an alert's image `scale` says. */
+export function scaleOfBand(band: number): number {
+  return 2 ** -band;
+}
+
 // ---------------------------------------------------------------- rows measured by the queries
 
 export interface SlowClientRow {
@@ -52,6 +70,7 @@ export interface SlowClientRow {
 export interface ClientImageCoverageRow {
   readonly client: string;
   readonly imageId: string;
+  /** Resolution band (bandOfScale: 0 = full resolution, 1 = half …). */
   readonly band: number;
   readonly coverage: number;
   readonly longEdge: number;
@@ -61,6 +80,7 @@ export interface ClientImageCoverageRow {
 
 export interface CampaignCandidateRow {
   readonly imageId: string;
+  /** Resolution band (bandOfScale: 0 = full resolution, 1 = half …). */
   readonly band: number;
   /** 'net:<cidr>' (shared /24 or /48) or 'ua:<user agent>'. */
   readonly group: string;
@@ -85,6 +105,7 @@ export interface CampaignMemberRow {
 
 export interface ImageExposureRow {
   readonly imageId: string;
+  /** Resolution band (bandOfScale: 0 = full resolution, 1 = half …). */
   readonly band: number;
   readonly unionCoverage: number;
   /** Full-resolution pixels of the image (width × height). */
@@ -245,7 +266,7 @@ export function lowAndSlowFindings(
       client: { ip: r.client, ips: [r.client], userAgent: r.userAgent, subnet: subnetOf(r.client) },
       firstSeen: r.firstTs,
       lastSeen: r.lastTs,
-      images: images.slice(0, 20).map((i) => ({ id: i.imageId, protocol: '', coverage: round3(i.coverage), scale: 2 ** i.band, longEdge: Math.round(i.longEdge), requests: i.requests })),
+      images: images.slice(0, 20).map((i) => ({ id: i.imageId, protocol: '', coverage: round3(i.coverage), scale: scaleOfBand(i.band), longEdge: Math.round(i.longEdge), requests: i.requests })),
       reasons,
     });
   }
@@ -363,7 +384,7 @@ export function campaignFindings(
       images: hits
         .sort((a, b) => b.row.unionPixels - a.row.unionPixels)
         .slice(0, 20)
-        .map((h) => ({ id: h.row.imageId, protocol: '', coverage: round3(h.row.unionCoverage), scale: 2 ** h.row.band, longEdge: Math.round(h.row.longEdge), requests: 0 })),
+        .map((h) => ({ id: h.row.imageId, protocol: '', coverage: round3(h.row.unionCoverage), scale: scaleOfBand(h.row.band), longEdge: Math.round(h.row.longEdge), requests: 0 })),
       reasons,
     });
   }
@@ -416,7 +437,7 @@ export function imageExposureFindings(rows: readonly ImageExposureRow[], contrib
       client: { ip: ips[0]!, ips, userAgent: uas.length === 1 ? uas[0]! : `${uas.length} user agents`, subnet: '' },
       firstSeen: r.firstTs,
       lastSeen: r.lastTs,
-      images: [{ id: r.imageId, protocol: '', coverage: round3(r.unionCoverage), scale: 2 ** r.band, longEdge: Math.round(r.longEdge), requests: 0 }],
+      images: [{ id: r.imageId, protocol: '', coverage: round3(r.unionCoverage), scale: scaleOfBand(r.band), longEdge: Math.round(r.longEdge), requests: 0 }],
       reasons: [
         {
           signal: 'image-exposure',

@@ -12,7 +12,10 @@ export interface HuntConfig {
   readonly everyMs: number;
   /** Stored rows may arrive this late (event time) relative to the newest stored row before a window is hunted. Default 2 min. */
   readonly latenessMs: number;
-  /** A band counts as high resolution when its scale is ≥ this (same meaning as the detector's protectedScale). Default 0.5. */
+  /**
+   * A band counts as high resolution when its scale is ≥ this (same meaning as the detector's
+   * protectedScale): bands 0 … round(log2(1/protectedScale)), band 0 being full resolution. Default 0.5 (bands 0 and 1).
+   */
   readonly protectedScale: number;
   /** Long edge published openly when neither the catalogue nor config says otherwise (detector's openDataLongEdge). Default 2048. */
   readonly openDataLongEdge: number;
