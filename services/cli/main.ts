@@ -91,6 +91,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         .option('--trusted-proxy <cidr>', 'honour X-Forwarded-For from this proxy CIDR (repeatable)', collect)
         .option('--allow-cidr <cidr>', 'never score clients in this CIDR (repeatable)', collect)
         .option('--catalog <file>', 'image catalogue (as for replay)')
+        .addOption(new Option('--client-key <key>', 'group requests by (as for replay)').choices(['ip', 'ip+ua']))
         .option('--max-batch-rows <n>', 'store a partition batch at this many rows', (v) => positiveInt(v, '--max-batch-rows'), 10_000)
         .option('--max-batch-ms <ms>', '… or when its first row is this old', (v) => positiveInt(v, '--max-batch-ms'), 1000)
         .option('--session-timeout-ms <ms>', 'consumer group session timeout', (v) => positiveInt(v, '--session-timeout-ms'), 30_000)

@@ -2,7 +2,7 @@ import { median, medianAbsoluteDeviation } from 'simple-statistics';
 import type { Alert, AlertImage, AlertKind, Severity } from '../core/alert.ts';
 import { SEVERITIES, alertId } from '../core/alert.ts';
 import { newClientState, observe, type ClientState, type DetectorEvent } from '../core/detect/clientState.ts';
-import type { DetectorConfig } from '../core/detect/detectorConfig.ts';
+import { clientKeyOf, type DetectorConfig } from '../core/detect/detectorConfig.ts';
 import { measure, type GeometryLookup, type OpenDataLookup, type VolumeBaseline } from '../core/detect/features.ts';
 import { scoreFullDownloads, scoreHarvest, type Verdict } from '../core/detect/score.ts';
 import { subnetOf } from '../core/logformat/cidr.ts';
@@ -68,7 +68,7 @@ export class StreamingDetector {
   push(ev: DetectorEvent): void {
     if (ev.ts > this.watermark) this.advance(ev.ts);
     if (this.opts.isAllowed?.(ev.ip, ev.userAgent)) return;
-    const key = this.cfg.clientKey === 'ip' ? ev.ip : `${ev.ip}|${ev.userAgent}`;
+    const key = clientKeyOf(this.cfg.clientKey, ev);
     let state = this.clients.get(key);
     if (!state) {
       if (this.clients.size >= this.cfg.maxClients) this.evictLeastRecent(ev.ts);

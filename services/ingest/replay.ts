@@ -6,13 +6,13 @@ import type { ImageGeometry, Protocol } from '../core/types.ts';
 import { StreamingDetector, type DetectorStats } from '../detector/streamingDetector.ts';
 import { BatchWriter, storedRanges } from '../store/batchWriter.ts';
 import type { Store } from '../store/openStore.ts';
-import { writeDeadLetterRow, writeTileRequestRow } from '../store/tileRequestRows.ts';
 import { TsvBuffer } from '../store/tsvBuffer.ts';
 import type { HuntSchedule } from '../hunts/huntRunner.ts';
 import type { InputLimits } from '../core/validate/inputLimits.ts';
 import type { Catalog } from './catalog.ts';
 import { openLineSource, storedLinesOf, type LineSource, type ReadFailure } from './lineReader.ts';
-import { createNormalizer, detectorEvent, type Normalizer } from './normalizer.ts';
+import { createNormalizer, type Normalizer } from './normalizer.ts';
+import { processLine, type LineStep } from './processLine.ts';
 
 export interface ReplayOptions {
   /** Paths in the order to replay; '-' is stdin. */
@@ -102,7 +102,6 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     await writer.drain();
     for (const end of windowEnds) await opts.hunts.run(end);
   };
-  const clientKeyOf = opts.detector.clientKey === 'ip' ? (ip: string) => ip : (ip: string, ua: string) => `${ip}|${ua}`;
 
   for (let inputIndex = 0; inputIndex < opts.inputs.length; inputIndex++) {
     const name = opts.inputs[inputIndex]!;
@@ -141,7 +140,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
         opts.onFormat?.(parser);
         normalizer = createNormalizer({ parse: parser.parse, recognise: opts.recognise, catalog: opts.catalog, ...(opts.limits ? { limits: opts.limits } : {}), now });
       }
-      const norm = normalizer;
+      const step: LineStep = { normalizer, clientKey: opts.detector.clientKey, rows, dead, now };
       for (let i = 0; i < chunk.lines.length; i++) {
         const lineNo = chunk.firstLine + i;
         const line = chunk.lines[i]!;
@@ -161,25 +160,18 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
         if (line.length === 0 || line.trim().length === 0) {
           blankLines++;
         } else {
-          const n = norm.normalize(line);
-          if (!n.ok) {
-            if (!stored) {
-              writeDeadLetterRow(dead, now(), lineage, n.reason, line);
-              deadLetters++;
-              if (batchFirst === 0) batchFirst = lineNo;
-              batchLast = lineNo;
-            }
-          } else {
-            const rec = n.record;
-            if (rec.ts < tFrom) tFrom = rec.ts;
-            if (rec.ts > tTo) tTo = rec.ts;
-            opts.hunts?.schedule.observe(rec.ts);
-            if (!stored) {
-              writeTileRequestRow(rows, rec, n.request, lineage, clientKeyOf(rec.ip, rec.userAgent));
-              if (batchFirst === 0) batchFirst = lineNo;
-              batchLast = lineNo;
-            }
-            detector.push(detectorEvent(n, lineage));
+          const p = processLine(step, line, lineage, !stored, !stored);
+          if (!stored) {
+            if (!p.ok) deadLetters++;
+            if (batchFirst === 0) batchFirst = lineNo;
+            batchLast = lineNo;
+          }
+          if (p.ok) {
+            const ts = p.record.ts;
+            if (ts < tFrom) tFrom = ts;
+            if (ts > tTo) tTo = ts;
+            opts.hunts?.schedule.observe(ts);
+            detector.push(p.event);
           }
         }
         if (lineNo % batchLines === 0) {

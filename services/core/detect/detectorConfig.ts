@@ -74,3 +74,8 @@ export const DEFAULT_DETECTOR_CONFIG: DetectorConfig = Object.freeze({
   evaluateEveryTiles: 25,
   evaluateEveryMs: 60_000,
 });
+
+/** The key a client is judged and stored under: its address, or `address|user agent` (`clientKey: 'ip+ua'`). */
+export function clientKeyOf(mode: DetectorConfig['clientKey'], client: { readonly ip: string; readonly userAgent: string }): string {
+  return mode === 'ip' ? client.ip : `${client.ip}|${client.userAgent}`;
+}

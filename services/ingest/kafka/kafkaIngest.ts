@@ -12,11 +12,12 @@ import type { Metrics } from '../../observability/metrics.ts';
 import { isRetryableStoreError } from '../../store/batchWriter.ts';
 import { dedupSettings, insertBisecting, rejectedRowsAsDeadLetters } from '../../store/insertBisecting.ts';
 import type { Store } from '../../store/openStore.ts';
-import { DEAD_LETTER_COLUMNS, TILE_REQUEST_COLUMNS, writeDeadLetterRow, writeTileRequestRow } from '../../store/tileRequestRows.ts';
+import { DEAD_LETTER_COLUMNS, TILE_REQUEST_COLUMNS, writeDeadLetterRow } from '../../store/tileRequestRows.ts';
 import { TsvBuffer } from '../../store/tsvBuffer.ts';
 import type { Catalog } from '../catalog.ts';
 import type { InputLimits } from '../../core/validate/inputLimits.ts';
-import { createNormalizer, detectorEvent, type Normalized, type Normalizer } from '../normalizer.ts';
+import { createNormalizer, type Normalizer } from '../normalizer.ts';
+import { processLine, type LineStep } from '../processLine.ts';
 import type { BatchControl, ConsumedBatch, KafkaConsumer, TopicPartition } from './consumer.ts';
 import { decodeMessage } from './decodeMessage.ts';
 import type { MessageProducer, ProducedMessage } from './producer.ts';
@@ -102,6 +103,7 @@ export class KafkaIngest {
   private readonly partitions = new Map<number, PartitionState>();
   private readonly detector: StreamingDetector;
   private normalizer: Normalizer | null = null;
+  private step: LineStep | null = null;
   private readonly parseJson: LineParser;
   /** While detector state is being restored, alerts are held here and only newer versions are emitted. */
   private restoring: Alert[] | null = null;
@@ -290,6 +292,12 @@ export class KafkaIngest {
     return this.normalizer;
   }
 
+  /** The line step of this topic (processLine.ts), built with the normalizer on the first message. */
+  private lineStep(sample: readonly string[]): LineStep {
+    if (this.step === null) this.step = { normalizer: this.ensureNormalizer(sample), clientKey: this.opts.detector.clientKey, rows: this.rows, dead: this.dead, now: this.now };
+    return this.step;
+  }
+
   private async consume(batch: ConsumedBatch, control: BatchControl): Promise<void> {
     if (batch.topic !== this.opts.topic || this.stopping || this.crashed) return;
     let ps = this.partitions.get(batch.partition);
@@ -298,7 +306,6 @@ export class KafkaIngest {
       ps = this.partitions.get(batch.partition)!;
     }
     const m = this.opts.metrics;
-    const clientKeyUa = this.opts.detector.clientKey === 'ip+ua';
     let consumed = 0;
     for (const msg of batch.messages) {
       if (control.isStale()) break;
@@ -321,27 +328,21 @@ export class KafkaIngest {
         this.stats.skippedStored++;
         continue;
       }
-      const norm = this.ensureNormalizer(decoded.lines);
+      const step = this.lineStep(decoded.lines);
+      const newData = offset > ps.storedData;
+      const newDead = offset > ps.storedDead;
       for (const line of decoded.lines) {
-        let n: Normalized;
-        if (decoded.json) {
-          const parsed = this.parseJson(line);
-          n = parsed.ok ? norm.normalizeRecord(parsed.record) : parsed;
-        } else {
-          n = norm.normalize(line);
-        }
-        if (!n.ok) {
-          this.deadLetter(ps, lineage, n.reason, line, msg.key, offset);
+        const p = processLine(step, line, lineage, this.storeRequests && newData, newDead, decoded.json ? this.parseJson(line) : undefined);
+        if (!p.ok) {
+          if (newDead) this.publishDeadLetter(lineage, p.reason, line, msg.key, offset);
           continue;
         }
-        if (offset <= ps.storedData) continue;
-        const rec = n.record;
-        const key = clientKeyUa ? `${rec.ip}|${rec.userAgent}` : rec.ip;
-        if (this.storeRequests) writeTileRequestRow(this.rows, rec, n.request, lineage, key);
+        if (!newData) continue;
+        const rec = p.record;
         if (this.opts.republish) {
-          this.republished.push({ key, value: republishValue(rec, this.opts.topic, batch.partition, offset) });
+          this.republished.push({ key: p.clientKey, value: republishValue(rec, this.opts.topic, batch.partition, offset) });
         }
-        if (this.detect) this.detector.push(detectorEvent(n, lineage));
+        if (this.detect) this.detector.push(p.event);
         if (rec.ts > this.lastEventTs) this.lastEventTs = rec.ts;
       }
     }
@@ -354,9 +355,15 @@ export class KafkaIngest {
     await control.heartbeat();
   }
 
-  private deadLetter(ps: PartitionState, lineage: Lineage, reason: string, raw: string | Buffer, key: Buffer | null, offset: number): void {
+  /** A message that yields no lines (undecodable): its dead letter, and its copy to the dead-letter topic. */
+  private deadLetter(ps: PartitionState, lineage: Lineage, reason: string, raw: Buffer, key: Buffer | null, offset: number): void {
     if (offset <= ps.storedDead) return;
-    writeDeadLetterRow(this.dead, this.now(), lineage, reason, typeof raw === 'string' ? raw : raw.toString('latin1'));
+    writeDeadLetterRow(this.dead, this.now(), lineage, reason, raw.toString('latin1'));
+    this.publishDeadLetter(lineage, reason, raw, key, offset);
+  }
+
+  /** The dead-letter topic's copy of a dead letter (when one is configured). */
+  private publishDeadLetter(lineage: Lineage, reason: string, raw: string | Buffer, key: Buffer | null, offset: number): void {
     if (this.opts.deadLetterTopic) {
       this.deadLetterMessages.push({
         // The source message's key, else its partition: a partition's dead letters stay in order.
