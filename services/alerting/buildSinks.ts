@@ -1,8 +1,8 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import type { Alert } from '../core/alert.ts';
-import { createKafkajsProducer } from '../ingest/kafka/kafkajsProducer.ts';
-import type { MessageProducer, ProducerSettings } from '../ingest/kafka/producer.ts';
+import { createKafkajsProducer } from '../kafka/kafkajsProducer.ts';
+import type { MessageProducer, ProducerSettings } from '../kafka/producer.ts';
 import { createAlertmanagerSink } from './alertmanagerSink.ts';
 import { createBlockListSink } from './blockListSink.ts';
 import { systemClock, type SinkClock } from './clock.ts';

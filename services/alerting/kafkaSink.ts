@@ -1,5 +1,5 @@
 import type { Alert } from '../core/alert.ts';
-import type { MessageProducer, ProducedMessage } from '../ingest/kafka/producer.ts';
+import type { MessageProducer, ProducedMessage } from '../kafka/producer.ts';
 import { noticeOf } from './incidentNotice.ts';
 import type { AlertSink } from './sink.ts';
 

@@ -14,7 +14,7 @@ import type { KafkaMessage } from 'kafkajs';
 import { loadConfig, createAllowlist } from '../../services/cli/config.ts';
 import { emptyCatalog } from '../../services/ingest/catalog.ts';
 import { KafkaIngest } from '../../services/ingest/kafka/kafkaIngest.ts';
-import { createKafkajsConsumer } from '../../services/ingest/kafka/kafkajsConsumer.ts';
+import { createKafkajsConsumer } from '../../services/kafka/kafkajsConsumer.ts';
 import { createMetrics } from '../../services/observability/metrics.ts';
 import { migrate } from '../../services/store/migrate.ts';
 import { openStore } from '../../services/store/openStore.ts';

@@ -11,7 +11,7 @@ import { pino } from 'pino';
 import { createSinkDispatcher } from '../../services/alerting/dispatcher.ts';
 import { createKafkaSink } from '../../services/alerting/kafkaSink.ts';
 import type { Alert, Severity } from '../../services/core/alert.ts';
-import { createKafkajsProducer } from '../../services/ingest/kafka/kafkajsProducer.ts';
+import { createKafkajsProducer } from '../../services/kafka/kafkajsProducer.ts';
 import { makeAlert } from '../support/alerts.ts';
 import { kafkaClient, startCluster, stopCluster, waitFor } from '../support/kafka.ts';
 

@@ -7,10 +7,11 @@ import { startApiServer, type RunningServer } from '../../api/server.ts';
 import { parseListen } from './api.ts';
 import { emptyCatalog, loadCatalog } from '../../ingest/catalog.ts';
 import { KafkaIngest } from '../../ingest/kafka/kafkaIngest.ts';
-import type { KafkaConnection } from '../../ingest/kafka/consumer.ts';
-import { createKafkajsConsumer } from '../../ingest/kafka/kafkajsConsumer.ts';
-import { createKafkajsProducer } from '../../ingest/kafka/kafkajsProducer.ts';
-import type { MessageProducer } from '../../ingest/kafka/producer.ts';
+import type { KafkaConnection } from '../../kafka/consumer.ts';
+import { createKafkajsConsumer } from '../../kafka/kafkajsConsumer.ts';
+import { createKafkajsProducer } from '../../kafka/kafkajsProducer.ts';
+import type { MessageProducer } from '../../kafka/producer.ts';
+import { mockSafeRoundRobin } from '../../dev/mockSafeAssigner.ts';
 import { buildOpsApp } from '../../observability/httpServer.ts';
 import { createMetrics } from '../../observability/metrics.ts';
 import { UsageError, EXIT } from '../exitCodes.ts';
@@ -124,9 +125,10 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
       fromBeginning: !flags.fromLatest,
       sessionTimeoutMs: flags.sessionTimeoutMs,
       fetch: { maxWaitTimeInMs: flags.fetchMaxWaitMs },
-      assigner: flags.partitionAssigner,
     },
     logger,
+    // Dev only: librdkafka's mock cluster with several members in a group (services/dev/mockSafeAssigner.ts).
+    flags.partitionAssigner === 'mock-safe' ? { partitionAssigner: mockSafeRoundRobin() } : {},
   );
   // One producer for the dead-letter and re-publish topics, when either is asked for.
   let producer: MessageProducer | null = null;

@@ -18,9 +18,9 @@ import type { Catalog } from '../catalog.ts';
 import type { InputLimits } from '../../core/validate/inputLimits.ts';
 import { createNormalizer, type Normalizer } from '../normalizer.ts';
 import { processLine, type LineStep } from '../processLine.ts';
-import type { BatchControl, ConsumedBatch, KafkaConsumer, TopicPartition } from './consumer.ts';
+import type { BatchControl, ConsumedBatch, KafkaConsumer, TopicPartition } from '../../kafka/consumer.ts';
 import { decodeMessage } from './decodeMessage.ts';
-import type { MessageProducer, ProducedMessage } from './producer.ts';
+import type { MessageProducer, ProducedMessage } from '../../kafka/producer.ts';
 import { restoreDetector } from './restoreDetector.ts';
 
 /** How far a due batch may grow while the previous one is still being stored (× maxBatchRows). */

@@ -6,7 +6,7 @@ import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { buildSinks } from '../../../services/alerting/buildSinks.ts';
 import { parseSinksConfig, SinksConfigError } from '../../../services/alerting/sinksConfig.ts';
-import type { MessageProducer, ProducedMessage, ProducerSettings } from '../../../services/ingest/kafka/producer.ts';
+import type { MessageProducer, ProducedMessage, ProducerSettings } from '../../../services/kafka/producer.ts';
 import { makeAlert } from '../../support/alerts.ts';
 import { FakeClock, flush } from '../../support/fakeClock.ts';
 

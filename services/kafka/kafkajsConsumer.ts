@@ -1,6 +1,5 @@
-import { Kafka, PartitionAssigners, logLevel, type Consumer, type LogEntry, type SASLOptions } from 'kafkajs';
+import { Kafka, PartitionAssigners, logLevel, type Consumer, type LogEntry, type PartitionAssigner, type SASLOptions } from 'kafkajs';
 import type { Logger } from 'pino';
-import { mockSafeRoundRobin } from '../../dev/mockSafeAssigner.ts';
 import type { ConsumerHandlers, KafkaConnection, KafkaConsumer, KafkaSettings } from './consumer.ts';
 
 /** A kafkajs client for these connection settings, its own logs routed to pino (shared with kafkajsProducer.ts). */
@@ -30,11 +29,20 @@ export function createKafkajsClient(
   });
 }
 
+/** kafkajs-only choices, made by the composition root. */
+export interface KafkajsConsumerOptions {
+  /**
+   * Partition assigner (a kafkajs assigner factory). Default: kafkajs' round robin. The CLI passes
+   * its dev-only mock-safe assigner for `--partition-assigner mock-safe` (librdkafka's mock cluster).
+   */
+  readonly partitionAssigner?: PartitionAssigner;
+}
+
 /**
  * KafkaConsumer over kafkajs: eachBatch, no auto-commit, one partition batch at a time (the
  * handler's await is the backpressure).
  */
-export function createKafkajsConsumer(settings: KafkaSettings, logger: Logger): KafkaConsumer {
+export function createKafkajsConsumer(settings: KafkaSettings, logger: Logger, options: KafkajsConsumerOptions = {}): KafkaConsumer {
   const kafka = createKafkajsClient(settings, logger);
   const fetch = { maxBytes: 16 << 20, maxBytesPerPartition: 4 << 20, maxWaitTimeInMs: 250, ...settings.fetch };
   let consumer: Consumer | null = null;
@@ -51,8 +59,7 @@ export function createKafkajsConsumer(settings: KafkaSettings, logger: Logger): 
         // An idle fetch returns after this long: it bounds how late a caught-up consumer sees a new message.
         maxWaitTimeInMs: fetch.maxWaitTimeInMs,
         retry: { retries: 8 },
-        // The mock-safe assigner is for librdkafka's mock cluster only (services/dev/mockSafeAssigner.ts).
-        partitionAssigners: [settings.assigner === 'mock-safe' ? mockSafeRoundRobin() : PartitionAssigners.roundRobin],
+        partitionAssigners: [options.partitionAssigner ?? PartitionAssigners.roundRobin],
       });
       consumer = c;
       c.on(c.events.REBALANCING, () => handlers.onRebalancing());
@@ -85,9 +92,6 @@ export function createKafkajsConsumer(settings: KafkaSettings, logger: Logger): 
     async commit(offsets) {
       if (!consumer || offsets.length === 0) return;
       await consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
-    },
-    seek(tp, offset) {
-      consumer?.seek({ topic: tp.topic, partition: tp.partition, offset });
     },
     async stop() {
       if (!consumer) return;

@@ -2,6 +2,8 @@
  * The one seam between tilewatch and a Kafka client library. kafkajs is in maintenance mode upstream:
  * everything Kafka-specific the pipeline needs is this interface, implemented in kafkajsConsumer.ts,
  * so a maintained client (e.g. @platformatic/kafka) can replace it without touching the pipeline.
+ * Re-delivered messages are skipped by the pipeline (ClickHouse is the offset store), so the seam
+ * needs no seek.
  */
 
 export interface ConsumedMessage {
@@ -48,8 +50,6 @@ export interface KafkaConsumer {
   start(handlers: ConsumerHandlers): Promise<void>;
   /** Commits `offset` = next offset to read, per partition. Only offsets of stored data are committed. */
   commit(offsets: ReadonlyArray<TopicPartition & { readonly offset: string }>): Promise<void>;
-  /** Moves the read position of an assigned partition (used to skip what ClickHouse already holds). */
-  seek(tp: TopicPartition, offset: string): void;
   /** Stops fetching, waits for the batch in progress, leaves the group. */
   stop(): Promise<void>;
 }
@@ -70,6 +70,4 @@ export interface KafkaSettings extends KafkaConnection {
   readonly sessionTimeoutMs: number;
   /** Fetch sizing; defaults: 16 MiB per fetch, 4 MiB per partition, idle fetches answered after 250 ms. */
   readonly fetch?: { readonly maxBytes?: number; readonly maxBytesPerPartition?: number; readonly maxWaitTimeInMs?: number };
-  /** Partition assignment: kafkajs' round robin, or 'mock-safe' (dev only: librdkafka's mock cluster with several members). */
-  readonly assigner?: 'round-robin' | 'mock-safe';
 }
