@@ -13,14 +13,10 @@
  */
 import assert from 'node:assert/strict';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import pino from 'pino';
 import { chromium } from 'playwright-core';
-import { systemClock } from '../../services/alerting/clock.ts';
-import { createWebhookVerifier } from '../../services/alerting/webhookSignature.ts';
 import { DEFAULT_API_CONFIG } from '../../services/api/apiConfig.ts';
 import { startApiServer } from '../../services/api/server.ts';
 import type { Alert } from '../../services/core/alert.ts';
@@ -28,6 +24,7 @@ import { createToken } from '../../services/incidents/tokens.ts';
 import { createSimulation, RANGES } from '../../services/sim/index.ts';
 import { openStore } from '../../services/store/openStore.ts';
 import { runCliOk, tempDir } from '../support/cli.ts';
+import { verifiedReceiver } from '../support/webhookReceiver.ts';
 
 const SECRET_ENV = 'TW_TEST_CHAIN_WEBHOOK_SECRET';
 const SECRET = 'whsec-chain-0123456789';
@@ -56,25 +53,9 @@ test('incidents end to end: replay with hunts → incidents → webhook → API 
   const threats = labels.filter((l) => l.class === 'threat');
   assert.deepEqual(threats.map((l) => l.kind).sort(), ['distributed-subnet', 'distributed-subnet', 'raster-1s']);
 
-  // The webhook receiver: verifies like a real one, keeps what it accepted.
-  const verifier = createWebhookVerifier({ secret: SECRET, clock: systemClock, toleranceSec: 300 });
-  const received: Alert[] = [];
-  const rejected: string[] = [];
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const v = verifier.verify(req.headers, body);
-      if (!v.ok) rejected.push(v.reason);
-      else received.push(JSON.parse(body) as Alert);
-      res.writeHead(v.ok ? 200 : 401).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const hook = await verifiedReceiver(t, SECRET);
   const config = join(dir, 'tilewatch.json');
-  writeFileSync(config, JSON.stringify({ sinks: { webhooks: [{ url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hook`, secretEnv: SECRET_ENV }] } }));
+  writeFileSync(config, JSON.stringify({ sinks: { webhooks: [{ url: hook.url, secretEnv: SECRET_ENV }] } }));
   process.env[SECRET_ENV] = SECRET; // the CLI child inherits it
   t.after(() => delete process.env[SECRET_ENV]);
 
@@ -107,9 +88,9 @@ test('incidents end to end: replay with hunts → incidents → webhook → API 
 
   // ---- what reached the sink: exactly the versions carrying a notice, one page per incident ----
   const noticed = lines.filter((a) => a.incident?.notice !== undefined);
-  assert.deepEqual(rejected, [], 'every delivery verified');
+  assert.deepEqual(hook.refused, [], 'every delivery verified');
   assert.deepEqual(
-    received.map((a) => `${a.id}@${a.version}`).sort(),
+    hook.accepted.map((a) => `${a.id}@${a.version}`).sort(),
     noticed.map((a) => `${a.id}@${a.version}`).sort(),
     'the webhook received the noticed versions, and nothing else',
   );

@@ -14,15 +14,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { systemClock } from '../../services/alerting/clock.ts';
-import { createWebhookVerifier } from '../../services/alerting/webhookSignature.ts';
 import { BIN, REPO_ROOT, childEnv, runCliOk, tempDir } from '../support/cli.ts';
 import { background, metric, stopGracefully, tileLine, waitReady, type Ingest } from '../support/ingest.ts';
 import { freePort, produceLines, startCluster, stopCluster, waitFor, type MockKafkaCluster } from '../support/kafka.ts';
+import { verifiedReceiver } from '../support/webhookReceiver.ts';
 
 const TOPIC = 'tile-access-mute';
 const SECRET = 'whsec-mute-reload-0123456789';
@@ -48,31 +45,6 @@ function sweeps(who: ReadonlyArray<{ ip: string; ua: string }>, t0: number): Arr
   return out;
 }
 
-/** Webhook receiver on loopback: verifies every request as a receiver must, then records it. */
-async function receiver(): Promise<{ url: string; delivered: Delivered[]; refused: string[]; server: Server }> {
-  const delivered: Delivered[] = [];
-  const refused: string[] = [];
-  const verifier = createWebhookVerifier({ secret: SECRET, clock: systemClock, toleranceSec: 300 });
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      const body = Buffer.concat(chunks).toString('utf8');
-      const v = verifier.verify(req.headers, body);
-      if (!v.ok) {
-        refused.push(v.reason);
-        res.writeHead(401).end(v.reason);
-        return;
-      }
-      const a = JSON.parse(body) as { id: string; client: { ip: string }; incident: { id: string; notice: string } };
-      delivered.push({ ip: a.client.ip, alert: a.id, incident: a.incident.id, notice: a.incident.notice });
-      res.writeHead(200).end('ok');
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/tilewatch`, delivered, refused, server };
-}
-
 describe('mute rules reach a running serve', () => {
   let cluster: MockKafkaCluster;
   before(() => {
@@ -83,8 +55,8 @@ describe('mute rules reach a running serve', () => {
   test('a mute added through the API stops the next notice for its address; others still page', { timeout: 240_000 }, async (t) => {
     const dir = tempDir(t, 'mute-reload');
     const data = join(dir, 'data');
-    const hook = await receiver();
-    t.after(() => hook.server.close());
+    const hook = await verifiedReceiver(t, SECRET);
+    const delivered = (): Delivered[] => hook.accepted.map((a) => ({ ip: a.client.ip, alert: a.id, incident: a.incident!.id, notice: a.incident!.notice ?? '' }));
     const { token } = JSON.parse((await runCliOk(['token', 'create', '--name', 'soc-admin', '--role', 'admin', '--json', '--data', data])).stdout) as { token: string };
 
     const config = join(dir, 'tilewatch.json');
@@ -103,12 +75,12 @@ describe('mute rules reach a running serve', () => {
     t.after(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
     await waitReady(serve, 90_000);
     const auth = { authorization: `Bearer ${token}` };
-    const ips = (): string[] => [...new Set(hook.delivered.map((d) => d.ip))].sort();
+    const ips = (): string[] => [...new Set(delivered().map((d) => d.ip))].sort();
 
     // 1. No mute yet: scraper A's incident is delivered.
     const t0 = Math.floor((Date.now() - 3 * 3600_000) / 60_000) * 60_000;
     await produceLines(cluster.bootstrap, TOPIC, [...background(300, t0), ...sweeps([A], t0)]);
-    await waitFor(() => hook.delivered.some((d) => d.ip === A.ip), 90_000, `A's incident at the webhook (stderr: ${err.slice(-500)})`, 100);
+    await waitFor(() => delivered().some((d) => d.ip === A.ip), 90_000, `A's incident at the webhook (stderr: ${err.slice(-500)})`, 100);
     assert.equal(await metric(port, 'tilewatch_mute_rules'), 0);
 
     // 2. An admin mutes B's address through the API of the running process.
@@ -130,7 +102,7 @@ describe('mute rules reach a running serve', () => {
 
     // 3. B and C sweep at once: C pages, B is muted (counted, stored, never delivered).
     await produceLines(cluster.bootstrap, TOPIC, sweeps([B, C], t0 + 30 * 60_000));
-    await waitFor(() => hook.delivered.some((d) => d.ip === C.ip), 90_000, `C's incident at the webhook (stderr: ${err.slice(-500)})`, 100);
+    await waitFor(() => delivered().some((d) => d.ip === C.ip), 90_000, `C's incident at the webhook (stderr: ${err.slice(-500)})`, 100);
     // B's alert stored: its notice was pushed (or muted) in the same emit, before the table write.
     let listed: Array<{ id: string; client: { ip: string } }> = [];
     await waitFor(
@@ -147,8 +119,8 @@ describe('mute rules reach a running serve', () => {
     const muted = await metric(port, 'tilewatch_alerts_muted_total');
 
     await stopGracefully(serve); // drains the sink queues: anything queued for B would arrive now
-    const seen = JSON.stringify(hook.delivered.map((d) => `${d.ip} ${d.notice}`));
-    assert.deepEqual(hook.delivered.filter((d) => d.ip === B.ip), [], `the muted address never reached the sink (deliveries: ${seen})`);
+    const seen = JSON.stringify(delivered().map((d) => `${d.ip} ${d.notice}`));
+    assert.deepEqual(delivered().filter((d) => d.ip === B.ip), [], `the muted address never reached the sink (deliveries: ${seen})`);
     assert.deepEqual(ips(), [C.ip, A.ip].sort(), 'A (before the mute) and C (not muted) paged');
     assert.deepEqual(hook.refused, [], 'every delivery verified');
     assert.ok(muted >= 1, `B's notice counted as muted (tilewatch_alerts_muted_total = ${muted})`);
