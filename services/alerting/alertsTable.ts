@@ -1,5 +1,6 @@
 import type { Store } from '../store/openStore.ts';
 import { jsonEachRow } from '../store/openStore.ts';
+import { toIpv6Text } from '../store/clientIp.ts';
 import type { Alert } from '../core/alert.ts';
 
 /** Columns of the `alerts` table for one alert version. */
@@ -10,7 +11,7 @@ export function alertRow(a: Alert): Record<string, unknown> {
     kind: a.kind,
     severity: a.severity,
     score: a.score,
-    client: a.client.ip.includes(':') ? a.client.ip : `::ffff:${a.client.ip}`,
+    client: toIpv6Text(a.client.ip),
     client_ips: a.client.ips,
     user_agent: a.client.userAgent,
     subnet: a.client.subnet,

@@ -1,4 +1,5 @@
 import type { AccessRecord, Lineage, TileRequest } from '../core/types.ts';
+import { toIpv6Text } from './clientIp.ts';
 import { tsvDateTime64, tsvString } from './tsv.ts';
 import type { TsvBuffer } from './tsvBuffer.ts';
 
@@ -8,11 +9,6 @@ export const TILE_REQUEST_COLUMNS = [
   'protocol', 'kind', 'image_id', 'level', 'tile_x', 'tile_y', 'rect_x', 'rect_y', 'rect_w', 'rect_h',
   'scale', 'source', 'partition', 'line',
 ] as const;
-
-/** IPv4 addresses are stored IPv4-mapped in the IPv6 column. */
-export function toIpv6Text(ip: string): string {
-  return ip.includes(':') ? ip : `::ffff:${ip}`;
-}
 
 /**
  * Appends one tile_requests row (columns in TILE_REQUEST_COLUMNS order) to a TSV buffer. One template
