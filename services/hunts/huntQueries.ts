@@ -17,7 +17,8 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import { parseCidr } from '../core/logformat/cidr.ts';
-import { canonicalIp } from '../core/logformat/canonicalIp.ts';
+import { fromIpv6Text, ipv4ToIpv6Text } from '../store/clientIp.ts';
+import { NO_TIME_LIMIT, readRows, type Params } from '../store/sql.ts';
 import type { CampaignCandidateRow, CampaignMemberRow, ClientImageCoverageRow, ImageContributorRow, ImageExposureRow, SlowClientRow } from '../core/hunts/findings.ts';
 
 export interface HuntWindow {
@@ -50,11 +51,8 @@ export function cidrBounds(cidrs: readonly string[]): { lo: string[]; hi: string
     const c = parseCidr(text);
     if (c.family === 4) {
       const size = 2 ** (32 - c.prefix);
-      const a = c.network;
-      const b = a + size - 1;
-      const v4 = (n: number): string => `::ffff:${(n >>> 24) & 255}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}`;
-      lo.push(v4(a));
-      hi.push(v4(b));
+      lo.push(ipv4ToIpv6Text(c.network));
+      hi.push(ipv4ToIpv6Text(c.network + size - 1));
     } else {
       const low = c.groups.slice();
       const high = c.groups.map((g, i) => {
@@ -127,15 +125,13 @@ function baseParams(w: HuntWindow, ex: HuntExclusions, p: HuntParams): Record<st
   };
 }
 
-async function rows<T>(client: ClickHouseClient, query: string, params: Record<string, unknown>): Promise<T[]> {
-  const rs = await client.query({ query, query_params: params, format: 'JSONEachRow' });
-  return rs.json<T>();
-}
-
-/** Text form of a stored client address: IPv4 for IPv4-mapped addresses. */
-export function ipText(stored: string): string {
-  const text = stored.startsWith('::ffff:') && stored.includes('.') ? stored.slice(7) : stored;
-  return canonicalIp(text) ?? text;
+/**
+ * The store's typed read (64-bit integers as numbers; columns are named as the row fields, in their
+ * order). Hunts run in the background over their whole look-back, so their statements carry no time
+ * limit (as always).
+ */
+function rows<T>(client: ClickHouseClient, query: string, params: Params): Promise<T[]> {
+  return readRows<T>(client, query, params, NO_TIME_LIMIT);
 }
 
 // ---------------------------------------------------------------- low-and-slow
@@ -167,28 +163,17 @@ SELECT IPv6NumToString(d.client) AS client, d.ua AS userAgent, d.deep_tiles AS d
        arrayReduce('median', arraySlice(d.gaps, 2)) AS medianGapMs,
        arrayReduce('median', arrayMap(g -> abs(g - medianGapMs), arraySlice(d.gaps, 2))) AS madGapMs
 FROM deep AS d INNER JOIN allreq AS a ON a.client = d.client`;
-  const out = await rows<Record<string, unknown>>(client, q, { ...baseParams(w, ex, p), minTiles: gates.minTiles, minHours: gates.minActiveHours });
-  return out.map((r) => ({
-    client: ipText(String(r.client)),
-    userAgent: String(r.userAgent),
-    deepTiles: Number(r.deepTiles),
-    deepRequests: Number(r.deepRequests),
-    tileRequests: Number(r.tileRequests),
-    activeHours: Number(r.activeHours),
-    firstTs: Number(r.firstTs),
-    lastTs: Number(r.lastTs),
-    noRefererFraction: Number(r.noRefererFraction),
-    medianGapMs: Number(r.medianGapMs),
-    madGapMs: Number(r.madGapMs),
-  }));
+  // The gap statistics are NaN (null in JSON) for a client with a single deep request: Number() makes them 0.
+  type Row = Omit<SlowClientRow, 'medianGapMs' | 'madGapMs'> & { medianGapMs: number | null; madGapMs: number | null };
+  const out = await rows<Row>(client, q, { ...baseParams(w, ex, p), minTiles: gates.minTiles, minHours: gates.minActiveHours });
+  return out.map((r) => ({ ...r, client: fromIpv6Text(r.client), medianGapMs: Number(r.medianGapMs), madGapMs: Number(r.madGapMs) }));
 }
 
 /** Distinct event-time hours with high-resolution tiles, per client (population baseline): value → clients. */
 export async function activeHoursHistogram(client: ClickHouseClient, w: HuntWindow, ex: HuntExclusions, p: HuntParams): Promise<Array<{ hours: number; clients: number }>> {
   const q = `WITH ${windowCtes('all')}
 SELECT hours, count() AS clients FROM (SELECT client, uniqExact(toStartOfHour(ts)) AS hours FROM prot GROUP BY client) GROUP BY hours ORDER BY hours`;
-  const out = await rows<Record<string, unknown>>(client, q, baseParams(w, ex, p));
-  return out.map((r) => ({ hours: Number(r.hours), clients: Number(r.clients) }));
+  return rows<{ hours: number; clients: number }>(client, q, baseParams(w, ex, p));
 }
 
 /** Coverage of each image at each high-resolution band for the given clients. */
@@ -209,16 +194,8 @@ rects AS (
 SELECT IPv6NumToString(client) AS client, image_id AS imageId, band, least(1, sum(area) / (any(w) * any(h))) AS coverage,
        any(edge) AS longEdge, coverage * any(w) * any(h) * pow(4, -band) AS revealedPixels, sum(n) AS requests
 FROM rects GROUP BY client, image_id, band`;
-  const out = await rows<Record<string, unknown>>(client, q, { ...baseParams(w, ex, p), clients: [...clients] });
-  return out.map((r) => ({
-    client: ipText(String(r.client)),
-    imageId: String(r.imageId),
-    band: Number(r.band),
-    coverage: Number(r.coverage),
-    longEdge: Number(r.longEdge),
-    revealedPixels: Number(r.revealedPixels),
-    requests: Number(r.requests),
-  }));
+  const out = await rows<ClientImageCoverageRow>(client, q, { ...baseParams(w, ex, p), clients: [...clients] });
+  return out.map((r) => ({ ...r, client: fromIpv6Text(r.client) }));
 }
 
 // ---------------------------------------------------------------- campaigns
@@ -257,17 +234,19 @@ SELECT image_id AS imageId, band, grp AS group, arrayMap(c -> IPv6NumToString(c)
        unionCoverage * any(w) * any(h) * pow(4, -band) AS unionPixels
 FROM rects GROUP BY image_id, band, grp
 HAVING length(members) >= {minMembers:UInt32} AND unionCoverage >= {minUnion:Float64}`;
-  const out = await rows<Record<string, unknown>>(client, q, { ...baseParams(w, ex, p), minMembers: gates.minMembers, minUnion: gates.minUnionCoverage });
-  return out.map((r) => ({
-    imageId: String(r.imageId),
-    band: Number(r.band),
-    group: String(r.group).startsWith('net:::ffff:') ? `net:${String(r.group).slice(11)}` : String(r.group),
-    members: (r.members as string[]).map(ipText).sort(),
-    unionCoverage: Number(r.unionCoverage),
-    overlap: Number(r.overlap),
-    longEdge: Number(r.longEdge),
-    unionPixels: Number(r.unionPixels),
-  }));
+  // overlap is NaN (null in JSON) when the rectangles have no area: Number() makes it 0.
+  const out = await rows<Omit<CampaignCandidateRow, 'overlap'> & { overlap: number | null }>(client, q, {
+    ...baseParams(w, ex, p),
+    minMembers: gates.minMembers,
+    minUnion: gates.minUnionCoverage,
+  });
+  return out.map((r) => ({ ...r, group: groupText(r.group), members: r.members.map(fromIpv6Text).sort(), overlap: Number(r.overlap) }));
+}
+
+/** `net:<network>/<bits>` with the network as people write it (a mapped /24 as `net:a.b.c.0/24`); `ua:…` unchanged. */
+function groupText(group: string): string {
+  const m = /^net:(.*)\/(\d+)$/.exec(group);
+  return m ? `net:${fromIpv6Text(m[1]!)}/${m[2]!}` : group;
 }
 
 /**
@@ -298,18 +277,12 @@ SELECT IPv6NumToString(m.client) AS client, m.image_id AS imageId, min(toString(
        any(d.covered) AS coveredArea, count() AS requests, toUnixTimestamp64Milli(min(m.ts)) AS firstTs, toUnixTimestamp64Milli(max(m.ts)) AS lastTs
 FROM mine AS m LEFT JOIN deep AS d ON d.client = m.client AND d.image_id = m.image_id
 GROUP BY m.client, m.image_id`;
-  const out = await rows<Record<string, unknown>>(client, q, { ...baseParams(w, ex, p), images: [...images], ...(clients ? { clients: [...clients] } : {}) });
-  return out.map((r) => ({
-    client: ipText(String(r.client)),
-    imageId: String(r.imageId),
-    userAgent: String(r.userAgent),
-    deepFraction: Number(r.deepFraction),
-    bandSpan: Number(r.bandSpan),
-    coveredArea: Number(r.coveredArea),
-    requests: Number(r.requests),
-    firstTs: Number(r.firstTs),
-    lastTs: Number(r.lastTs),
-  }));
+  const out = await rows<CampaignMemberRow & { bandSpan: number }>(client, q, {
+    ...baseParams(w, ex, p),
+    images: [...images],
+    ...(clients ? { clients: [...clients] } : {}),
+  });
+  return out.map((r) => ({ ...r, client: fromIpv6Text(r.client) }));
 }
 
 /** Per member and image: depth profile, share of the band's area, activity span. */
@@ -348,18 +321,7 @@ SELECT image_id AS imageId, band, least(1, sum(a) / (any(iw) * any(ih))) AS unio
        toUnixTimestamp64Milli(min(first_ts)) AS firstTs, toUnixTimestamp64Milli(max(last_ts)) AS lastTs
 FROM rects GROUP BY image_id, band
 HAVING unionCoverage >= {minUnion:Float64}`;
-  const out = await rows<Record<string, unknown>>(client, q, { ...baseParams(w, ex, p), minUnion: gates.minUnionCoverage, minEdgeRatio: gates.minEdgeRatio });
-  return out.map((r) => ({
-    imageId: String(r.imageId),
-    band: Number(r.band),
-    unionCoverage: Number(r.unionCoverage),
-    imageArea: Number(r.imageArea),
-    longEdge: Number(r.longEdge),
-    openDataLongEdge: Number(r.openDataLongEdge),
-    clients: Number(r.clients),
-    firstTs: Number(r.firstTs),
-    lastTs: Number(r.lastTs),
-  }));
+  return rows<ImageExposureRow>(client, q, { ...baseParams(w, ex, p), minUnion: gates.minUnionCoverage, minEdgeRatio: gates.minEdgeRatio });
 }
 
 /** Every client that revealed part of the given images at high resolution: how it fetched them, how much it revealed. */
@@ -373,7 +335,7 @@ export async function accusedClients(client: ClickHouseClient, w: HuntWindow): P
   const q = `SELECT DISTINCT arrayJoin(if(empty(client_ips), [IPv6NumToString(client)], client_ips)) AS ip FROM alerts FINAL
 WHERE kind != 'image-exposure' AND last_seen >= {from:DateTime64(3, 'UTC')} AND detected_at < {to:DateTime64(3, 'UTC')}`;
   const out = await rows<{ ip: string }>(client, q, { from: ts(w.from), to: ts(w.to) });
-  return out.map((r) => ipText(r.ip));
+  return out.map((r) => fromIpv6Text(r.ip));
 }
 
 // ---------------------------------------------------------------- baselines
@@ -385,8 +347,7 @@ export async function hourlyTilesByHourOfDay(client: ClickHouseClient, w: HuntWi
   WHERE minute >= toDateTime({from:DateTime64(3, 'UTC')}) AND minute < toDateTime({to:DateTime64(3, 'UTC')})
   GROUP BY client, hour HAVING tiles > 0
 ) GROUP BY hourOfDay ORDER BY hourOfDay`;
-  const out = await rows<Record<string, unknown>>(client, q, { from: ts(w.from), to: ts(w.to) });
-  return out.map((r) => ({ hourOfDay: Number(r.hourOfDay), tiles: (r.tiles as Array<string | number>).map(Number) }));
+  return rows<{ hourOfDay: number; tiles: number[] }>(client, q, { from: ts(w.from), to: ts(w.to) });
 }
 
 /** Tiles per hour of each given client in the window (peak hour), for comparison with the baseline. */
@@ -397,16 +358,16 @@ export async function clientPeakHours(client: ClickHouseClient, w: HuntWindow, c
   WHERE minute >= toDateTime({from:DateTime64(3, 'UTC')}) AND minute < toDateTime({to:DateTime64(3, 'UTC')}) AND client IN {clients:Array(IPv6)}
   GROUP BY client, hour
 ) GROUP BY client`;
-  const out = await rows<Record<string, unknown>>(client, q, { from: ts(w.from), to: ts(w.to), clients: [...clients] });
-  return out.map((r) => ({ client: ipText(String(r.client)), hour: Number(r.peakHour), tiles: Number(r.peakTiles) }));
+  const out = await rows<{ client: string; peakHour: number; peakTiles: number }>(client, q, { from: ts(w.from), to: ts(w.to), clients: [...clients] });
+  return out.map((r) => ({ client: fromIpv6Text(r.client), hour: r.peakHour, tiles: r.peakTiles }));
 }
 
 /** Alert ids and clients of alerts (any kind in `kinds`) whose episode overlaps the window. */
 export async function alertedClients(client: ClickHouseClient, w: HuntWindow, kinds: readonly string[]): Promise<string[]> {
   const q = `SELECT DISTINCT IPv6NumToString(client) AS client FROM alerts FINAL
 WHERE kind IN {kinds:Array(String)} AND last_seen >= {from:DateTime64(3, 'UTC')} AND detected_at < {to:DateTime64(3, 'UTC')}`;
-  const out = await rows<Record<string, unknown>>(client, q, { from: ts(w.from), to: ts(w.to), kinds: [...kinds] });
-  return out.map((r) => ipText(String(r.client)));
+  const out = await rows<{ client: string }>(client, q, { from: ts(w.from), to: ts(w.to), kinds: [...kinds] });
+  return out.map((r) => fromIpv6Text(r.client));
 }
 
 /** Newest version of every alert of the given kinds (hunt alerts are reconciled against these). */
@@ -423,6 +384,6 @@ export async function huntAlertBodies(client: ClickHouseClient, kinds: readonly 
 export async function activeSteps(client: ClickHouseClient, everyMs: number, from: number, to: number): Promise<number[]> {
   const q = `SELECT DISTINCT intDiv(toUnixTimestamp(minute) * 1000, {every:UInt64}) * {every:UInt64} AS step FROM traffic_minute
   WHERE minute >= toDateTime({from:DateTime64(3, 'UTC')}) AND minute < toDateTime({to:DateTime64(3, 'UTC')}) ORDER BY step`;
-  const out = await rows<{ step: string | number }>(client, q, { every: everyMs, from: ts(from), to: ts(to) });
-  return out.map((r) => Number(r.step));
+  const out = await rows<{ step: number }>(client, q, { every: everyMs, from: ts(from), to: ts(to) });
+  return out.map((r) => r.step);
 }

@@ -9,11 +9,12 @@
  */
 import type { Alert, AlertKind, Severity } from '../core/alert.ts';
 import type { Store } from '../store/openStore.ts';
+import { fromIpv6Text } from '../store/clientIp.ts';
 import { canonicalIp } from '../core/logformat/canonicalIp.ts';
-import { displayIp } from './exposure.ts';
 import { InvalidInputError } from './inputs.ts';
 import { redactPersonalData, type RedactionValues } from './redact.ts';
-import { iso, readRows, writeRow } from './sql.ts';
+import { readRows, execute } from '../store/sql.ts';
+import { iso } from './iso.ts';
 
 export type EffectiveStatus = 'open' | 'acknowledged' | 'muted' | 'resolved';
 export const EFFECTIVE_STATUSES: readonly EffectiveStatus[] = ['open', 'acknowledged', 'muted', 'resolved'];
@@ -109,7 +110,7 @@ function personalValues(r: Row): RedactionValues {
   const subject = r.subject;
   const subjectIp = subject !== '' && canonicalIp(subject) !== null ? [subject] : [];
   return {
-    ips: [r.ip, displayIp(r.ip), ...r.client_ips, ...subjectIp],
+    ips: [r.ip, fromIpv6Text(r.ip), ...r.client_ips, ...subjectIp],
     networks: [r.subnet, ...(subject.startsWith('net:') ? [subject.slice(4)] : [])],
     userAgents: [r.user_agent, ...(subject.startsWith('ua:') ? [subject.slice(3)] : [])],
     keep: r.image_ids,
@@ -130,7 +131,7 @@ function toSummary(r: Row, withClient: boolean): AlertSummary {
     lastSeen: iso(r.last_ms),
     imageIds: r.image_ids,
     reasons: withClient ? r.reasons : redactPersonalData(r.reasons, personalValues(r)),
-    ...(withClient ? { client: { ip: displayIp(r.ip), ips: r.client_ips, userAgent: r.user_agent, subnet: r.subnet } } : {}),
+    ...(withClient ? { client: { ip: fromIpv6Text(r.ip), ips: r.client_ips, userAgent: r.user_agent, subnet: r.subnet } } : {}),
     mutedUntil: r.eff_status === 'muted' ? iso(r.mute_until_ms) : null,
     lastAction: r.action ? { action: r.action, at: iso(r.action_ms) } : null,
     incidentId: r.inc_id,
@@ -158,7 +159,7 @@ export function decodeCursor(cursor: string): { t: number; id: string } {
 export async function listAlerts(store: Store, f: AlertFilter, opts: { now: number; withClient: boolean }): Promise<{ items: AlertSummary[]; nextCursor: string | null }> {
   const c = f.cursor !== undefined ? decodeCursor(f.cursor) : null;
   const rows = await readRows<Row>(
-    store,
+    store.client,
     `SELECT ${COLS} FROM (${ALERTS_VIEW})
      WHERE ({kind:String} = '' OR kind = {kind:String})
        AND ({severity:String} = '' OR severity = {severity:String})
@@ -211,14 +212,14 @@ export async function incidentAlerts(store: Store, incidentId: string, opts: { n
 
 async function alertDetails(store: Store, by: { id: string } | { incident: string }, opts: { now: number; withClient: boolean; limit: number }): Promise<AlertDetail[]> {
   const rows = await readRows<Row>(
-    store,
+    store.client,
     `SELECT ${COLS}, body FROM (${ALERTS_VIEW}) WHERE {id:String} != '' AND id = {id:String} OR {incident:String} != '' AND inc_id = {incident:String}
      ORDER BY detected_ms, id LIMIT {limit:UInt32}`,
     { now: opts.now, id: 'id' in by ? by.id : '', incident: 'incident' in by ? by.incident : '', limit: opts.limit },
   );
   if (rows.length === 0) return [];
   const actions = await readRows<{ alert_id: string; action: string; at_ms: number; actor: string; note: string; until_ms: number }>(
-    store,
+    store.client,
     `SELECT alert_id, toString(action) AS action, toUnixTimestamp64Milli(at) AS at_ms, actor, note, ifNull(toUnixTimestamp64Milli(mute_until), 0) AS until_ms
      FROM alert_actions WHERE alert_id IN {ids:Array(String)} ORDER BY alert_id, at`,
     { ids: rows.map((r) => r.id) },
@@ -245,7 +246,7 @@ async function alertDetails(store: Store, by: { id: string } | { incident: strin
 }
 
 export async function alertExists(store: Store, id: string): Promise<boolean> {
-  const r = await readRows<{ n: number }>(store, 'SELECT count() AS n FROM alerts WHERE id = {id:String}', { id });
+  const r = await readRows<{ n: number }>(store.client, 'SELECT count() AS n FROM alerts WHERE id = {id:String}', { id });
   return (r[0]?.n ?? 0) > 0;
 }
 
@@ -269,8 +270,8 @@ export async function recordAlertActions(
   if (a.action === 'mute' && (a.muteUntil === undefined || a.muteUntil <= a.now)) throw new InvalidInputError('mute needs until in the future');
   if (a.note.length > 2000) throw new InvalidInputError('note may hold at most 2000 characters');
   if (a.ids.length === 0) return;
-  await writeRow(
-    store,
+  await execute(
+    store.client,
     `INSERT INTO alert_actions (alert_id, at, action, actor, note, mute_until)
      SELECT arrayJoin({ids:Array(String)}), fromUnixTimestamp64Milli({now:Int64}), {action:String}, {actor:String}, {note:String},
             if({until:Int64} = 0, NULL, fromUnixTimestamp64Milli({until:Int64}))`,

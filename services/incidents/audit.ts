@@ -3,7 +3,8 @@
  * Written by the API (every audited route, with the status sent) and by the CLI's incident commands.
  */
 import type { Store } from '../store/openStore.ts';
-import { iso, readRows, writeRow } from './sql.ts';
+import { readRows, execute } from '../store/sql.ts';
+import { iso } from './iso.ts';
 
 export type AuditTargetType = 'ip' | 'cidr' | 'user_agent' | 'image' | 'alert' | 'incident' | 'day' | 'client' | 'report' | 'token' | 'rule' | 'none';
 
@@ -19,8 +20,8 @@ export interface AuditEntry {
 }
 
 export async function writeAudit(store: Store, e: AuditEntry): Promise<void> {
-  await writeRow(
-    store,
+  await execute(
+    store.client,
     `INSERT INTO audit_log (at, actor, role, action, target_type, target, params, status)
      SELECT fromUnixTimestamp64Milli({at:Int64}), {actor:String}, {role:String}, {action:String}, {tt:String}, {target:String}, {params:String}, {status:UInt16}`,
     { at: e.at, actor: e.actor, role: e.role, action: e.action, tt: e.targetType, target: e.target.slice(0, 1024), params: JSON.stringify(e.params).slice(0, 8192), status: e.status },
@@ -34,7 +35,7 @@ export interface AuditRecord extends Omit<AuditEntry, 'at' | 'params'> {
 
 export async function listAudit(store: Store, opts: { limit: number; actor?: string }): Promise<AuditRecord[]> {
   const rows = await readRows<{ at_ms: number; actor: string; role: string; action: string; target_type: AuditEntry['targetType']; target: string; params: string; status: number }>(
-    store,
+    store.client,
     `SELECT toUnixTimestamp64Milli(at) AS at_ms, actor, role, action, target_type, target, params, status FROM audit_log
      WHERE {actor:String} = '' OR actor = {actor:String} ORDER BY at DESC LIMIT {limit:UInt32}`,
     { actor: opts.actor ?? '', limit: opts.limit },

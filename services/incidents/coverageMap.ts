@@ -1,11 +1,11 @@
 /** Revealed cells of one client on one image at one band, for the coverage map. */
 import type { Store } from '../store/openStore.ts';
+import { fromIpv6Text } from '../store/clientIp.ts';
 import { bandGrid, revealedCellsSql } from './bands.ts';
 import type { CoverageMapData } from './coverageSvg.ts';
-import { displayIp } from './exposure.ts';
 import { imageSize } from './images.ts';
 import type { ClientIp, TimeRange } from './inputs.ts';
-import { readRows } from './sql.ts';
+import { readRows } from '../store/sql.ts';
 
 const RANGE = 'ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})';
 
@@ -18,7 +18,7 @@ export async function coverageMap(store: Store, q: { ip: ClientIp; imageId: stri
   const size = await imageSize(store, q.imageId);
   if (size === null) return null;
   const cells = await readRows<{ band: number; cx: number; cy: number; t: number }>(
-    store,
+    store.client,
     `SELECT band, cx, cy, toUnixTimestamp64Milli(first_ts) AS t FROM (${revealedCellsSql(`client = {ip:IPv6} AND image_id = {image:String} AND ${RANGE}`, [], 'image_requests')})
      WHERE {band:Int16} < 0 OR band = {band:Int16}
      ORDER BY band, cy, cx LIMIT 200000`,
@@ -36,7 +36,7 @@ export async function coverageMap(store: Store, q: { ip: ClientIp; imageId: stri
   const g = bandGrid(size.width, size.height, band);
   return {
     imageId: q.imageId,
-    client: displayIp(q.ip.v6),
+    client: fromIpv6Text(q.ip.v6),
     band,
     longEdge: g.longEdge,
     cols: g.cols,

@@ -12,7 +12,8 @@ import { getAlert } from './alerts.ts';
 import { completeRange, parseClientIp, type ClientIp, type TimeRange } from './inputs.ts';
 import { incidentReport, type ReportQuery } from './report.ts';
 import { clientExtent } from './timeline.ts';
-import { iso, type Params } from './sql.ts';
+import { readJsonLines, type Params } from '../store/sql.ts';
+import { iso } from './iso.ts';
 
 export class TooManyRowsError extends Error {
   readonly code = 'too_many_rows';
@@ -62,12 +63,7 @@ LIMIT {limit:UInt64}`;
 /** The raw rows as ClickHouse prints them (JSONEachRow), refusing more than `maxRows`. */
 async function rawRows(store: Store, params: { clients: string[]; images: string[]; from: number; to: number }, maxRows: number): Promise<{ text: string; rows: number }> {
   if (params.clients.length === 0) return { text: '', rows: 0 };
-  const rs = await store.client.query({
-    query: `${ROWS_SQL}\nSETTINGS max_execution_time = 120`,
-    query_params: { ...params, limit: maxRows + 1 },
-    format: 'JSONEachRow',
-  });
-  const text = await rs.text();
+  const text = await readJsonLines(store.client, ROWS_SQL, { ...params, limit: maxRows + 1 }, { settings: { max_execution_time: 120 } });
   let rows = 0;
   for (let i = text.indexOf('\n'); i !== -1; i = text.indexOf('\n', i + 1)) rows++;
   if (rows > maxRows) throw new TooManyRowsError(`the evidence holds more than ${maxRows} rows; narrow the time range`);

@@ -2,12 +2,13 @@
  * Image exposure: who reached which resolution band of an image, when, and how much of it — per
  * client and for all clients together (the union is what a coordinated group could stitch).
  */
-import { canonicalIp } from '../core/logformat/canonicalIp.ts';
 import type { Store } from '../store/openStore.ts';
+import { fromIpv6Text } from '../store/clientIp.ts';
 import { bandGrid, CELL_PX, imageCellMapsSql } from './bands.ts';
 import { imageSizes, type ImageSize } from './images.ts';
 import type { TimeRange } from './inputs.ts';
-import { iso, readRows } from './sql.ts';
+import { readRows } from '../store/sql.ts';
+import { iso } from './iso.ts';
 
 export interface BandExposure {
   readonly band: number;
@@ -152,8 +153,6 @@ export interface ExposureQuery {
   readonly maxClients: number;
 }
 
-export const displayIp = (v6: string): string => canonicalIp(v6) ?? v6;
-
 export async function imageExposure(store: Store, q: ExposureQuery): Promise<ImageExposure> {
   const [one] = await imageExposures(store, { ...q, imageIds: [q.imageId] });
   return one!;
@@ -178,7 +177,7 @@ export async function imageExposures(store: Store, q: ExposuresQuery): Promise<I
   const rows =
     ids.length === 0
       ? []
-      : await readRows<BandRow>(store, BAND_SQL, {
+      : await readRows<BandRow>(store.client, BAND_SQL, {
           ids,
           w: ids.map((id) => sizes.get(id)!.width),
           h: ids.map((id) => sizes.get(id)!.height),
@@ -211,7 +210,7 @@ export async function imageExposures(store: Store, q: ExposuresQuery): Promise<I
   );
   const wanted = [...new Set([...ranked.values()].flatMap((r) => r.kept.map((k) => k.ip)))];
   const details =
-    wanted.length === 0 ? [] : await readRows<ClientRow>(store, CLIENT_SQL, { ids, from: q.range.from, to: q.range.to, clients: wanted });
+    wanted.length === 0 ? [] : await readRows<ClientRow>(store.client, CLIENT_SQL, { ids, from: q.range.from, to: q.range.to, clients: wanted });
   const detail = new Map(details.map((d) => [`${d.image_id}\n${d.ip}`, d]));
   return q.imageIds.map((imageId): ImageExposure => {
     const size = sizes.get(imageId) ?? null;
@@ -223,7 +222,7 @@ export async function imageExposures(store: Store, q: ExposuresQuery): Promise<I
       const d = detail.get(`${imageId}\n${k.ip}`);
       if (!d) continue;
       clients.push({
-        ip: displayIp(k.ip),
+        ip: fromIpv6Text(k.ip),
         requests: d.requests,
         firstSeen: iso(d.first_ms),
         lastSeen: iso(d.last_ms),
@@ -253,7 +252,7 @@ function pushTo<K, V>(m: Map<K, V[]>, k: K, v: V): void {
 /** The time extent of an image's stored requests, or null when there are none. */
 export async function imageExtent(store: Store, imageId: string): Promise<{ first: number; last: number } | null> {
   const r = await readRows<{ n: number; first: number; last: number }>(
-    store,
+    store.client,
     'SELECT count() AS n, toUnixTimestamp64Milli(min(ts)) AS first, toUnixTimestamp64Milli(max(ts)) AS last FROM image_requests WHERE image_id = {id:String}',
     { id: imageId },
   );

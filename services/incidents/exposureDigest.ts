@@ -17,7 +17,8 @@ import { bandGrid, MAX_BAND } from './bands.ts';
 import { imageExposures, type BandExposure } from './exposure.ts';
 import { imageSizes } from './images.ts';
 import { incidentsByAddress, selectIncidents, severityRank, toIncident, type IncidentStatus } from './incidentView.ts';
-import { iso, readRows } from './sql.ts';
+import { readRows } from '../store/sql.ts';
+import { iso } from './iso.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -106,7 +107,7 @@ const CHUNK = 50;
 /** Images requested in [from, to) with the finest scale they were revealed at that day. */
 async function requestedImages(store: Store, from: number, to: number): Promise<Array<{ image_id: string; max_scale: number }>> {
   return readRows(
-    store,
+    store.client,
     `SELECT image_id, max(scale) AS max_scale FROM image_requests
      WHERE ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})
        AND kind IN ('tile', 'region', 'full', 'thumbnail') AND status < 400 AND scale > 0 AND rect_w > 0 AND rect_h > 0
@@ -117,7 +118,7 @@ async function requestedImages(store: Store, from: number, to: number): Promise<
 
 async function openDataEdges(store: Store, ids: readonly string[]): Promise<Map<string, number>> {
   const rows = await readRows<{ image_id: string; od: number }>(
-    store,
+    store.client,
     'SELECT image_id, argMax(open_data_long_edge, updated_at) AS od FROM images FINAL WHERE image_id IN {ids:Array(String)} GROUP BY image_id',
     { ids: [...ids] },
   );

@@ -1,5 +1,5 @@
 import type { Store } from '../store/openStore.ts';
-import { readRows } from './sql.ts';
+import { readRows } from '../store/sql.ts';
 
 export interface ImageSize {
   readonly width: number;
@@ -13,7 +13,7 @@ export async function imageSizes(store: Store, imageIds: readonly string[]): Pro
   const out = new Map<string, ImageSize>();
   if (imageIds.length === 0) return out;
   const known = await readRows<{ image_id: string; w: number; h: number; src: string }>(
-    store,
+    store.client,
     `SELECT image_id, argMax(width, updated_at) AS w, argMax(height, updated_at) AS h, argMax(source, updated_at) AS src
      FROM images FINAL WHERE image_id IN {ids:Array(String)} AND width > 0 AND height > 0 GROUP BY image_id`,
     { ids: imageIds },
@@ -22,7 +22,7 @@ export async function imageSizes(store: Store, imageIds: readonly string[]): Pro
   const rest = imageIds.filter((id) => !out.has(id));
   if (rest.length === 0) return out;
   const seen = await readRows<{ image_id: string; w: number; h: number }>(
-    store,
+    store.client,
     `SELECT image_id, max(rect_x + rect_w) AS w, max(rect_y + rect_h) AS h FROM image_requests
      WHERE image_id IN {ids:Array(String)} AND rect_w > 0 AND scale > 0 GROUP BY image_id`,
     { ids: rest },

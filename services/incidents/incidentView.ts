@@ -13,9 +13,10 @@
  */
 import { SEVERITIES, type AlertKind, type Severity } from '../core/alert.ts';
 import type { Store } from '../store/openStore.ts';
+import { fromIpv6Text, toIpv6Text } from '../store/clientIp.ts';
 import { ALERTS_VIEW, type EffectiveStatus } from './alerts.ts';
-import { displayIp } from './exposure.ts';
-import { iso, readRows } from './sql.ts';
+import { readRows } from '../store/sql.ts';
+import { iso } from './iso.ts';
 
 export type IncidentStatus = 'open' | 'resolved';
 export const INCIDENT_STATUSES: readonly IncidentStatus[] = ['open', 'resolved'];
@@ -117,7 +118,7 @@ export function severityRank(s: string): number {
 
 /** Incidents ranked by severity (critical first), then latest activity, then id. */
 export async function selectIncidents(store: Store, sel: IncidentSelection, now: number): Promise<IncidentRow[]> {
-  return readRows<IncidentRow>(store, SELECTED_SQL, {
+  return readRows<IncidentRow>(store.client, SELECTED_SQL, {
     now,
     only: [...(sel.ids ?? [])],
     kind: sel.kind ?? '',
@@ -133,7 +134,7 @@ export async function selectIncidents(store: Store, sel: IncidentSelection, now:
 
 /** Open incidents per severity (every severity present, zero when none). */
 export async function openIncidentCounts(store: Store, now: number): Promise<Record<Severity, number>> {
-  const rows = await readRows<{ sev_rank: number; n: number }>(store, `SELECT sev_rank, count() AS n FROM (${INCIDENTS_SQL}) WHERE inc_status = 'open' GROUP BY sev_rank`, { now, only: [] });
+  const rows = await readRows<{ sev_rank: number; n: number }>(store.client, `SELECT sev_rank, count() AS n FROM (${INCIDENTS_SQL}) WHERE inc_status = 'open' GROUP BY sev_rank`, { now, only: [] });
   const counts = Object.fromEntries(SEVERITIES.map((s) => [s, 0])) as Record<Severity, number>;
   for (const r of rows) {
     const s = SEVERITIES[r.sev_rank];
@@ -143,7 +144,7 @@ export async function openIncidentCounts(store: Store, now: number): Promise<Rec
 }
 
 export function toIncident(r: IncidentRow, withClient: boolean): IncidentSummary {
-  const addresses = [...new Set(r.addresses.map(displayIp))];
+  const addresses = [...new Set(r.addresses.map(fromIpv6Text))];
   return {
     id: r.id,
     severity: SEVERITIES[Math.max(0, r.sev_rank)]!,
@@ -163,13 +164,13 @@ export function toIncident(r: IncidentRow, withClient: boolean): IncidentSummary
 
 /** The incident an id names: an incident id as it is, an alert id (`tw-…`, old links) the incident of that alert; null when unknown. */
 export async function resolveIncidentId(store: Store, id: string, now: number): Promise<string | null> {
-  const rows = await readRows<{ inc_id: string }>(store, `SELECT inc_id FROM (${ALERTS_VIEW}) WHERE id = {id:String} OR inc_id = {id:String} ORDER BY id = {id:String} DESC LIMIT 1`, { now, id });
+  const rows = await readRows<{ inc_id: string }>(store.client, `SELECT inc_id FROM (${ALERTS_VIEW}) WHERE id = {id:String} OR inc_id = {id:String} ORDER BY id = {id:String} DESC LIMIT 1`, { now, id });
   return rows[0]?.inc_id ?? null;
 }
 
 /** The ids of the alerts in an incident (newest version each names it). */
 export async function incidentAlertIds(store: Store, incidentId: string, now: number): Promise<string[]> {
-  const rows = await readRows<{ id: string }>(store, `SELECT id FROM (${ALERTS_VIEW}) WHERE inc_id = {inc:String} ORDER BY id`, { now, inc: incidentId });
+  const rows = await readRows<{ id: string }>(store.client, `SELECT id FROM (${ALERTS_VIEW}) WHERE inc_id = {inc:String} ORDER BY id`, { now, inc: incidentId });
   return rows.map((r) => r.id);
 }
 
@@ -180,16 +181,16 @@ export async function incidentAlertIds(store: Store, incidentId: string, now: nu
 export async function incidentsByAddress(store: Store, ips: readonly string[], opts: { since: number; now: number }): Promise<Map<string, string[]>> {
   const out = new Map<string, string[]>();
   if (ips.length === 0) return out;
-  const forms = [...new Set(ips.flatMap((ip) => (ip.includes(':') ? [ip] : [ip, `::ffff:${ip}`])))];
+  const forms = [...new Set(ips.flatMap((ip) => [ip, toIpv6Text(ip)]))];
   const rows = await readRows<{ addr: string; incs: string[] }>(
-    store,
+    store.client,
     `SELECT addr, groupUniqArray(inc_id) AS incs FROM (
        SELECT inc_id, last_ms, arrayJoin(if(empty(client_ips), [ip], client_ips)) AS addr FROM (${ALERTS_VIEW})
      ) WHERE addr IN {addrs:Array(String)} AND last_ms >= {since:Int64} GROUP BY addr`,
     { now: opts.now, addrs: forms, since: opts.since },
   );
   for (const r of rows) {
-    const ip = displayIp(r.addr);
+    const ip = fromIpv6Text(r.addr);
     out.set(ip, [...new Set([...(out.get(ip) ?? []), ...r.incs])].sort());
   }
   return out;

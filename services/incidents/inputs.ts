@@ -6,6 +6,7 @@
 import { canonicalIp } from '../core/logformat/canonicalIp.ts';
 import { parseCidr } from '../core/logformat/cidr.ts';
 import { formatIpv4, formatIpv6 } from '../core/logformat/parseIp.ts';
+import { ipv4ToIpv6Text, toIpv6Text } from '../store/clientIp.ts';
 
 export class InvalidInputError extends Error {
   readonly code = 'invalid_input';
@@ -24,7 +25,7 @@ export function parseClientIp(text: string, what = 'ip'): ClientIp {
   if (typeof text !== 'string' || text.length === 0 || text.length > 64) throw new InvalidInputError(`${what} must be an IPv4 or IPv6 address`);
   const c = canonicalIp(text.trim());
   if (c === null || text.includes('%')) throw new InvalidInputError(`${what} must be an IPv4 or IPv6 address`);
-  return { text: c, v6: c.includes(':') ? c : `::ffff:${c}` };
+  return { text: c, v6: toIpv6Text(c) };
 }
 
 /** Inclusive bounds of a CIDR block as `IPv6` column values (IPv4 blocks map into ::ffff:0:0/96). */
@@ -76,7 +77,7 @@ export function parseCidrRange(text: string): IpRange {
   if (c.family === 4) {
     const size = 2 ** (32 - c.prefix);
     const hi = c.network + size - 1;
-    return { cidr: `${formatIpv4(c.network)}/${c.prefix}`, lo: `::ffff:${formatIpv4(c.network)}`, hi: `::ffff:${formatIpv4(hi)}` };
+    return { cidr: `${formatIpv4(c.network)}/${c.prefix}`, lo: ipv4ToIpv6Text(c.network), hi: ipv4ToIpv6Text(hi) };
   }
   const hiGroups = c.groups.map((g, i) => {
     const bits = Math.max(0, Math.min(16, c.prefix - i * 16));

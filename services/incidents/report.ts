@@ -6,7 +6,7 @@
 import type { Store } from '../store/openStore.ts';
 import { imageExposures, reconstructLongEdge, type Evidence, type ImageExposure } from './exposure.ts';
 import type { TimeRange } from './inputs.ts';
-import { iso } from './sql.ts';
+import { iso } from './iso.ts';
 
 export interface ReportClient {
   readonly ip: string;

@@ -1,8 +1,9 @@
 /** Search for clients by IP, CIDR block, user agent (substring, case-insensitive) or image. */
 import type { Store } from '../store/openStore.ts';
-import { displayIp } from './exposure.ts';
+import { fromIpv6Text } from '../store/clientIp.ts';
 import type { ClientIp, IpRange, TimeRange } from './inputs.ts';
-import { iso, readRows } from './sql.ts';
+import { readRows } from '../store/sql.ts';
+import { iso } from './iso.ts';
 
 export type SearchBy = { readonly ip: ClientIp } | { readonly cidr: IpRange } | { readonly userAgent: string } | { readonly image: string };
 
@@ -39,7 +40,7 @@ export async function searchClients(store: Store, by: SearchBy, range: TimeRange
     limit: limit + 1,
   };
   const rows = await readRows<{ ip: string; requests: number; tiles: number; images: number; first_ms: number; last_ms: number; uas: string[] }>(
-    store,
+    store.client,
     `SELECT toString(client) AS ip, count() AS requests, countIf(kind IN ('tile', 'region', 'full')) AS tiles,
        uniqExactIf(image_id, image_id != '') AS images, toUnixTimestamp64Milli(min(ts)) AS first_ms, toUnixTimestamp64Milli(max(ts)) AS last_ms,
        arrayMap(x -> toString(x), topK(3)(user_agent)) AS uas
@@ -51,13 +52,13 @@ export async function searchClients(store: Store, by: SearchBy, range: TimeRange
   const alertCounts =
     kept.length === 0
       ? []
-      : await readRows<{ ip: string; n: number }>(store, 'SELECT toString(client) AS ip, count() AS n FROM alerts FINAL WHERE client IN {ips:Array(IPv6)} GROUP BY client', {
+      : await readRows<{ ip: string; n: number }>(store.client, 'SELECT toString(client) AS ip, count() AS n FROM alerts FINAL WHERE client IN {ips:Array(IPv6)} GROUP BY client', {
           ips: kept.map((r) => r.ip),
         });
   const alerts = new Map(alertCounts.map((a) => [a.ip, a.n]));
   return {
     hits: kept.map((r) => ({
-      ip: displayIp(r.ip),
+      ip: fromIpv6Text(r.ip),
       requests: r.requests,
       tiles: r.tiles,
       images: r.images,
@@ -72,6 +73,6 @@ export async function searchClients(store: Store, by: SearchBy, range: TimeRange
 
 /** End of the newest stored minute (epoch ms; 0 when the store is empty), from the small traffic_minute aggregate. */
 export async function newestDataTime(store: Store): Promise<number> {
-  const r = await readRows<{ n: number; last: number }>(store, 'SELECT count() AS n, toUnixTimestamp(max(minute)) * 1000 + 60000 AS last FROM traffic_minute');
+  const r = await readRows<{ n: number; last: number }>(store.client, 'SELECT count() AS n, toUnixTimestamp(max(minute)) * 1000 + 60000 AS last FROM traffic_minute');
   return r[0] && r[0].n > 0 ? r[0].last : 0;
 }

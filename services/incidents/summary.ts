@@ -1,6 +1,7 @@
 /** Aggregates for viewers: no IPs, no raw rows. */
 import type { Store } from '../store/openStore.ts';
-import { iso, readRows } from './sql.ts';
+import { readRows } from '../store/sql.ts';
+import { iso } from './iso.ts';
 
 export interface Summary {
   readonly requests: number;
@@ -14,13 +15,13 @@ export interface Summary {
 
 export async function summary(store: Store, now: number): Promise<Summary> {
   const [t] = await readRows<{ requests: number; clients: number; first: number; last: number }>(
-    store,
+    store.client,
     `SELECT sum(requests) AS requests, uniqExact(client) AS clients,
        toUnixTimestamp(min(minute)) * 1000 AS first, toUnixTimestamp(max(minute)) * 1000 AS last FROM client_minute`,
   );
-  const [im] = await readRows<{ n: number }>(store, 'SELECT uniqExact(image_id) AS n FROM client_image_hour');
+  const [im] = await readRows<{ n: number }>(store.client, 'SELECT uniqExact(image_id) AS n FROM client_image_hour');
   const a = await readRows<{ status: string; severity: string; n: number }>(
-    store,
+    store.client,
     `SELECT multiIf(x.action = 'acknowledge', 'acknowledged', x.action = 'mute' AND x.until > {now:Int64}, 'muted', x.action = 'resolve', 'resolved',
                     x.action = 'reopen', 'open', toString(a.status)) AS status, toString(a.severity) AS severity, count() AS n
      FROM alerts AS a FINAL

@@ -5,7 +5,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Store } from '../store/openStore.ts';
 import { InvalidInputError, parseCidrRange, parseImageId } from './inputs.ts';
-import { iso, readRows, writeRow } from './sql.ts';
+import { readRows, execute } from '../store/sql.ts';
+import { iso } from './iso.ts';
 
 export interface SuppressionRule {
   readonly id: string;
@@ -61,7 +62,7 @@ const toRule = (r: Row): SuppressionRule => ({
 });
 
 export async function listRules(store: Store): Promise<SuppressionRule[]> {
-  return (await readRows<Row>(store, `SELECT ${COLS} FROM suppression_rules FINAL WHERE deleted = 0 ORDER BY created_at, id`)).map(toRule);
+  return (await readRows<Row>(store.client, `SELECT ${COLS} FROM suppression_rules FINAL WHERE deleted = 0 ORDER BY created_at, id`)).map(toRule);
 }
 
 export async function createRule(store: Store, rule: NewRule, opts: { actor: string; now: number }): Promise<SuppressionRule> {
@@ -72,14 +73,14 @@ export async function createRule(store: Store, rule: NewRule, opts: { actor: str
   if (!cidr && !ua && !image && !rule.alertKind) throw new InvalidInputError('a rule needs at least one of cidr, userAgent, alertKind, imageId');
   if (rule.expiresAt !== undefined && rule.expiresAt <= opts.now) throw new InvalidInputError('expiresAt must be in the future');
   const id = `sr-${randomBytes(8).toString('hex')}`;
-  await writeRow(
-    store,
+  await execute(
+    store.client,
     `INSERT INTO suppression_rules (id, version, type, cidr, user_agent, alert_kind, image_id, note, created_by, created_at, expires_at, deleted)
      SELECT {id:String}, 1, {type:String}, {cidr:String}, {ua:String}, {kind:String}, {image:String}, {note:String}, {by:String},
             fromUnixTimestamp64Milli({now:Int64}), if({exp:Int64} = 0, NULL, fromUnixTimestamp64Milli({exp:Int64})), 0`,
     { id, type: rule.type, cidr, ua, kind: rule.alertKind ?? '', image, note: (rule.note ?? '').slice(0, 2000), by: opts.actor, now: opts.now, exp: rule.expiresAt ?? 0 },
   );
-  const created = (await readRows<Row>(store, `SELECT ${COLS} FROM suppression_rules FINAL WHERE id = {id:String}`, { id }))[0];
+  const created = (await readRows<Row>(store.client, `SELECT ${COLS} FROM suppression_rules FINAL WHERE id = {id:String}`, { id }))[0];
   if (!created) throw new Error('suppression rule not readable after insert');
   return toRule(created);
 }
@@ -87,10 +88,10 @@ export async function createRule(store: Store, rule: NewRule, opts: { actor: str
 /** Marks a rule deleted (a newer version); false when there is no live rule with that id. */
 export async function deleteRule(store: Store, id: string): Promise<boolean> {
   if (!/^sr-[0-9a-f]{16}$/.test(id)) throw new InvalidInputError('rule id must look like sr-<16 hex digits>');
-  const live = (await readRows<Row>(store, `SELECT ${COLS} FROM suppression_rules FINAL WHERE id = {id:String} AND deleted = 0`, { id }))[0];
+  const live = (await readRows<Row>(store.client, `SELECT ${COLS} FROM suppression_rules FINAL WHERE id = {id:String} AND deleted = 0`, { id }))[0];
   if (!live) return false;
-  await writeRow(
-    store,
+  await execute(
+    store.client,
     `INSERT INTO suppression_rules (id, version, type, cidr, user_agent, alert_kind, image_id, note, created_by, created_at, expires_at, deleted)
      SELECT id, {v:UInt64}, type, cidr, user_agent, alert_kind, image_id, note, created_by, created_at, expires_at, 1
      FROM suppression_rules FINAL WHERE id = {id:String}`,

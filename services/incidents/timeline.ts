@@ -3,10 +3,11 @@
  * (full-resolution cells first revealed per bucket, cumulative) and its alerts.
  */
 import type { Store } from '../store/openStore.ts';
+import { fromIpv6Text } from '../store/clientIp.ts';
 import { CELL_PX, revealedCellsSql } from './bands.ts';
-import { displayIp } from './exposure.ts';
 import { completeRange, type ClientIp, type TimeRange } from './inputs.ts';
-import { iso, readRows } from './sql.ts';
+import { readRows } from '../store/sql.ts';
+import { iso } from './iso.ts';
 
 export const BUCKETS_S = [60, 300, 900, 3600, 6 * 3600, 86_400] as const;
 export const MAX_BUCKETS = 500;
@@ -66,7 +67,7 @@ const RANGE = 'ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTim
 
 export async function clientExtent(store: Store, ip: ClientIp): Promise<{ first: number; last: number } | null> {
   const r = await readRows<{ n: number; first: number; last: number }>(
-    store,
+    store.client,
     'SELECT count() AS n, toUnixTimestamp64Milli(min(ts)) AS first, toUnixTimestamp64Milli(max(ts)) AS last FROM tile_requests WHERE client = {ip:IPv6}',
     { ip: ip.v6 },
   );
@@ -86,7 +87,7 @@ export async function clientTimeline(
   const cellsSql = revealedCellsSql(`client = {ip:IPv6} AND ${RANGE}`, ['image_id'], 'tile_requests');
   const [buckets, cellCounts, images, alerts, uas] = await Promise.all([
     readRows<{ t: number; requests: number; tiles: number; errors: number; bytes: number; images: number }>(
-      store,
+      store.client,
       `SELECT toUnixTimestamp(toStartOfInterval(ts, toIntervalSecond({b:UInt32}))) * 1000 AS t, count() AS requests,
          countIf(kind IN ('tile', 'region', 'full')) AS tiles, countIf(status >= 400) AS errors, sum(bytes) AS bytes,
          uniqExactIf(image_id, image_id != '') AS images
@@ -95,7 +96,7 @@ export async function clientTimeline(
     ),
     // Revealed cells by the bucket of their first reveal (exposure growth) and by image, in one pass.
     readRows<{ image_id: string; t: number; cells: number; per_image: number }>(
-      store,
+      store.client,
       `SELECT image_id, t, count() AS cells, grouping(t) AS per_image FROM (
          SELECT image_id, toUnixTimestamp(toStartOfInterval(first_ts, toIntervalSecond({b:UInt32}))) * 1000 AS t FROM (${cellsSql})
        )
@@ -103,7 +104,7 @@ export async function clientTimeline(
       p,
     ),
     readRows<{ image_id: string; protocol: string; tiles: number; first_ms: number; last_ms: number; max_scale: number }>(
-      store,
+      store.client,
       `SELECT image_id, any(protocol) AS protocol, sum(tiles) AS tiles,
          toUnixTimestamp64Milli(min(first_ts)) AS first_ms, toUnixTimestamp64Milli(max(last_ts)) AS last_ms, round(max(max_scale), 4) AS max_scale
        FROM client_image_hour
@@ -112,13 +113,13 @@ export async function clientTimeline(
       p,
     ),
     readRows<{ id: string; kind: string; severity: string; score: number; detected_ms: number }>(
-      store,
+      store.client,
       `SELECT id, kind, severity, round(score, 2) AS score, toUnixTimestamp64Milli(detected_at) AS detected_ms FROM alerts FINAL
        WHERE client = {ip:IPv6} OR has(client_ips, {ipText:String}) ORDER BY detected_at LIMIT 1000`,
       p,
     ),
     readRows<{ user_agent: string; requests: number }>(
-      store,
+      store.client,
       `SELECT toString(user_agent) AS user_agent, count() AS requests FROM tile_requests WHERE client = {ip:IPv6} AND ${RANGE}
        GROUP BY user_agent ORDER BY requests DESC LIMIT 10`,
       p,
@@ -147,7 +148,7 @@ export async function clientTimeline(
     };
   });
   return {
-    ip: displayIp(q.ip.v6),
+    ip: fromIpv6Text(q.ip.v6),
     from: iso(range.from),
     to: iso(range.to),
     bucketSeconds: bucket,

@@ -6,7 +6,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import type { Store } from '../store/openStore.ts';
 import { InvalidInputError } from './inputs.ts';
 import { isRole, type Role } from './roles.ts';
-import { iso, readRows, writeRow } from './sql.ts';
+import { readRows, execute } from '../store/sql.ts';
+import { iso } from './iso.ts';
 
 export const TOKEN_PATTERN = /^tw_[A-Za-z0-9_-]{43}$/;
 
@@ -37,8 +38,8 @@ export function parseRole(role: string): Role {
 export async function createToken(store: Store, opts: { name: string; role: Role; createdBy: string; now: number }): Promise<TokenInfo & { token: string }> {
   const token = `tw_${randomBytes(32).toString('base64url')}`;
   const id = randomBytes(6).toString('hex');
-  await writeRow(
-    store,
+  await execute(
+    store.client,
     `INSERT INTO api_tokens (id, version, name, role, token_sha256, created_at, created_by, revoked)
      SELECT {id:String}, 1, {name:String}, {role:String}, {hash:String}, fromUnixTimestamp64Milli({now:Int64}), {by:String}, 0`,
     { id, name: opts.name, role: opts.role, hash: hashToken(token), now: opts.now, by: opts.createdBy },
@@ -62,14 +63,14 @@ function toInfo(r: TokenRow): TokenInfo {
 }
 
 export async function listTokens(store: Store): Promise<TokenInfo[]> {
-  const rows = await readRows<TokenRow>(store, `SELECT ${TOKEN_COLS} FROM api_tokens FINAL ORDER BY created_at, id`);
+  const rows = await readRows<TokenRow>(store.client, `SELECT ${TOKEN_COLS} FROM api_tokens FINAL ORDER BY created_at, id`);
   return rows.map(toInfo);
 }
 
 /** The live (not revoked) token with this secret, or null. */
 export async function findToken(store: Store, token: string): Promise<TokenInfo | null> {
   if (!TOKEN_PATTERN.test(token)) return null;
-  const rows = await readRows<TokenRow>(store, `SELECT ${TOKEN_COLS} FROM api_tokens FINAL WHERE token_sha256 = {h:String} AND revoked = 0 LIMIT 1`, {
+  const rows = await readRows<TokenRow>(store.client, `SELECT ${TOKEN_COLS} FROM api_tokens FINAL WHERE token_sha256 = {h:String} AND revoked = 0 LIMIT 1`, {
     h: hashToken(token),
   });
   const r = rows[0];
@@ -79,11 +80,11 @@ export async function findToken(store: Store, token: string): Promise<TokenInfo 
 /** Revokes by id; false when no live token has that id. */
 export async function revokeToken(store: Store, id: string, now: number): Promise<boolean> {
   if (!/^[0-9a-f]{12}$/.test(id)) throw new InvalidInputError('token id must be 12 hex digits');
-  const live = await readRows<{ version: number }>(store, 'SELECT version FROM api_tokens FINAL WHERE id = {id:String} AND revoked = 0', { id });
+  const live = await readRows<{ version: number }>(store.client, 'SELECT version FROM api_tokens FINAL WHERE id = {id:String} AND revoked = 0', { id });
   const row = live[0];
   if (!row) return false;
-  await writeRow(
-    store,
+  await execute(
+    store.client,
     `INSERT INTO api_tokens (id, version, name, role, token_sha256, created_at, created_by, revoked, revoked_at)
      SELECT id, {v:UInt64}, name, role, token_sha256, created_at, created_by, 1, fromUnixTimestamp64Milli({now:Int64})
      FROM api_tokens FINAL WHERE id = {id:String}`,

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { summary } from '../../incidents/summary.ts';
+import { ping } from '../../store/sql.ts';
 import type { ApiDeps } from '../deps.ts';
 import { responses, SummarySchema } from '../schemas.ts';
 
@@ -9,7 +10,7 @@ export function registerOpsRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.get('/healthz', { config: { access: 'public', rateLimit: 'exempt' }, schema: { tags: ['ops'], response: { 200: status } } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { config: { access: 'public', rateLimit: 'exempt' }, schema: { tags: ['ops'], response: { 200: status, 503: status } } }, async (_req, reply) => {
     try {
-      await deps.store.client.query({ query: 'SELECT 1', format: 'JSONEachRow' }).then((r) => r.text());
+      await ping(deps.store.client);
     } catch {
       return reply.code(503).send({ status: 'not ready', reason: 'store unavailable' });
     }
