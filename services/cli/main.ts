@@ -2,6 +2,7 @@
  * Composition root: the only place that reads argv/env, builds config, the logger, the store, the
  * pipeline and the sinks, and wires them together. Commands live in ./commands/.
  */
+import { LogFormatError } from '../core/logformat/logFormatError.ts';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from './config.ts';
 import { EXIT, UsageError } from './exitCodes.ts';
@@ -169,7 +170,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     return exit;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
-    if (err instanceof UsageError || err instanceof ConfigError) {
+    if (err instanceof UsageError || err instanceof ConfigError || err instanceof LogFormatError) {
       process.stderr.write(`tilewatch: ${err.message}\n`);
       return EXIT.USAGE;
     }

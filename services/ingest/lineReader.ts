@@ -73,6 +73,15 @@ export interface LineSource {
   readFailure(): ReadFailure | null;
 }
 
+/** The size of an input file, or an error saying why it cannot be read (missing, not a regular file). */
+export async function readableFileSize(name: string): Promise<number> {
+  const st = await stat(name).catch((err: NodeJS.ErrnoException) => {
+    throw new Error(`Cannot read ${name}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`, { cause: err });
+  });
+  if (!st.isFile()) throw new Error(`Cannot read ${name}: not a regular file`);
+  return st.size;
+}
+
 /** Opens a file (gzip detected by its magic bytes, not its name) or stdin ('-'). */
 export async function openLineSource(name: string, stdin: Readable = process.stdin): Promise<LineSource> {
   let sizeBytes = 0;
@@ -80,11 +89,7 @@ export async function openLineSource(name: string, stdin: Readable = process.std
   if (name === '-') {
     raw = stdin;
   } else {
-    const st = await stat(name).catch((err: NodeJS.ErrnoException) => {
-      throw new Error(`Cannot read ${name}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
-    });
-    if (!st.isFile()) throw new Error(`Cannot read ${name}: not a regular file`);
-    sizeBytes = st.size;
+    sizeBytes = await readableFileSize(name);
     raw = createReadStream(name, { highWaterMark: 1 << 20 });
   }
   let read = 0;

@@ -11,6 +11,8 @@ import type { HuntSchedule } from '../hunts/huntRunner.ts';
 import type { InputLimits } from '../core/validate/inputLimits.ts';
 import type { Catalog } from './catalog.ts';
 import { openLineSource, storedLinesOf, type LineSource, type ReadFailure } from './lineReader.ts';
+import { formatFit, isMisfit, type FormatFit } from '../core/logformat/formatFit.ts';
+import { LogFormatError } from '../core/logformat/logFormatError.ts';
 import { createNormalizer, type Normalizer } from './normalizer.ts';
 import { processLine, type LineStep } from './processLine.ts';
 
@@ -137,6 +139,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       if (parser === null || normalizer === null) {
         // The format is detected once, by a vote over the first chunk of the first input (its first 2,000 lines or all of it).
         parser = createParser(opts.parser, chunk.lines);
+        const fit = formatFit(parser.parse, chunk.lines);
+        if (isMisfit(fit)) throw misfitError(name, chunk.firstLine, fit, parser.name === 'custom' ? String(opts.parser.format) : parser.name);
         opts.onFormat?.(parser);
         normalizer = createNormalizer({ parse: parser.parse, recognise: opts.recognise, catalog: opts.catalog, ...(opts.limits ? { limits: opts.limits } : {}), now });
       }
@@ -216,4 +220,18 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     formatWarnings: parser?.warnings ?? [],
     unreadable,
   };
+}
+
+/**
+ * The first lines mostly do not parse: the format is wrong, not the lines. Stopping (exit 2) with one
+ * of them, the format tried and where it failed beats storing a run of dead letters.
+ */
+function misfitError(input: string, firstLine: number, fit: FormatFit, format: string): LogFormatError {
+  const f = fit.first!;
+  const shown = f.line.length > 300 ? `${f.line.slice(0, 300)}…` : f.line;
+  return new LogFormatError(
+    `the log format does not fit ${input}: ${fit.failed} of its first ${fit.sampled} lines do not parse.\n` +
+      `  format tried: ${format}\n  line ${firstLine + f.index}: ${shown}\n  failed at: ${f.reason}\n` +
+      'Pass --format with your nginx log_format (the whole directive may be pasted) or Apache LogFormat, or a preset: combined, combined_xff, common, apache, json.',
+  );
 }

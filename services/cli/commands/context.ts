@@ -12,9 +12,17 @@ export function createLogger(level = 'warn'): Logger {
   return pino({ level, base: { service: 'tilewatch' } }, pino.destination(2));
 }
 
-/** Config + logger + migrated store: what every store-backed command starts with. */
-export async function openContext(flags: CommonFlags): Promise<{ config: TilewatchConfig; logger: Logger; store: Store }> {
+/**
+ * Config + logger + migrated store: what every store-backed command starts with. `preflight` checks
+ * what can be checked before the store is opened (inputs, formats), so a run that cannot start
+ * creates no data directory.
+ */
+export async function openContext(
+  flags: CommonFlags,
+  preflight?: (config: TilewatchConfig) => void | Promise<void>,
+): Promise<{ config: TilewatchConfig; logger: Logger; store: Store }> {
   const config = loadConfig(flags, process.env);
+  await preflight?.(config);
   const logger = createLogger(flags.logLevel);
   const store = await openStore(config.store);
   try {

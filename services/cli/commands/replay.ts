@@ -2,7 +2,9 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Alert } from '../../core/alert.ts';
+import { createParser, type ParserSpec } from '../../core/logformat/createParser.ts';
 import { emptyCatalog, loadCatalog } from '../../ingest/catalog.ts';
+import { readableFileSize } from '../../ingest/lineReader.ts';
 import { replay, type ReplayProgress, type ReplaySummary } from '../../ingest/replay.ts';
 import { writeImages } from '../../store/images.ts';
 import { HuntRunner, HuntSchedule, huntActivitySpanMs } from '../../hunts/huntRunner.ts';
@@ -37,9 +39,19 @@ export async function runReplay(files: readonly string[], flags: ReplayFlags): P
   return run.summary.unreadable.length > 0 ? EXIT.FAILURE : EXIT.OK;
 }
 
+/**
+ * Before the store is opened: every input file exists and is readable, and a format given by name or
+ * pasted (`--format`, config `parser.format`) compiles — a log_format typo is a usage error (exit 2).
+ */
+async function preflightReplay(files: readonly string[], parser: ParserSpec): Promise<void> {
+  for (const f of files) if (f !== '-') await readableFileSize(f);
+  const format = (parser.format ?? 'auto').trim().toLowerCase();
+  if (format !== '' && format !== 'auto') createParser(parser);
+}
+
 /** Shared by `replay` and `demo`. */
 export async function replayFiles(files: readonly string[], flags: ReplayFlags, out: { printAlerts: boolean }): Promise<ReplayRun> {
-  const { config, logger, store } = await openContext(flags);
+  const { config, logger, store } = await openContext(flags, (c) => preflightReplay(files, c.parser));
   const log = logger.child({ component: 'replay' });
   const started = performance.now();
   let alertsOut: WriteStream | null = null;

@@ -7,6 +7,7 @@ import { parseMsec } from './parseMsec.ts';
 import { parseRequestLine, type RequestLineParts } from './parseRequestLine.ts';
 import { createTimeLocalParser } from './createTimeLocalParser.ts';
 import { isForwardedForList, resolveClientIp } from './resolveClientIp.ts';
+import { LogFormatError } from './logFormatError.ts';
 import { unescapeLogString } from './unescapeLogString.ts';
 
 /** Options of {@link compileNginxFormat}. */
@@ -50,6 +51,9 @@ const FIELD_OF_VARIABLE: Readonly<Record<string, number>> = {
   msec: F_MSEC,
   request: F_REQUEST,
   request_uri: F_REQUEST_URI,
+  // $uri is the path without the query string: enough for path-addressed tiles (IIIF, DZI, Zoomify,
+  // XYZ), not for IIPImage, whose tile is in the query.
+  uri: F_REQUEST_URI,
   request_method: F_REQUEST_METHOD,
   status: F_STATUS,
   body_bytes_sent: F_BODY_BYTES,
@@ -85,7 +89,7 @@ function tokenize(format: string): Tokens {
         const close = format.indexOf('}', i + 2);
         const name = close === -1 ? '' : format.slice(i + 2, close);
         if (name === '' || ![...name].every((ch) => isNameChar(ch.charCodeAt(0)))) {
-          throw new Error(`invalid log_format: malformed \${…} variable at offset ${i} in ${JSON.stringify(format)}`);
+          throw new LogFormatError(`invalid log_format: malformed \${…} variable at offset ${i} in ${JSON.stringify(format)}`);
         }
         literals.push(lit);
         names.push(name);
@@ -178,7 +182,7 @@ function findClosingQuote(line: string, from: number, term: string, end: number)
  * driven by the compiled token list; measured faster than an equivalent compiled RegExp).
  *
  * Variables used: `$remote_addr` (required), one of `$time_local` / `$time_iso8601` / `$msec`
- * (required), `$request` or `$request_uri` (required), `$request_method`, `$status`,
+ * (required), `$request`, `$request_uri` or `$uri` (required), `$request_method`, `$status`,
  * `$body_bytes_sent` (preferred) / `$bytes_sent`, `$http_referer`, `$http_user_agent`,
  * `$http_x_forwarded_for`, `$request_time` (validated, not kept), `$host` / `$http_host`,
  * `$upstream_cache_status` (not kept). Any other `$name` / `${name}` is matched and ignored.
@@ -204,13 +208,13 @@ export function compileNginxFormat(format: string, options: NginxFormatOptions =
   const missing: string[] = [];
   if (!has(F_REMOTE_ADDR)) missing.push('$remote_addr');
   if (!has(F_TIME_LOCAL) && !has(F_TIME_ISO) && !has(F_MSEC)) missing.push('$time_local, $time_iso8601 or $msec');
-  if (!has(F_REQUEST) && !has(F_REQUEST_URI)) missing.push('$request or $request_uri');
+  if (!has(F_REQUEST) && !has(F_REQUEST_URI)) missing.push('$request, $request_uri or $uri');
   if (missing.length > 0) {
-    throw new Error(`invalid log_format ${JSON.stringify(format)}: missing ${missing.join('; ')}`);
+    throw new LogFormatError(`invalid log_format ${JSON.stringify(format)}: missing ${missing.join('; ')}`);
   }
   for (let k = 1; k < names.length; k++) {
     if (literals[k] === '') {
-      throw new Error(
+      throw new LogFormatError(
         `invalid log_format ${JSON.stringify(format)}: $${names[k - 1]} and $${names[k]} have no text between them, so they cannot be told apart`,
       );
     }

@@ -1,4 +1,6 @@
 import { compileNginxFormat } from './compileNginxFormat.ts';
+import { LogFormatError } from './logFormatError.ts';
+import { formatFromPaste } from './pastedFormat.ts';
 import { createJsonParser } from './createJsonParser.ts';
 import { detectFormat, type DetectedFormat } from './detectFormat.ts';
 import type { LineParser } from './lineParser.ts';
@@ -7,8 +9,9 @@ import { PRESET_FORMATS, type PresetName } from './presetFormats.ts';
 /** What the pipeline configures. */
 export interface ParserSpec {
   /**
-   * `auto` (default), a preset name (`combined`, `combined_xff`, `common`, `apache`), `json`, or
-   * an nginx `log_format` string (anything containing `$`).
+   * `auto` (default), a preset name (`combined`, `combined_xff`, `common`, `apache`), `json`, an
+   * nginx `log_format` string (anything containing `$`), a whole pasted `log_format name '…';`
+   * directive, or an Apache `LogFormat` string or directive (pastedFormat.ts).
    */
   readonly format?: string;
   /** Trusted reverse-proxy CIDRs whose X-Forwarded-For is honoured. */
@@ -56,8 +59,9 @@ export function createParser(spec: ParserSpec, sampleLines: readonly string[] = 
   if (options.maxLineLength !== undefined && !(Number.isInteger(options.maxLineLength) && options.maxLineLength > 0)) {
     throw new Error(`invalid maxLineLength ${String(options.maxLineLength)}: expected a positive integer`);
   }
-  let name = (spec.format ?? 'auto').trim();
-  if (name.includes('$')) return { name: 'custom', parse: compileNginxFormat(spec.format ?? '', options), warnings: [] };
+  const format = formatFromPaste(spec.format ?? 'auto');
+  let name = format.trim();
+  if (name.includes('$')) return { name: 'custom', parse: compileNginxFormat(format, options), warnings: [] };
   name = name.toLowerCase();
   let detected: DetectedFormat | undefined;
   if (name === '' || name === 'auto') {
@@ -74,7 +78,7 @@ export function createParser(spec: ParserSpec, sampleLines: readonly string[] = 
       ...chosen,
     };
   }
-  throw new Error(
+  throw new LogFormatError(
     `unknown log format ${JSON.stringify(spec.format)}: expected one of ${FORMAT_NAMES.join(', ')}, or an nginx log_format string containing $variables`,
   );
 }

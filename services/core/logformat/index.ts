@@ -14,3 +14,5 @@ export { parseRequestLine, type RequestLineParts } from './parseRequestLine.ts';
 export { parseTimeLocal } from './parseTimeLocal.ts';
 export { isForwardedForList, resolveClientIp } from './resolveClientIp.ts';
 export { unescapeLogString } from './unescapeLogString.ts';
+export { LogFormatError } from './logFormatError.ts';
+export { formatFromPaste } from './pastedFormat.ts';
