@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 /**
  * Composition root: the only place that reads argv/env, builds config, the logger, the store, the
  * pipeline and the sinks, and wires them together. Commands live in ./commands/.
@@ -37,6 +38,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   }
   const program = new Command('tilewatch')
     .description('Access-audit anomaly detector for image-tile servers: flags clients harvesting images tile by tile.')
+    .version(packageVersion(), '-V, --version', 'print the version')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
   let exit: number = EXIT.OK;
@@ -181,6 +183,12 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`tilewatch: ${(err as Error).message}\n`);
     return EXIT.FAILURE;
   }
+}
+
+/** The version in package.json (read once, at start). */
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
 }
 
 function positiveInt(v: string, flag: string, allowZero = false): number {

@@ -1,13 +1,13 @@
 /**
  * Log formats through the real CLI: a pasted nginx directive and an Apache LogFormat store every
  * line; a format that does not fit the log stops with exit 2 and says which line failed where; an
- * invalid log_format is exit 2; a missing input is exit 1 and creates no data directory.
+ * invalid log_format is exit 2; a missing input is exit 1 and creates no data directory; --version.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { describeRun, parseSummary, runCli, tempDir } from '../support/cli.ts';
+import { REPO_ROOT, describeRun, parseSummary, runCli, tempDir } from '../support/cli.ts';
 import { goodLines, writeLines } from '../support/logs.ts';
 
 describe('log formats as people paste them', () => {
@@ -50,5 +50,16 @@ describe('log formats as people paste them', () => {
     assert.equal(missing.code, 1, describeRun(missing));
     assert.match(missing.stderr, /Cannot read .*nope\.log: no such file/);
     assert.equal(existsSync(join(dir, 'd2')), false, 'no data directory for a missing input');
+  });
+});
+
+describe('the command line itself', () => {
+  it('prints the package version with --version and -V, exit 0', async () => {
+    const { version } = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const r = await runCli([flag]);
+      assert.equal(r.code, 0, describeRun(r));
+      assert.equal(r.stdout.trim(), version);
+    }
   });
 });
