@@ -124,3 +124,35 @@ export function createMuteRuleSet(rules: readonly SuppressionRule[] = []): MuteR
     },
   };
 }
+
+/** An analyst's mute on one alert (`alert_actions`, newest action `mute`, still in force), with the alert's incident. */
+export interface AnalystMute {
+  readonly alert_id: string;
+  /** The incident of the alert's newest version; '' for alerts stored before incidents. */
+  readonly incident_id: string;
+  /** Epoch ms until which the mute holds. */
+  readonly until_ms: number;
+}
+
+/**
+ * The mutes analysts set on alerts and incidents (muting an incident mutes each of its alerts): a
+ * version is muted while its alert or its incident has a mute in force, so an incident muted from
+ * the page stays silent as it grows, until the mute expires. Replaced wholesale on each reload.
+ */
+export function createAnalystMutes(): { isMuted(alert: Alert, now: number): boolean; replace(rows: readonly AnalystMute[]): void } {
+  let byAlert = new Map<string, number>();
+  let byIncident = new Map<string, number>();
+  return {
+    isMuted: (alert, now) => (byAlert.get(alert.id) ?? 0) > now || (alert.incident !== undefined && (byIncident.get(alert.incident.id) ?? 0) > now),
+    replace(rows) {
+      const a = new Map<string, number>();
+      const i = new Map<string, number>();
+      for (const r of rows) {
+        a.set(r.alert_id, Math.max(a.get(r.alert_id) ?? 0, r.until_ms));
+        if (r.incident_id) i.set(r.incident_id, Math.max(i.get(r.incident_id) ?? 0, r.until_ms));
+      }
+      byAlert = a;
+      byIncident = i;
+    },
+  };
+}

@@ -2,9 +2,11 @@
  * Where every alert version goes, wired once for replay, ingest, serve and hunt: correlated into its
  * incident (one per actor), then to the `alerts` table (every version) and to the configured sinks
  * (behind the dispatcher: never blocking the caller) only when its incident opens, escalates or
- * resolves — updates do not re-page. Mute rules from `suppression_rules` apply to the sinks only
- * (muted alerts are still stored); they are read at start and again every `sinks.muteReloadMs` of
- * wall time (default 30 s), so a mute added through the API reaches a running ingest or serve.
+ * resolves — updates do not re-page. Mute rules from `suppression_rules` and the mutes analysts put on
+ * an alert or an incident (`alert_actions`: the whole incident of a muted alert falls silent until the
+ * mute expires) apply to the sinks only (muted alerts are still stored); they are read at start and
+ * again every `sinks.muteReloadMs` of wall time (default 30 s), so a mute added through the API or
+ * the web page reaches a running ingest or serve.
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -12,11 +14,12 @@ import { AlertsTableSink } from '../../alerting/alertsTable.ts';
 import { buildSinks } from '../../alerting/buildSinks.ts';
 import { systemClock, type SinkClock } from '../../alerting/clock.ts';
 import type { SinkDispatcher } from '../../alerting/dispatcher.ts';
-import { createMuteRuleSet, type SuppressionRule } from '../../alerting/muteRules.ts';
+import { createAnalystMutes, createMuteRuleSet, type AnalystMute, type SuppressionRule } from '../../alerting/muteRules.ts';
 import { DEFAULT_MUTE_RELOAD_MS } from '../../alerting/sinksConfig.ts';
 import type { Alert } from '../../core/alert.ts';
 import { IncidentCorrelator } from '../../core/incidents/incidentCorrelator.ts';
 import type { Store } from '../../store/openStore.ts';
+import { NO_TIME_LIMIT, readRows } from '../../store/sql.ts';
 import type { TilewatchConfig } from '../config.ts';
 
 export interface AlertOutputs {
@@ -55,31 +58,47 @@ export async function openAlertOutputs(deps: AlertOutputsDeps): Promise<AlertOut
   const clock = deps.clock ?? systemClock;
   const table = new AlertsTableSink(deps.store);
   const mutes = createMuteRuleSet();
+  const analystMutes = createAnalystMutes();
   const r = deps.registry ? [deps.registry] : [];
   const muteGauge = deps.registry ? new Gauge({ name: 'tilewatch_mute_rules', help: 'mute rules in force in this process (read from suppression_rules at start and every sinks.muteReloadMs)', registers: r }) : null;
   const reloadFailures = deps.registry ? new Counter({ name: 'tilewatch_mute_reload_failures_total', help: 'mute rule reloads that failed (the rules already in force stay)', registers: r }) : null;
   let inForce = -1;
   const reloadMutes = async (): Promise<void> => {
-    const rs = await deps.store.client.query({
-      query: `SELECT id, type, cidr, user_agent, alert_kind, image_id, expires_at, deleted FROM suppression_rules FINAL WHERE type = 'mute' AND deleted = 0`,
-      format: 'JSONEachRow',
-    });
-    const { invalid, size } = mutes.replace(await rs.json<SuppressionRule>());
+    const rules = await readRows<SuppressionRule>(
+      deps.store.client,
+      `SELECT id, type, cidr, user_agent, alert_kind, image_id, expires_at, deleted FROM suppression_rules FINAL WHERE type = 'mute' AND deleted = 0`,
+      {},
+      NO_TIME_LIMIT,
+    );
+    const { invalid, size } = mutes.replace(rules);
     for (const bad of invalid) log.warn({ rule: bad.id, reason: bad.reason }, 'mute rule skipped');
+    analystMutes.replace(
+      await readRows<AnalystMute>(
+        deps.store.client,
+        `SELECT x.alert_id AS alert_id, a.inc AS incident_id, x.until_ms AS until_ms
+         FROM (SELECT alert_id, argMax(action, at) AS last, argMax(ifNull(toUnixTimestamp64Milli(mute_until), 0), at) AS until_ms
+               FROM alert_actions GROUP BY alert_id) AS x
+         LEFT JOIN (SELECT id, argMax(incident_id, version) AS inc FROM alerts GROUP BY id) AS a ON a.id = x.alert_id
+         WHERE x.last = 'mute' AND x.until_ms > {now:Int64}`,
+        { now: clock.now() },
+        NO_TIME_LIMIT,
+      ),
+    );
     muteGauge?.set(size);
     if (size !== inForce) log.info({ rules: size }, 'mute rules loaded');
     inForce = size;
   };
   // Open incidents continue across restarts: rebuilt from the latest version of each stored alert.
   const correlator = new IncidentCorrelator();
-  const stored = await deps.store.client.query({
-    query: `SELECT id, max(version) AS v, argMax(incident_status, version) = 'open' AS open, if(open, argMax(body, version), '') AS body FROM alerts GROUP BY id`,
-    format: 'JSONEachRow',
-  });
-  const rows = await stored.json<{ id: string; v: number | string; open: number | boolean; body: string }>();
+  const rows = await readRows<{ id: string; v: number; open: number | boolean; body: string }>(
+    deps.store.client,
+    `SELECT id, max(version) AS v, argMax(incident_status, version) = 'open' AS open, if(open, argMax(body, version), '') AS body FROM alerts GROUP BY id`,
+    {},
+    NO_TIME_LIMIT,
+  );
   correlator.restore(
     rows.filter((r) => r.body !== '').map((r) => JSON.parse(r.body) as Alert),
-    new Map(rows.map((r) => [r.id, Number(r.v)])),
+    new Map(rows.map((r) => [r.id, r.v])),
   );
   let notices = 0;
   let dispatcher: SinkDispatcher | null = null;
@@ -89,7 +108,7 @@ export async function openAlertOutputs(deps: AlertOutputsDeps): Promise<AlertOut
       logger: log,
       ...(deps.registry ? { registry: deps.registry } : {}),
       allowCidrs: deps.config.allowlist.cidrs,
-      isMuted: mutes.isMuted,
+      isMuted: (alert, now) => mutes.isMuted(alert, now) || analystMutes.isMuted(alert, now),
       ...(deps.clock ? { clock: deps.clock } : {}),
     });
   }

@@ -9,7 +9,7 @@ import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import type { SuppressionRule } from '../../../services/alerting/muteRules.ts';
+import { createAnalystMutes, type AnalystMute, type SuppressionRule } from '../../../services/alerting/muteRules.ts';
 import { DEFAULT_MUTE_RELOAD_MS, parseSinksConfig, SinksConfigError } from '../../../services/alerting/sinksConfig.ts';
 import { openAlertOutputs } from '../../../services/cli/commands/alertOutputs.ts';
 import type { TilewatchConfig } from '../../../services/cli/config.ts';
@@ -24,9 +24,19 @@ interface Line {
   readonly rules?: number;
 }
 
-/** A store whose `suppression_rules` read returns `rules` (or throws while `failing`); `alerts` is empty. */
-function fakeStore(): { store: Store; rules: SuppressionRule[]; reads: () => number; setFailing: (f: boolean) => void } {
+/** Rows as the store's typed reads receive them (JSONCompactEachRowWithNames: names, then positional rows). */
+function compact<T extends object>(names: ReadonlyArray<keyof T & string>, rows: readonly T[]): unknown[] {
+  return [names, ...rows.map((r) => names.map((k) => r[k]))];
+}
+const RULE_COLUMNS = ['id', 'type', 'cidr', 'user_agent', 'alert_kind', 'image_id', 'expires_at', 'deleted'] as const;
+
+/**
+ * A store whose `suppression_rules` read returns `rules` (or throws while `failing`), whose analyst
+ * mutes read returns `analyst`; `alerts` is empty.
+ */
+function fakeStore(): { store: Store; rules: SuppressionRule[]; analyst: AnalystMute[]; reads: () => number; setFailing: (f: boolean) => void } {
   const rules: SuppressionRule[] = [];
+  const analyst: AnalystMute[] = [];
   let reads = 0;
   let failing = false;
   const client = {
@@ -34,13 +44,14 @@ function fakeStore(): { store: Store; rules: SuppressionRule[]; reads: () => num
       if (query.includes('suppression_rules')) {
         reads++;
         if (failing) return Promise.reject(new Error('Code: 159. Timeout exceeded'));
-        return Promise.resolve({ json: () => Promise.resolve(rules.map((r) => ({ ...r }))) });
+        return Promise.resolve({ json: () => Promise.resolve(compact<SuppressionRule>(RULE_COLUMNS, rules)) });
       }
+      if (query.includes('alert_actions')) return Promise.resolve({ json: () => Promise.resolve(compact<AnalystMute>(['alert_id', 'incident_id', 'until_ms'], analyst)) });
       return Promise.resolve({ json: () => Promise.resolve([]) });
     },
   };
   const store = { client, target: { kind: 'embedded', dataDir: '/nonexistent' }, description: 'fake', insertRaw: () => Promise.resolve(), close: () => Promise.resolve() } as unknown as Store;
-  return { store, rules, reads: () => reads, setFailing: (f) => void (failing = f) };
+  return { store, rules, analyst, reads: () => reads, setFailing: (f) => void (failing = f) };
 }
 
 function setup(sinks: Record<string, unknown>) {
@@ -108,6 +119,38 @@ describe('openAlertOutputs: mute rules reload on a cadence', () => {
     assert.equal(s.clock.pending, 0, 'close() stops the cadence');
     await s.clock.advance(10_000);
     assert.equal(s.reads(), 5, 'no reload after close()');
+  });
+
+  test('an analyst muting an alert silences its whole incident until the mute expires; other incidents still page', async () => {
+    const s = setup({ log: true, muteReloadMs: 1000 });
+    const out = await openAlertOutputs({ config: s.config, store: s.store, logger: s.logger, registry: s.registry, clock: s.clock });
+    const first = muted('tw-first');
+    const opened = out.emit({ ...first, severity: 'medium' });
+    await flush();
+    assert.deepEqual(noticed(s.lines), ['tw-first'], 'the incident is announced');
+    // The analyst mutes it from the page for an hour (alert_actions), the reload picks it up.
+    s.analyst.push({ alert_id: 'tw-first', incident_id: opened.incident!.id, until_ms: s.clock.now() + 3600_000 });
+    await s.clock.advance(1000);
+    // Another alert of the same actor (same address) escalates the incident: muted, still stored.
+    const second = makeAlert({ id: 'tw-second', severity: 'critical', client: first.client });
+    const escalated = out.emit(second);
+    assert.equal(escalated.incident!.id, opened.incident!.id, 'the same incident');
+    out.emit(other('tw-elsewhere'));
+    await flush();
+    assert.deepEqual(mutedIds(s.lines), ['tw-second'], 'the muted incident does not page');
+    assert.deepEqual(noticed(s.lines), ['tw-first', 'tw-elsewhere'], 'another incident still pages');
+    await out.close();
+  });
+
+  test('analyst mutes hold until they expire, by alert id or by incident', () => {
+    const m = createAnalystMutes();
+    m.replace([{ alert_id: 'tw-a', incident_id: 'ti-a', until_ms: 2000 }, { alert_id: 'tw-old', incident_id: '', until_ms: 5000 }]);
+    const inIncident = (id: string, incident: string) => ({ ...makeAlert({ id }), incident: { id: incident, severity: 'high' as const, status: 'open' as const, alerts: 1 } });
+    assert.equal(m.isMuted(makeAlert({ id: 'tw-a' }), 1999), true);
+    assert.equal(m.isMuted(makeAlert({ id: 'tw-a' }), 2000), false, 'expired');
+    assert.equal(m.isMuted(inIncident('tw-b', 'ti-a'), 1000), true, 'another alert of the muted incident');
+    assert.equal(m.isMuted(inIncident('tw-c', 'ti-other'), 1000), false);
+    assert.equal(m.isMuted(inIncident('tw-old', 'ti-x'), 4000), true, 'an alert stored before incidents, by its id');
   });
 
   test('a failed reload is logged (warn) and counted, keeps the rules in force, and the next one applies', async () => {
