@@ -12,9 +12,8 @@ import type { BatchControl, ConsumedBatch, KafkaConsumer, TopicPartition } from 
 import type { MessageProducer } from '../../kafka/producer.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { isRetryableStoreError } from '../../store/batchWriter.ts';
-import { dedupSettings, insertBisecting, rejectedRowsAsDeadLetters } from '../../store/insertBisecting.ts';
 import type { Store } from '../../store/openStore.ts';
-import { DEAD_LETTER_COLUMNS, TILE_REQUEST_COLUMNS, writeDeadLetterRow } from '../../store/tileRequestRows.ts';
+import { writeDeadLetterRow } from '../../store/tileRequestRows.ts';
 import type { Catalog } from '../catalog.ts';
 import { createNormalizer, type Normalizer } from '../normalizer.ts';
 import { processLine, type LineStep } from '../processLine.ts';
@@ -24,6 +23,7 @@ import { decodeMessage } from './decodeMessage.ts';
 import { OffsetLedger, batchToken, commitOffsets, type OffsetRange } from './offsetLedger.ts';
 import { restoreDetector } from './restoreDetector.ts';
 import { storedAlertVersions, storedOffsets } from './storedState.ts';
+import { storeRows } from './storeRows.ts';
 import { deadLetterMessage, republishValue } from './topicMessages.ts';
 
 export interface KafkaIngestOptions {
@@ -86,7 +86,8 @@ interface Cut {
  * The parts: OffsetLedger (offsetLedger.ts: what is consumed, in the open batch, stored; what to
  * commit), BatchAssembly (batchAssembly.ts: the batch being filled and when it is due), AlertGate
  * (alertGate.ts: alerts held until their rows are stored), processLine (../processLine.ts: line →
- * row, dead letter, detector event). This class consumes, cuts, stores, commits.
+ * row, dead letter, detector event), storeRows (storeRows.ts: the inserts of one batch). This class
+ * consumes, cuts, stores, commits.
  */
 export class KafkaIngest {
   private readonly offsets = new OffsetLedger();
@@ -358,38 +359,16 @@ export class KafkaIngest {
     }
   }
 
-  /** Dead-letter topic, inserts, re-publish, alert sinks, then one commit for every partition in the batch. */
+  /** Dead-letter topic, inserts (storeRows.ts), re-publish, alert sinks, then one commit for every partition in the batch. */
   private async storeAndCommit(c: Cut): Promise<void> {
     const { batch: b } = c;
     const t0 = performance.now();
-    const token = batchToken(this.source, c.ranges);
-    // Dead letters reach their topic before their rows are stored: a crash in between re-sends them (at least once).
-    const dlt = this.opts.deadLetterTopic;
-    if (b.deadLetterMessages.length > 0 && dlt) await this.retry('dead-letter topic', c, () => dlt.producer.send(dlt.topic, b.deadLetterMessages));
-    // A value the engine still refuses costs only its own row (bisected out, dead-lettered): a poison
-    // message never stops the consumer.
-    const rejected =
-      b.rowCount > 0
-        ? await insertBisecting(this.opts.store, {
-            table: 'tile_requests',
-            columns: TILE_REQUEST_COLUMNS,
-            body: b.rows,
-            token,
-            attempt: (fn) => this.retry('tile_requests', c, async () => void (await fn())),
-          })
-        : [];
-    const dead = rejected.length > 0 ? Buffer.concat([b.dead, rejectedRowsAsDeadLetters(rejected, this.now())]) : b.dead;
-    const deadCount = b.deadCount + rejected.length;
-    const rowCount = b.rowCount - rejected.length;
-    if (deadCount > 0) {
-      await this.retry('dead_letters', c, () =>
-        this.opts.store.insertRaw({ table: 'dead_letters', columns: DEAD_LETTER_COLUMNS, body: dead, format: 'TabSeparated', settings: dedupSettings(`${token}:dl`) }),
-      );
-    }
+    const attempt = (what: string, fn: () => Promise<void>): Promise<void> => this.retry(what, c, fn);
+    const { rowCount, deadCount } = await storeRows({ store: this.opts.store, deadLetterTopic: this.opts.deadLetterTopic, attempt, now: this.now }, b, batchToken(this.source, c.ranges));
     this.offsets.stored(c.ranges);
     const rp = this.opts.republish;
     if (b.republished.length > 0 && rp) {
-      await this.retry('re-publish topic', c, () => rp.producer.send(rp.topic, b.republished));
+      await attempt('re-publish topic', () => rp.producer.send(rp.topic, b.republished));
       this.stats.republished += b.republished.length;
     }
     // An alert goes out only once the requests that raised it are stored: a crash before that re-raises
