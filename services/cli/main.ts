@@ -16,6 +16,7 @@ import { runDemo } from './commands/demo.ts';
 import { runIngest } from './commands/ingest.ts';
 import { runHunt } from './commands/hunt.ts';
 import { registerIncidentCommands } from './commands/incidentCommands.ts';
+import { registerTriageCommands } from './commands/triageCommands.ts';
 import { StoreLockedError, StoreUnreachableError } from '../store/openStore.ts';
 import { detachStdin } from './detachStdin.ts';
 
@@ -159,6 +160,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   ).action(async (o) => setExit(await runDemo(o)));
 
   registerIncidentCommands(program, { storeOptions, setExit });
+  registerTriageCommands(program, { storeOptions, setExit });
 
   // Only `replay -` reads stdin; otherwise keep the embedded engine from mistaking it for insert data.
   if (!argv.includes('-')) detachStdin();
