@@ -1,5 +1,5 @@
 import type { Severity } from '../core/alert.ts';
-import type { SinkClock } from './clock.ts';
+import type { Clock as SinkClock } from '../core/clock.ts';
 import { postJson, RetryableHttpError, type FetchFn } from './httpPost.ts';
 import { noticeOf } from './incidentNotice.ts';
 import { isPermanentSinkError, PermanentSinkError, type AlertSink } from './sink.ts';

@@ -15,7 +15,7 @@ import {
   type BlockSeverity,
   type BlockState,
 } from './blockList.ts';
-import type { SinkClock } from './clock.ts';
+import type { Clock as SinkClock } from '../core/clock.ts';
 import { noticeOf } from './incidentNotice.ts';
 import type { AlertSink } from './sink.ts';
 

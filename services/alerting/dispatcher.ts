@@ -1,8 +1,9 @@
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
 import { SEVERITIES, type Alert, type Severity } from '../core/alert.ts';
-import { backoffDelay, DEFAULT_RETRY_POLICY, type RetryPolicy } from './backoff.ts';
-import { systemClock, type SinkClock } from './clock.ts';
+import { backoffDelay, DEFAULT_RETRY_POLICY, type RetryPolicy } from '../core/retry.ts';
+import type { Clock as SinkClock } from '../core/clock.ts';
+import { systemClock } from '../runtime/systemClock.ts';
 import { noticeSeverity } from './incidentNotice.ts';
 import { isPermanentSinkError, type AlertSink } from './sink.ts';
 import { createSinkMetrics, type DropReason, type SinkMetrics } from './sinkMetrics.ts';

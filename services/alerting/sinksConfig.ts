@@ -1,7 +1,7 @@
 import { inspect } from 'node:util';
 import { SEVERITIES, type Severity } from '../core/alert.ts';
 import { parseCidr } from '../core/logformat/cidr.ts';
-import { DEFAULT_RETRY_POLICY, type RetryPolicy } from './backoff.ts';
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from '../core/retry.ts';
 import { DEFAULT_OPEN_TTL_MS } from './alertmanagerPayload.ts';
 import { BLOCK_SEVERITIES, type BlockSeverity } from './blockList.ts';
 import { DEFAULT_ALERTS_TOPIC } from './kafkaSink.ts';

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Alert } from '../core/alert.ts';
 import { slackMessage } from './alertText.ts';
-import type { SinkClock } from './clock.ts';
+import type { Clock as SinkClock } from '../core/clock.ts';
 import { postJson, type FetchFn } from './httpPost.ts';
 import { noticeOf } from './incidentNotice.ts';
 import type { AlertSink } from './sink.ts';

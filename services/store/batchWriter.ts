@@ -1,4 +1,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
+import type { Clock, Random } from '../core/clock.ts';
+import { backoffDelay, type RetryPolicy } from '../core/retry.ts';
+import { systemClock } from '../runtime/systemClock.ts';
 import type { Store } from './openStore.ts';
 import { dedupSettings, insertBisecting, isRowRejection, rejectedRowsAsDeadLetters, type RejectedRow } from './insertBisecting.ts';
 import { DEAD_LETTER_COLUMNS, TILE_REQUEST_COLUMNS } from './tileRequestRows.ts';
@@ -22,18 +25,25 @@ export interface BatchWriterOptions {
   readonly store: Pick<Store, 'insertRaw'>;
   /** Inserts in flight at once (ClickHouse prefers ~1 insert/s per table). Default 2. */
   readonly maxInFlight?: number;
-  /** Attempts per insert before the error propagates (the run stops and nothing after it is claimed stored). Default 6. */
+  /** Attempts per insert before the error propagates (the run stops and nothing after it is claimed stored). Default 6 ({@link BATCH_WRITER_RETRY}). */
   readonly maxAttempts?: number;
   /** Base backoff in ms, doubled per attempt with jitter. Default 200. */
   readonly backoffMs?: number;
-  /** Cap on one backoff wait. Default 30 s. */
+  /** Cap on one backoff step. Default 30 s. */
   readonly maxBackoffMs?: number;
   readonly onRetry?: (err: Error, attempt: number, batch: Batch) => void;
-  /** Injected for tests; defaults to setTimeout. */
+  /** Waits between attempts and the audit time. Default systemClock. */
+  readonly clock?: Clock;
+  /** Jitter of the backoff. Default Math.random. */
+  readonly random?: Random;
+  /** Overrides the clock's sleep (tests that need no waiting). */
   readonly sleep?: (ms: number) => Promise<void>;
-  /** Wall clock for the `stored_at` / `received_at` audit columns only (never for detection). */
+  /** Wall clock for the `stored_at` / `received_at` audit columns only (never for detection). Default the clock's. */
   readonly now?: () => number;
 }
+
+/** Retries of one insert by the batch writer: 6 attempts, 200 ms doubling to 30 s, centred jitter. */
+export const BATCH_WRITER_RETRY: RetryPolicy = Object.freeze({ maxAttempts: 6, baseDelayMs: 200, maxDelayMs: 30_000, jitter: 'centred' });
 
 /** Deduplication token of a batch: identical on every retry and every replay of the same content. */
 export function batchToken(b: Pick<Batch, 'sourceId' | 'partition' | 'firstLine' | 'lastLine'>): string {
@@ -51,9 +61,8 @@ export class BatchWriter {
   private readonly inFlight = new Set<Promise<void>>();
   private failure: Error | null = null;
   private readonly maxInFlight: number;
-  private readonly maxAttempts: number;
-  private readonly backoffMs: number;
-  private readonly maxBackoffMs: number;
+  private readonly policy: RetryPolicy;
+  private readonly random: Random;
   private readonly sleep: (ms: number) => Promise<void>;
   private readonly now: () => number;
   /** `rejected`: rows the store refused on its own (bisected out, stored as dead letters; also counted in `deadLetters`). */
@@ -61,11 +70,12 @@ export class BatchWriter {
 
   constructor(private readonly opts: BatchWriterOptions) {
     this.maxInFlight = opts.maxInFlight ?? 2;
-    this.maxAttempts = opts.maxAttempts ?? 6;
-    this.backoffMs = opts.backoffMs ?? 200;
-    this.maxBackoffMs = opts.maxBackoffMs ?? 30_000;
-    this.sleep = opts.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms)));
-    this.now = opts.now ?? Date.now;
+    const d = BATCH_WRITER_RETRY;
+    this.policy = { ...d, maxAttempts: opts.maxAttempts ?? d.maxAttempts, baseDelayMs: opts.backoffMs ?? d.baseDelayMs, maxDelayMs: opts.maxBackoffMs ?? d.maxDelayMs };
+    const clock = opts.clock ?? systemClock;
+    this.random = opts.random ?? Math.random;
+    this.sleep = opts.sleep ?? ((ms) => clock.sleep(ms));
+    this.now = opts.now ?? (() => clock.now());
   }
 
   async write(batch: Batch): Promise<void> {
@@ -124,11 +134,10 @@ export class BatchWriter {
       try {
         return await fn();
       } catch (err) {
-        if (attempt >= this.maxAttempts || !isRetryableStoreError(err)) throw err;
+        if (attempt >= this.policy.maxAttempts || !isRetryableStoreError(err)) throw err;
         this.stats.retries++;
         this.opts.onRetry?.(err as Error, attempt, b);
-        const backoff = Math.min(this.maxBackoffMs, this.backoffMs * 2 ** Math.min(attempt - 1, 20));
-        await this.sleep(backoff / 2 + Math.random() * backoff);
+        await this.sleep(backoffDelay(attempt, this.policy, this.random));
       }
     }
   }

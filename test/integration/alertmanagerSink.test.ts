@@ -18,7 +18,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { createAlertmanagerSink } from '../../services/alerting/alertmanagerSink.ts';
-import { systemClock } from '../../services/alerting/clock.ts';
+import { systemClock } from '../../services/runtime/systemClock.ts';
 import { createSinkDispatcher } from '../../services/alerting/dispatcher.ts';
 import type { Alert, AlertIncident, Severity } from '../../services/core/alert.ts';
 import { makeAlert } from '../support/alerts.ts';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { describe, test, type TestContext } from 'node:test';
 import { pino, type Logger } from 'pino';
-import { systemClock } from '../../services/alerting/clock.ts';
+import { systemClock } from '../../services/runtime/systemClock.ts';
 import { createSinkDispatcher } from '../../services/alerting/dispatcher.ts';
 import { createWebhookSink } from '../../services/alerting/webhookSink.ts';
 import { createWebhookVerifier, type WebhookVerification } from '../../services/alerting/webhookSignature.ts';

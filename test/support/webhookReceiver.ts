@@ -6,7 +6,7 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { TestContext } from 'node:test';
-import { systemClock } from '../../services/alerting/clock.ts';
+import { systemClock } from '../../services/runtime/systemClock.ts';
 import { createWebhookVerifier } from '../../services/alerting/webhookSignature.ts';
 import type { Alert } from '../../services/core/alert.ts';
 

@@ -1,16 +1,19 @@
 import type { Logger } from 'pino';
 import type { Alert } from '../../core/alert.ts';
+import type { Clock, Random } from '../../core/clock.ts';
 import type { DetectorConfig } from '../../core/detect/detectorConfig.ts';
 import { createJsonParser } from '../../core/logformat/createJsonParser.ts';
 import { createParser, type ParserSpec } from '../../core/logformat/createParser.ts';
 import type { LineParser } from '../../core/logformat/lineParser.ts';
 import type { RecogniseOptions } from '../../core/protocols/options.ts';
+import { backoffDelay, type RetryPolicy } from '../../core/retry.ts';
 import type { Lineage } from '../../core/types.ts';
 import type { InputLimits } from '../../core/validate/inputLimits.ts';
 import { StreamingDetector } from '../../detector/streamingDetector.ts';
 import type { BatchControl, ConsumedBatch, KafkaConsumer, TopicPartition } from '../../kafka/consumer.ts';
 import type { MessageProducer } from '../../kafka/producer.ts';
 import type { Metrics } from '../../observability/metrics.ts';
+import { systemClock } from '../../runtime/systemClock.ts';
 import { isRetryableStoreError } from '../../store/batchWriter.ts';
 import type { Store } from '../../store/openStore.ts';
 import { writeDeadLetterRow } from '../../store/tileRequestRows.ts';
@@ -58,11 +61,22 @@ export interface KafkaIngestOptions {
   readonly beforeCommit?: (batchNo: number) => void;
   readonly metrics: Metrics;
   readonly logger: Logger;
+  /** Wall clock: batch age and tick, retry waits, heartbeats while waiting. Default systemClock. */
+  readonly clock?: Clock;
+  /** Jitter of the retry backoff. Default Math.random. */
+  readonly random?: Random;
+  /** Wall time of receipt columns and batch age. Default the clock's. */
   readonly now?: () => number;
-  /** Base and cap of the store/produce retry backoff. Defaults 200 ms, 30 s. */
+  /** Base and cap of the store/produce retry backoff ({@link KAFKA_STORE_RETRY}). Defaults 200 ms, 30 s. */
   readonly backoffMs?: number;
   readonly maxBackoffMs?: number;
 }
+
+/** Retries of a store or produce write: endless (the consumer waits), 200 ms doubling to 30 s, centred jitter. */
+export const KAFKA_STORE_RETRY: RetryPolicy = Object.freeze({ maxAttempts: Infinity, baseDelayMs: 200, maxDelayMs: 30_000, jitter: 'centred' });
+
+/** While a fetch handler waits for the batch in flight, the group heartbeat is sent this often (ms). */
+const HEARTBEAT_WHILE_WAITING_MS = 1000;
 
 /** What one flush stores and commits: the closed batch and the offset ranges of its partitions. */
 interface Cut {
@@ -98,12 +112,16 @@ export class KafkaIngest {
   private step: LineStep | null = null;
   private readonly parseJson: LineParser;
   private lock: Promise<void> = Promise.resolve();
-  private timer: NodeJS.Timeout | null = null;
+  /** Stops the batch tick (a sleep loop on the clock; see {@link tick}). */
+  private ticker: AbortController | null = null;
   private outage: string | null = null;
   private running = false;
   private stopping = false;
   private crashed: Error | null = null;
   private readonly source: string;
+  private readonly clock: Clock;
+  private readonly random: Random;
+  private readonly retryPolicy: RetryPolicy;
   private readonly now: () => number;
   private readonly maxMs: number;
   private readonly maxMessageBytes: number;
@@ -118,7 +136,11 @@ export class KafkaIngest {
   stats = { messages: 0, rows: 0, deadLetters: 0, batches: 0, skippedStored: 0, republished: 0, heldMessages: 0 };
 
   constructor(private readonly opts: KafkaIngestOptions) {
-    this.now = opts.now ?? Date.now;
+    const clock = opts.clock ?? systemClock;
+    this.clock = clock;
+    this.random = opts.random ?? Math.random;
+    this.retryPolicy = { ...KAFKA_STORE_RETRY, baseDelayMs: opts.backoffMs ?? KAFKA_STORE_RETRY.baseDelayMs, maxDelayMs: opts.maxBackoffMs ?? KAFKA_STORE_RETRY.maxDelayMs };
+    this.now = opts.now ?? (() => clock.now());
     this.maxMs = opts.maxBatchMs ?? 1000;
     this.batch = new BatchAssembly({ maxRows: opts.maxBatchRows ?? 10_000, maxMs: this.maxMs }, this.now);
     this.maxMessageBytes = opts.maxMessageBytes ?? 1 << 20;
@@ -154,9 +176,8 @@ export class KafkaIngest {
   }
 
   async start(): Promise<void> {
-    this.timer = setInterval(() => {
-      this.withLock(() => this.flushDue()).catch((err: unknown) => this.fail(err as Error));
-    }, Math.max(50, Math.floor(this.maxMs / 4)));
+    this.ticker = new AbortController();
+    void this.tick(Math.max(50, Math.floor(this.maxMs / 4)), this.ticker.signal);
     await this.opts.consumer.start({
       onBatch: (batch, control) => this.withLock(() => this.consume(batch, control)),
       onAssigned: (tps) => this.withLock(() => this.assign(tps)),
@@ -176,8 +197,8 @@ export class KafkaIngest {
   async stop(): Promise<void> {
     this.running = false;
     this.stopping = true;
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
+    this.ticker?.abort();
+    this.ticker = null;
     await this.withLock(() => this.flushAll());
     await this.opts.consumer.stop();
     // Everything consumed is stored now: alerts the final evaluation raises can go out.
@@ -318,6 +339,18 @@ export class KafkaIngest {
     if (this.opts.deadLetterTopic) this.batch.addDeadLetterMessage(deadLetterMessage(this.opts.topic, partition, offset, reason, raw, key));
   }
 
+  /** Every `ms` until `signal` aborts: cut the batch if it is due (its age passed maxBatchMs). */
+  private async tick(ms: number, signal: AbortSignal): Promise<void> {
+    for (;;) {
+      try {
+        await this.clock.sleep(ms, signal);
+      } catch {
+        return; // stopped
+      }
+      this.withLock(() => this.flushDue()).catch((err: unknown) => this.fail(err as Error));
+    }
+  }
+
   private async flushDue(): Promise<void> {
     if (this.batch.due() && !this.busy) await this.cut();
   }
@@ -353,9 +386,14 @@ export class KafkaIngest {
     if (!control) return this.inFlight;
     let done = false;
     const p = this.inFlight.then(() => void (done = true));
-    while (!done) {
-      await Promise.race([p, new Promise((r) => setTimeout(r, 1000).unref())]);
-      if (!done) await control.heartbeat().catch(() => undefined);
+    const waiting = new AbortController();
+    try {
+      while (!done) {
+        await Promise.race([p, this.clock.sleep(HEARTBEAT_WHILE_WAITING_MS, waiting.signal, true)]);
+        if (!done) await control.heartbeat().catch(() => undefined);
+      }
+    } finally {
+      waiting.abort(); // cancels the pending heartbeat wait (Promise.race already handles its rejection)
     }
   }
 
@@ -408,10 +446,8 @@ export class KafkaIngest {
     m.detectorClientImages.set(ds.clientImages);
   }
 
-  /** Retries `fn` with capped exponential backoff and jitter while the error is an outage; others end the run. */
+  /** Retries `fn` with capped exponential backoff and jitter ({@link KAFKA_STORE_RETRY}) while the error is an outage; others end the run. */
   private async retry(what: string, c: Cut, fn: () => Promise<void>): Promise<void> {
-    const base = this.opts.backoffMs ?? 200;
-    const cap = this.opts.maxBackoffMs ?? 30_000;
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
@@ -420,8 +456,8 @@ export class KafkaIngest {
         this.outage = `${what}: ${(err as Error).message.split('\n')[0] ?? ''}`;
         this.opts.metrics.insertErrors.inc();
         this.log.warn({ err, attempt, batch: c.no, partitions: [...c.ranges.keys()] }, `${what} failed; retrying`);
-        const backoff = Math.min(cap, base * 2 ** Math.min(attempt - 1, 20));
-        await new Promise((r) => setTimeout(r, backoff / 2 + Math.random() * backoff));
+        if (attempt >= this.retryPolicy.maxAttempts) throw err;
+        await this.clock.sleep(backoffDelay(attempt, this.retryPolicy, this.random));
       }
     }
   }

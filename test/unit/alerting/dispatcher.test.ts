@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
-import { backoffDelay } from '../../../services/alerting/backoff.ts';
+import { backoffDelay } from '../../../services/core/retry.ts';
 import { createSinkDispatcher } from '../../../services/alerting/dispatcher.ts';
 import { createMuteRuleSet } from '../../../services/alerting/muteRules.ts';
 import { PermanentSinkError, type AlertSink } from '../../../services/alerting/sink.ts';
