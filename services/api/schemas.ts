@@ -334,12 +334,11 @@ export const ACTION_ROUTES: ReadonlyArray<{ readonly path: string; readonly acti
   { path: 'reopen', action: 'reopen' },
 ];
 
-/** Body of an action: a note, and for a mute its expiry (required). */
-export function actionBody(action: AlertAction): object {
-  return {
-    type: 'object',
-    additionalProperties: false,
-    ...(action === 'mute' ? { required: ['until'] } : {}),
-    properties: { note: { type: 'string', maxLength: 2000 }, ...(action === 'mute' ? { until: time } : {}) },
-  };
+const noteText = () => ({ type: 'string', maxLength: 2000 }) as const;
+const noteBody = () => ({ type: 'object', additionalProperties: false, properties: { note: noteText() } }) as const;
+const muteBody = () => ({ type: 'object', additionalProperties: false, required: ['until'], properties: { note: noteText(), until: time } }) as const;
+
+/** Body of an action: a note, and for a mute its expiry (required). A fresh schema object per route. */
+export function actionBody(action: AlertAction): ReturnType<typeof noteBody> | ReturnType<typeof muteBody> {
+  return action === 'mute' ? muteBody() : noteBody();
 }

@@ -1,4 +1,3 @@
-import type { FastifyInstance } from 'fastify';
 import { ALERT_KINDS } from '../../core/alert.ts';
 import { listAudit } from '../../incidents/audit.ts';
 import { parseLimit, parseTime } from '../../incidents/inputs.ts';
@@ -8,13 +7,14 @@ import { ROLES } from '../../incidents/roles.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { AuditSchema, OkSchema, responses, RuleSchema, time, TokenSchema } from '../schemas.ts';
+import { sentField, type ApiApp } from '../types.ts';
 
 const sec = [{ bearer: [] }];
 
 /** Admin: API tokens, suppression rules (allow-lists and mutes) and the audit log. */
-export function registerAdminRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerAdminRoutes(app: ApiApp, deps: ApiDeps): void {
   const actor = (p: { name: string; id: string } | null): string => `${p?.name ?? '?'} (${p?.id ?? '?'})`;
-  const idParam = (pattern: string) => ({ type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64, pattern } } });
+  const idParam = (pattern: string) => ({ type: 'object', required: ['id'], properties: { id: { type: 'string', maxLength: 64, pattern } } }) as const;
 
   app.get('/api/v1/tokens', { config: { access: 'admin' }, schema: { tags: ['admin'], security: sec, response: responses({ type: 'object', properties: { items: { type: 'array', items: TokenSchema } } }) } }, async () => ({
     items: await listTokens(deps.store),
@@ -23,7 +23,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.post(
     '/api/v1/tokens',
     {
-      config: { access: 'admin', audit: { action: 'token.create', target: (req) => ({ type: 'token', value: String((req.body as { name?: unknown } | null)?.name ?? '') }) } },
+      config: { access: 'admin', audit: { action: 'token.create', target: (req) => ({ type: 'token', value: String(sentField(req.body, 'name') ?? '') }) } },
       schema: {
         tags: ['admin'],
         security: sec,
@@ -33,7 +33,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (req, reply) => {
-      const b = req.body as { name: string; role: string };
+      const b = req.body;
       const t = await createToken(deps.store, { name: parseTokenName(b.name), role: parseRole(b.role), createdBy: actor(req.principal), now: deps.clock.now() });
       return reply.code(201).send(t);
     },
@@ -42,11 +42,11 @@ export function registerAdminRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.delete(
     '/api/v1/tokens/:id',
     {
-      config: { access: 'admin', audit: { action: 'token.revoke', target: (req) => ({ type: 'token', value: String((req.params as { id?: unknown }).id ?? '') }) } },
+      config: { access: 'admin', audit: { action: 'token.revoke', target: (req) => ({ type: 'token', value: String(sentField(req.params, 'id') ?? '') }) } },
       schema: { tags: ['admin'], security: sec, params: idParam('^[0-9a-f]{12}$'), response: responses(OkSchema) },
     },
     async (req) => {
-      if (!(await revokeToken(deps.store, (req.params as { id: string }).id, deps.clock.now()))) throw new ApiError('not_found', 'no live token with that id');
+      if (!(await revokeToken(deps.store, req.params.id, deps.clock.now()))) throw new ApiError('not_found', 'no live token with that id');
       return { ok: true };
     },
   );
@@ -81,7 +81,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (req, reply) => {
-      const b = req.body as { type: 'allow' | 'mute'; cidr?: string; userAgent?: string; alertKind?: string; imageId?: string; note?: string; expiresAt?: string };
+      const b = req.body;
       const rule = await createRule(
         deps.store,
         {
@@ -102,11 +102,11 @@ export function registerAdminRoutes(app: FastifyInstance, deps: ApiDeps): void {
   app.delete(
     '/api/v1/suppressions/:id',
     {
-      config: { access: 'admin', audit: { action: 'rule.delete', target: (req) => ({ type: 'rule', value: String((req.params as { id?: unknown }).id ?? '') }) } },
+      config: { access: 'admin', audit: { action: 'rule.delete', target: (req) => ({ type: 'rule', value: String(sentField(req.params, 'id') ?? '') }) } },
       schema: { tags: ['admin'], security: sec, params: idParam('^sr-[0-9a-f]{16}$'), response: responses(OkSchema) },
     },
     async (req) => {
-      if (!(await deleteRule(deps.store, (req.params as { id: string }).id))) throw new ApiError('not_found', 'no live rule with that id');
+      if (!(await deleteRule(deps.store, req.params.id))) throw new ApiError('not_found', 'no live rule with that id');
       return { ok: true };
     },
   );
@@ -123,7 +123,7 @@ export function registerAdminRoutes(app: FastifyInstance, deps: ApiDeps): void {
       },
     },
     async (req) => {
-      const q = req.query as { actor?: string; limit?: number };
+      const q = req.query;
       return { items: await listAudit(deps.store, { limit: parseLimit(q.limit, 100, 1000), ...(q.actor ? { actor: q.actor } : {}) }) };
     },
   );

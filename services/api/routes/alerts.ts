@@ -1,33 +1,23 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { getAlert, listAlerts, recordAlertAction, alertExists, type EffectiveStatus } from '../../incidents/alerts.ts';
+import type { FastifyRequest } from 'fastify';
+import { getAlert, listAlerts, recordAlertAction, alertExists } from '../../incidents/alerts.ts';
 import { parseAlertId, parseClientIp, parseLimit, parseRange, parseTime } from '../../incidents/inputs.ts';
 import { roleAtLeast } from '../../incidents/roles.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { AlertDetailSchema, alertIdText, AlertListQuery, AlertListSchema, ACTION_ROUTES, actionBody, responses } from '../schemas.ts';
-
-interface ListQuery {
-  kind?: string;
-  severity?: string;
-  status?: EffectiveStatus;
-  client?: string;
-  from?: string;
-  to?: string;
-  cursor?: string;
-  limit?: number;
-}
+import { sentField, type ApiApp } from '../types.ts';
 
 const idParams = { type: 'object', required: ['id'], properties: { id: alertIdText } } as const;
 
 /** Alerts: list (viewers see no client data), get, and the analyst actions written to alert_actions. */
-export function registerAlertRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerAlertRoutes(app: ApiApp, deps: ApiDeps): void {
   const sec = [{ bearer: [] }];
   const clientFilter = (req: FastifyRequest) => {
-    const c = (req.query as { client?: unknown }).client;
+    const c = sentField(req.query, 'client');
     return typeof c === 'string' ? { type: 'ip' as const, value: c } : null;
   };
   app.get('/api/v1/alerts', { config: { access: 'viewer', audit: { action: 'alerts.by-client', target: clientFilter } }, schema: { tags: ['alerts'], security: sec, querystring: AlertListQuery, response: responses(AlertListSchema) } }, async (req) => {
-    const q = req.query as ListQuery;
+    const q = req.query;
     const analyst = req.principal !== null && roleAtLeast(req.principal.role, 'analyst');
     if (q.client !== undefined && !analyst) throw new ApiError('forbidden', 'filtering by client IP needs the analyst role');
     const range = parseRange(q.from, q.to, Number.MAX_SAFE_INTEGER);
@@ -47,7 +37,7 @@ export function registerAlertRoutes(app: FastifyInstance, deps: ApiDeps): void {
   });
 
   app.get('/api/v1/alerts/:id', { config: { access: 'viewer' }, schema: { tags: ['alerts'], security: sec, params: idParams, response: responses(AlertDetailSchema) } }, async (req) => {
-    const id = parseAlertId((req.params as { id: string }).id);
+    const id = parseAlertId(req.params.id);
     const analyst = req.principal !== null && roleAtLeast(req.principal.role, 'analyst');
     const d = await getAlert(deps.store, id, { now: deps.clock.now(), withClient: analyst });
     if (!d) throw new ApiError('not_found', `no alert ${id}`);
@@ -59,12 +49,12 @@ export function registerAlertRoutes(app: FastifyInstance, deps: ApiDeps): void {
     app.post(
       `/api/v1/alerts/:id/${path}`,
       {
-        config: { access: 'analyst', audit: { action: `alert.${path}`, target: (req) => ({ type: 'alert', value: String((req.params as { id?: unknown }).id ?? '') }) } },
+        config: { access: 'analyst', audit: { action: `alert.${path}`, target: (req) => ({ type: 'alert', value: String(sentField(req.params, 'id') ?? '') }) } },
         schema: { tags: ['alerts'], security: sec, params: idParams, body, response: responses(AlertDetailSchema) },
       },
       async (req) => {
-        const id = parseAlertId((req.params as { id: string }).id);
-        const b = (req.body ?? {}) as { note?: string; until?: string };
+        const id = parseAlertId(req.params.id);
+        const b = req.body;
         const now = deps.clock.now();
         if (!(await alertExists(deps.store, id))) throw new ApiError('not_found', `no alert ${id}`);
         await recordAlertAction(deps.store, {
@@ -72,7 +62,7 @@ export function registerAlertRoutes(app: FastifyInstance, deps: ApiDeps): void {
           action,
           actor: `${req.principal?.name ?? '?'} (${req.principal?.id ?? '?'})`,
           note: b.note ?? '',
-          ...(b.until !== undefined ? { muteUntil: parseTime(b.until, 'until') } : {}),
+          ...('until' in b ? { muteUntil: parseTime(b.until, 'until') } : {}),
           now,
         });
         const d = await getAlert(deps.store, id, { now, withClient: true });

@@ -1,4 +1,4 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { MAX_BAND } from '../../incidents/bands.ts';
 import { coverageMap } from '../../incidents/coverageMap.ts';
 import { renderCoverageSvg } from '../../incidents/coverageSvg.ts';
@@ -25,6 +25,7 @@ import { BUCKETS_S, clientExtent, clientTimeline } from '../../incidents/timelin
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { coverageNum, DigestSchema, ExposureSchema, imageIdText, ipText, ReportBody, ReportSchema, responses, SearchSchema, time, TimelineSchema } from '../schemas.ts';
+import { sentField, type ApiApp } from '../types.ts';
 
 const sec = [{ bearer: [] }];
 const str = (v: unknown): string => (typeof v === 'string' ? v : '');
@@ -39,9 +40,9 @@ interface ReportInput {
 }
 
 /** The incident questions: timeline, exposure, exposure digest, coverage map, report, search, evidence. Analysts only. */
-export function registerIncidentRoutes(app: FastifyInstance, deps: ApiDeps): void {
+export function registerIncidentRoutes(app: ApiApp, deps: ApiDeps): void {
   const cfg = deps.config;
-  const ipTarget = (req: FastifyRequest) => ({ type: 'ip' as const, value: str((req.params as { ip?: unknown }).ip) });
+  const ipTarget = (req: FastifyRequest) => ({ type: 'ip' as const, value: str(sentField(req.params, 'ip')) });
 
   app.get(
     '/api/v1/clients/:ip/timeline',
@@ -60,8 +61,8 @@ export function registerIncidentRoutes(app: FastifyInstance, deps: ApiDeps): voi
       },
     },
     async (req) => {
-      const ip = parseClientIp((req.params as { ip: string }).ip);
-      const q = req.query as { from?: string; to?: string; bucket?: number };
+      const ip = parseClientIp(req.params.ip);
+      const q = req.query;
       const t = await clientTimeline(deps.store, {
         ip,
         range: parseRange(q.from, q.to, cfg.maxSpanMs),
@@ -92,8 +93,8 @@ export function registerIncidentRoutes(app: FastifyInstance, deps: ApiDeps): voi
       },
     },
     async (req, reply) => {
-      const ip = parseClientIp((req.params as { ip: string }).ip);
-      const q = req.query as { image: string; band?: number; from?: string; to?: string };
+      const ip = parseClientIp(req.params.ip);
+      const q = req.query;
       const imageId = parseImageId(q.image);
       const partial = parseRange(q.from, q.to, cfg.maxSpanMs);
       const extent = await clientExtent(deps.store, ip);
@@ -110,7 +111,7 @@ export function registerIncidentRoutes(app: FastifyInstance, deps: ApiDeps): voi
   app.get(
     '/api/v1/images/exposure',
     {
-      config: { access: 'analyst', audit: { action: 'exposure', target: (req) => ({ type: 'image', value: str((req.query as { image?: unknown }).image) }) } },
+      config: { access: 'analyst', audit: { action: 'exposure', target: (req) => ({ type: 'image', value: str(sentField(req.query, 'image')) }) } },
       schema: {
         tags: ['incidents'],
         security: sec,
@@ -124,7 +125,7 @@ export function registerIncidentRoutes(app: FastifyInstance, deps: ApiDeps): voi
       },
     },
     async (req) => {
-      const q = req.query as { image: string; from?: string; to?: string; minCoverage?: number };
+      const q = req.query;
       const imageId = parseImageId(q.image);
       const partial = parseRange(q.from, q.to, cfg.maxSpanMs);
       const extent = await imageExtent(deps.store, imageId);
@@ -141,7 +142,7 @@ export function registerIncidentRoutes(app: FastifyInstance, deps: ApiDeps): voi
   app.get(
     '/api/v1/exposure/digest',
     {
-      config: { access: 'analyst', audit: { action: 'exposure.digest', target: (req) => ({ type: 'day', value: str((req.query as { day?: unknown }).day) }) } },
+      config: { access: 'analyst', audit: { action: 'exposure.digest', target: (req) => ({ type: 'day', value: str(sentField(req.query, 'day')) }) } },
       schema: {
         tags: ['incidents'],
         security: sec,
@@ -155,7 +156,7 @@ export function registerIncidentRoutes(app: FastifyInstance, deps: ApiDeps): voi
       },
     },
     async (req) => {
-      const day = parseDay((req.query as { day: string }).day);
+      const day = parseDay(req.query.day);
       return exposureDigest(deps.store, { day, lookbackMs: cfg.maxSpanMs, policy: DEFAULT_DIGEST_POLICY, maxClients: cfg.maxClients }, { now: deps.clock.now() });
     },
   );
@@ -174,10 +175,10 @@ export function registerIncidentRoutes(app: FastifyInstance, deps: ApiDeps): voi
   app.post(
     '/api/v1/reports',
     {
-      config: { access: 'analyst', audit: { action: 'report', target: (req) => ({ type: 'report', value: JSON.stringify((req.body as { images?: unknown } | null)?.images ?? []) }) } },
+      config: { access: 'analyst', audit: { action: 'report', target: (req) => ({ type: 'report', value: JSON.stringify(sentField(req.body, 'images') ?? []) }) } },
       schema: { tags: ['incidents'], security: sec, body: ReportBody, response: responses(ReportSchema) },
     },
-    async (req) => incidentReport(deps.store, reportQuery(req.body as ReportInput)),
+    async (req) => incidentReport(deps.store, reportQuery(req.body)),
   );
 
   app.get(
@@ -188,11 +189,11 @@ export function registerIncidentRoutes(app: FastifyInstance, deps: ApiDeps): voi
         audit: {
           action: 'search',
           target: (req) => {
-            const q = req.query as Record<string, unknown>;
-            if (q.ip !== undefined) return { type: 'ip', value: str(q.ip) };
-            if (q.cidr !== undefined) return { type: 'cidr', value: str(q.cidr) };
-            if (q.ua !== undefined) return { type: 'user_agent', value: str(q.ua) };
-            return { type: 'image', value: str(q.image) };
+            const sent = (key: string) => sentField(req.query, key);
+            if (sent('ip') !== undefined) return { type: 'ip', value: str(sent('ip')) };
+            if (sent('cidr') !== undefined) return { type: 'cidr', value: str(sent('cidr')) };
+            if (sent('ua') !== undefined) return { type: 'user_agent', value: str(sent('ua')) };
+            return { type: 'image', value: str(sent('image')) };
           },
         },
       },
@@ -216,7 +217,7 @@ export function registerIncidentRoutes(app: FastifyInstance, deps: ApiDeps): voi
       },
     },
     async (req) => {
-      const q = req.query as { ip?: string; cidr?: string; ua?: string; image?: string; from?: string; to?: string; limit?: number };
+      const q = req.query;
       const given = [q.ip, q.cidr, q.ua, q.image].filter((v) => v !== undefined).length;
       if (given !== 1) throw new InvalidInputError('give exactly one of ip, cidr, ua, image');
       const by: SearchBy =
@@ -244,10 +245,11 @@ export function registerIncidentRoutes(app: FastifyInstance, deps: ApiDeps): voi
         audit: {
           action: 'export',
           target: (req) => {
-            const b = (req.body ?? {}) as { alert?: unknown; client?: unknown; report?: { images?: unknown } };
-            if (b.alert !== undefined) return { type: 'alert', value: str(b.alert) };
-            if (b.client !== undefined) return { type: 'client', value: str(b.client) };
-            return { type: 'report', value: JSON.stringify(b.report?.images ?? []) };
+            const alert = sentField(req.body, 'alert');
+            const client = sentField(req.body, 'client');
+            if (alert !== undefined) return { type: 'alert', value: str(alert) };
+            if (client !== undefined) return { type: 'client', value: str(client) };
+            return { type: 'report', value: JSON.stringify(sentField(sentField(req.body, 'report'), 'images') ?? []) };
           },
         },
       },
@@ -264,7 +266,7 @@ export function registerIncidentRoutes(app: FastifyInstance, deps: ApiDeps): voi
       },
     },
     async (req, reply) => {
-      const b = (req.body ?? {}) as { alert?: string; client?: string; from?: string; to?: string; report?: ReportInput };
+      const b = req.body;
       const given = [b.alert, b.client, b.report].filter((v) => v !== undefined).length;
       if (given !== 1) throw new InvalidInputError('give exactly one of alert, client, report');
       const subject: EvidenceSubject =

@@ -1,30 +1,30 @@
-import type { FastifyInstance } from 'fastify';
 import { summary } from '../../incidents/summary.ts';
+import { registerOpsEndpoints, type Readiness } from '../../observability/opsEndpoints.ts';
 import { ping } from '../../store/sql.ts';
 import type { ApiDeps } from '../deps.ts';
 import { responses, SummarySchema } from '../schemas.ts';
+import type { ApiApp } from '../types.ts';
 
-/** Health (process answers), readiness (store answers), metrics, who-am-I, viewer aggregates. */
-export function registerOpsRoutes(app: FastifyInstance, deps: ApiDeps): void {
-  const status = { type: 'object', properties: { status: { type: 'string' }, reason: { type: 'string' } } };
-  app.get('/healthz', { config: { access: 'public', rateLimit: 'exempt' }, schema: { tags: ['ops'], response: { 200: status } } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { config: { access: 'public', rateLimit: 'exempt' }, schema: { tags: ['ops'], response: { 200: status, 503: status } } }, async (_req, reply) => {
+/**
+ * Health (process answers), readiness (store answers, and whatever else the process adds), metrics
+ * (viewer role), who-am-I, viewer aggregates. The first three are the ops endpoints every process
+ * serves (observability/opsEndpoints.ts); here they carry the API's access rules.
+ */
+export function registerOpsRoutes(app: ApiApp, deps: ApiDeps): void {
+  const ready = async (): Promise<Readiness> => {
     try {
       await ping(deps.store.client);
     } catch {
-      return reply.code(503).send({ status: 'not ready', reason: 'store unavailable' });
+      return { ready: false, reason: 'store unavailable' };
     }
-    const extra = deps.ready?.();
-    if (extra && !extra.ready) return reply.code(503).send({ status: 'not ready', reason: extra.reason });
-    return { status: 'ready' };
+    return deps.ready?.() ?? { ready: true, reason: '' };
+  };
+  const open = () => ({ config: { access: 'public', rateLimit: 'exempt' }, schema: { tags: ['ops'] } }) as const;
+  registerOpsEndpoints(app, { ready, ...(deps.metrics ? { metrics: deps.metrics } : {}) }, {
+    healthz: open(),
+    readyz: open(),
+    metrics: { config: { access: 'viewer' }, schema: { tags: ['ops'], security: [{ bearer: [] }], response: responses({ type: 'string' }) } },
   });
-  if (deps.metrics) {
-    const m = deps.metrics;
-    app.get('/metrics', { config: { access: 'viewer' }, schema: { tags: ['ops'], security: [{ bearer: [] }], response: responses({ type: 'string' }) } }, async (_req, reply) => {
-      reply.header('content-type', m.contentType);
-      return m.metrics();
-    });
-  }
   app.get(
     '/api/v1/me',
     {

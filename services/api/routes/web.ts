@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import type { FastifyInstance } from 'fastify';
+import type { ApiApp } from '../types.ts';
 
 const WEB_DIR = new URL('../web/', import.meta.url);
 
@@ -7,7 +7,7 @@ const WEB_DIR = new URL('../web/', import.meta.url);
  * The built-in page: three static files, no build step. They hold no data (everything is fetched
  * with the user's token), so they are public; the token lives in the tab's sessionStorage.
  */
-export function registerWebRoutes(app: FastifyInstance): void {
+export function registerWebRoutes(app: ApiApp): void {
   const files: Array<{ url: string; file: string; type: string }> = [
     { url: '/', file: 'index.html', type: 'text/html; charset=utf-8' },
     { url: '/web/app.js', file: 'app.js', type: 'text/javascript; charset=utf-8' },

@@ -12,7 +12,7 @@ import { createKafkajsConsumer } from '../../kafka/kafkajsConsumer.ts';
 import { createKafkajsProducer } from '../../kafka/kafkajsProducer.ts';
 import type { MessageProducer } from '../../kafka/producer.ts';
 import { mockSafeRoundRobin } from '../../dev/mockSafeAssigner.ts';
-import { buildOpsApp } from '../../observability/httpServer.ts';
+import { buildOpsApp } from '../../observability/opsEndpoints.ts';
 import { createMetrics } from '../../observability/metrics.ts';
 import { UsageError, EXIT } from '../exitCodes.ts';
 import { createAllowlist } from '../config.ts';
@@ -176,10 +176,7 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
       maybeHunt();
     },
   });
-  const app = buildOpsApp(metrics, {
-    ready: () => ingest.health().ready,
-    reason: () => ingest.health().reason,
-  });
+  const app = buildOpsApp({ ready: () => ingest.health(), metrics: metrics.registry });
   await app.listen({ host: flags.httpHost, port: flags.httpPort });
   // serve: the incident API in the same process (the embedded store allows one process per directory).
   let api: RunningServer | null = null;
