@@ -77,8 +77,8 @@ test('docker-compose config validates the stack with the example env file, and r
   for (const [name, v] of Object.entries(s)) if (v.restart !== 'no') assert.ok(v.healthcheck?.test?.length, `${name} has no healthcheck`);
   for (const vol of ['kafka-data', 'clickhouse-data', 'grafana-data', 'prometheus-data', 'alertmanager-data']) assert.ok(vol in config.volumes, `named volume ${vol}`);
 
-  // Grafana gets the ClickHouse plugin and this repository's provisioning and dashboards.
-  assert.match(s.grafana!.environment!.GF_INSTALL_PLUGINS!, /grafana-clickhouse-datasource/);
+  // Grafana gets the ClickHouse plugin (pinned: composeStack.test.ts) and this repository's provisioning and dashboards.
+  assert.match(s.grafana!.environment!.GF_PLUGINS_PREINSTALL_SYNC!, /grafana-clickhouse-datasource@/);
   const mounts = (s.grafana!.volumes ?? []).map((m) => (typeof m === 'string' ? m : `${m.source ?? ''}:${m.target}`));
   assert.ok(mounts.some((m) => m.includes('dashboards/provisioning') && m.includes('/etc/grafana/provisioning')), mounts.join('\n'));
   assert.ok(mounts.some((m) => m.includes('dashboards/grafana')), mounts.join('\n'));
