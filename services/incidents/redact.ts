@@ -34,9 +34,11 @@ const MIN_KNOWN_LENGTH = 4;
 /**
  * A user agent's product tokens: `name/version` (version starting with a digit) followed by further
  * tokens and parenthesised comments, e.g. `Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 …`.
- * Not preceded by a path character, so `iiif/abc/1` (an image path) does not start a match mid-way.
+ * Not preceded by a path character, so `iiif/abc/1` (an image path) does not start a match mid-way,
+ * and a version never ends at a colon, so `x/0:0::1` leaves the IPv6 address whole for the address
+ * pattern instead of eating its first group.
  */
-const USER_AGENT = /(?<![\w./:-])[A-Za-z][\w.+-]*\/\d[\w.+-]*(?:\s*\([^()]{0,512}\)|\s+[A-Za-z][\w.+-]*\/[\w.+-]+)*/g;
+const USER_AGENT = /(?<![\w./:-])[A-Za-z][\w.+-]*\/\d[\w.+-]*(?![\w.+:-])(?:\s*\([^()]{0,512}\)|\s+[A-Za-z][\w.+-]*\/[\w.+-]+(?![\w.+:-]))*/g;
 
 /** Maximal runs of address characters (linear to match), with an optional prefix length: each is checked by the real parsers. */
 const ADDRESS_RUN = /[0-9A-Fa-f.:]+(?:\/\d{1,3})?/g;
