@@ -3,7 +3,7 @@
  * so, every sleep is recorded, and timers fire in time order. Deliveries in unit tests resolve
  * through microtasks, so one setImmediate turn runs everything a fired timer unblocks.
  */
-import type { SinkClock } from '../../services/alerting/clock.ts';
+import type { Clock as SinkClock } from '../../services/core/clock.ts';
 
 interface Timer {
   readonly at: number;
