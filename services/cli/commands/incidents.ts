@@ -53,7 +53,8 @@ async function withStore(flags: CommonFlags, fn: (store: Store) => Promise<numbe
   }
 }
 
-function parsed<T>(fn: () => T): T {
+/** Runs an input parser: invalid input (ids, filters, times, notes) is a usage error, exit 2. */
+export function parsed<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {

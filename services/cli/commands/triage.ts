@@ -20,20 +20,10 @@ import type { Store } from '../../store/openStore.ts';
 import { EXIT, UsageError } from '../exitCodes.ts';
 import { formatTable } from '../formatTable.ts';
 import { openContext, type CommonFlags } from './context.ts';
-import { cliActor } from './incidents.ts';
+import { cliActor, parsed } from './incidents.ts';
 
 const LIMITS = DEFAULT_API_CONFIG;
 const out = (s: string): boolean => process.stdout.write(s);
-
-/** Invalid input (ids, filters, times, notes) and unknown ids are usage errors: exit 2. */
-function parsed<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof InvalidInputError) throw new UsageError(err.message);
-    throw err;
-  }
-}
 
 async function withStore(flags: CommonFlags, fn: (store: Store) => Promise<number>): Promise<number> {
   const { store } = await openContext(flags);
