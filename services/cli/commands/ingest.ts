@@ -1,3 +1,4 @@
+import { readRows } from '../../store/sql.ts';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { HuntRunner, HuntSchedule, huntActivitySpanMs } from '../../hunts/huntRunner.ts';
 import { activeSteps } from '../../hunts/huntQueries.ts';
@@ -95,12 +96,11 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
     lastHuntCheck = Date.now();
     hunting = (async () => {
       // The event-time span stored so far (partition key min/max: answered from part metadata).
-      const rs = await store.client.query({ query: 'SELECT toUnixTimestamp64Milli(min(ts)) AS lo, toUnixTimestamp64Milli(max(ts)) AS hi FROM tile_requests', format: 'JSONEachRow' });
-      const [span] = await rs.json<{ lo: string; hi: string }>();
-      if (!span || Number(span.hi) <= 0) return;
+      const [span] = await readRows<{ lo: number; hi: number }>(store.client, 'SELECT toUnixTimestamp64Milli(min(ts)) AS lo, toUnixTimestamp64Milli(max(ts)) AS hi FROM tile_requests');
+      if (!span || span.hi <= 0) return;
       // Windows follow the stored data (per-minute aggregate), so a stray old or future event costs a few windows, not the span between.
-      const hi = Number(span.hi);
-      for (const step of await activeSteps(store.client, hunts.everyMs, Math.max(Number(span.lo), scannedTo), hi + 1)) schedule.observe(step);
+      const hi = span.hi;
+      for (const step of await activeSteps(store.client, hunts.everyMs, Math.max(span.lo, scannedTo), hi + 1)) schedule.observe(step);
       scannedTo = Math.max(scannedTo, hi - huntActivitySpanMs(hunts));
       for (const end of schedule.due(hi)) await hunter.runAt(end);
       await outputs.flush();

@@ -1,3 +1,4 @@
+import { NO_TIME_LIMIT, readRows } from '../../store/sql.ts';
 import type { AccessRecord } from '../../core/types.ts';
 import type { StreamingDetector } from '../../detector/streamingDetector.ts';
 import type { Store } from '../../store/openStore.ts';
@@ -36,8 +37,9 @@ interface Row {
  */
 export async function restoreDetector(opts: RestoreOptions): Promise<number> {
   if (opts.partitions.length === 0) return 0;
-  const rs = await opts.store.client.query({
-    query: `
+  const rows = await readRows<Row>(
+    opts.store.client,
+    `
       WITH bounds AS (
         SELECT partition, max(ts) AS newest FROM tile_requests
         WHERE source = {source:String} AND partition IN {parts:Array(Int32)} GROUP BY partition)
@@ -49,10 +51,9 @@ export async function restoreDetector(opts: RestoreOptions): Promise<number> {
       WHERE t.source = {source:String} AND t.partition IN {parts:Array(Int32)}
         AND t.ts >= b.newest - toIntervalMillisecond({window:UInt64})
       ORDER BY t.ts, t.partition, t.line`,
-    query_params: { source: opts.source, parts: [...opts.partitions], window: opts.windowMs },
-    format: 'JSONEachRow',
-  });
-  const rows = await rs.json<Row>();
+    { source: opts.source, parts: [...opts.partitions], window: opts.windowMs },
+    NO_TIME_LIMIT,
+  );
   for (const r of rows) {
     const rec: AccessRecord = {
       ts: Number(r.ts),
