@@ -50,9 +50,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   storeOptions(
     program
       .command('hunt')
-      .description('run the hunts (low-and-slow, campaigns, image exposure) over stored history, window by window in event time')
-      .requiredOption('--from <time>', 'ISO-8601 start of the period')
-      .requiredOption('--to <time>', 'ISO-8601 end of the period')
+      .description('run the hunts (low-and-slow, campaigns, image exposure) over stored history, window by window in event time: by default only the windows after the last hunted one; --from/--to backfills a period')
+      .option('--from <time>', 'ISO-8601 start of a period to backfill (with --to): its windows run even if they ran before')
+      .option('--to <time>', 'ISO-8601 end of the period to backfill (with --from)')
       .option('--allow-cidr <cidr>', 'never hunt clients in this CIDR (repeatable)', collect)
       .option('--hunt-every <minutes>', 'minutes between windows (default 10)', (v) => positiveInt(v, '--hunt-every'))
       .option('--json', 'print the alert versions and a summary as JSON')

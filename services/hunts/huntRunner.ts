@@ -18,6 +18,7 @@ import type { HuntConfig } from '../core/hunts/huntConfig.ts';
 import { reconcile, stateFromStored, type HuntAlertState } from '../core/hunts/reconcile.ts';
 import type { Store } from '../store/openStore.ts';
 import { jsonEachRow } from '../store/openStore.ts';
+import { readRows } from '../store/sql.ts';
 import * as q from './huntQueries.ts';
 
 export interface HuntRunnerOptions {
@@ -45,6 +46,11 @@ export interface HuntRunStats {
  * finds nothing new without one). The schedule therefore grows with the data, never with the spread
  * of timestamps: events years apart cost a few windows each, not every window between them. An empty
  * stretch runs no windows; the lifecycle (resolving idle alerts) catches up at the next window that runs.
+ *
+ * Resume: {@link resumeAfter} with the newest window end `hunt_runs` holds makes a new process
+ * continue where the last one stopped, as if it had never stopped: windows at or before it never run
+ * again (data arriving for them late, or replayed again, only counts in {@link skipped}); re-running
+ * them is an explicit backfill (`tilewatch hunt --from --to`).
  */
 export class HuntSchedule {
   /** Window ends with data that have not run yet. */
@@ -52,6 +58,8 @@ export class HuntSchedule {
   /** Window ends up to this one have run; later data for them does not schedule them again. */
   private ranUpTo = Number.NEGATIVE_INFINITY;
   private lastBucket = Number.NaN;
+  /** Window ends with data that were not scheduled because they were at or before the last run (late or replayed again). */
+  private readonly skippedEnds = new Set<number>();
 
   constructor(
     private readonly everyMs: number,
@@ -68,7 +76,27 @@ export class HuntSchedule {
     if (bucket === this.lastBucket) return;
     this.lastBucket = bucket;
     const last = bucket * this.everyMs + this.activitySpanMs;
-    for (let end = (bucket + 1) * this.everyMs; end <= last; end += this.everyMs) if (end > this.ranUpTo) this.pending.add(end);
+    for (let end = (bucket + 1) * this.everyMs; end <= last; end += this.everyMs) {
+      if (end > this.ranUpTo) this.pending.add(end);
+      else this.skippedEnds.add(end);
+    }
+  }
+
+  /** Windows up to and including `end` have run already (in an earlier process): they are never scheduled again. */
+  resumeAfter(end: number): void {
+    if (!(end > this.ranUpTo)) return;
+    this.ranUpTo = end;
+    for (const e of this.pending) if (e <= end) this.pending.delete(e);
+  }
+
+  /** The newest window end that has run (this process or, after {@link resumeAfter}, an earlier one); -Infinity if none. */
+  get completedUpTo(): number {
+    return this.ranUpTo;
+  }
+
+  /** How many window ends saw data but were not scheduled, being at or before a window that had already run. */
+  get skipped(): number {
+    return this.skippedEnds.size;
   }
 
   /** Window ends (ascending) that are due once everything up to `storedUpTo` (event time) is stored. */
@@ -108,6 +136,8 @@ export class HuntRunner {
   /** Addresses named by hunt alerts (image exposure aside) loaded at start or raised since. */
   private readonly huntAccused = new Set<string>();
   private started = false;
+  /** The newest window end every hunt has completed (`hunt_runs`, read at start, then advanced by each run). */
+  private completed = Number.NEGATIVE_INFINITY;
   runs = 0;
   emitted = 0;
   totalMs = 0;
@@ -121,7 +151,18 @@ export class HuntRunner {
     const stored = bodies.map((b) => JSON.parse(b) as Alert);
     this.state = stateFromStored(stored);
     for (const a of stored) this.noteHuntAlert(a);
+    this.completed = await lastCompletedWindowEnd(this.opts.store);
     this.started = true;
+  }
+
+  /**
+   * Where the hunts stopped: the newest window end recorded in `hunt_runs` for every hunt (the oldest
+   * of the per-hunt newest ends; a run records all three at once), or -Infinity on a store never hunted.
+   * Schedules resume after it (`HuntSchedule.resumeAfter`), so a restart never re-walks stored history.
+   */
+  async resumePoint(): Promise<number> {
+    await this.start();
+    return this.completed;
   }
 
   /** Tell the runner about per-client alerts (low-and-slow leaves clients already alerted to them). */
@@ -216,6 +257,7 @@ export class HuntRunner {
     this.runs++;
     this.emitted += versions.length;
     this.totalMs += durationMs;
+    this.completed = Math.max(this.completed, windowEnd);
     const now = (this.opts.now ?? Date.now)();
     await this.opts.store.insertRaw({
       table: 'hunt_runs',
@@ -232,6 +274,27 @@ export class HuntRunner {
     });
     return { windowEnd, findings: { 'low-and-slow': nSlow, campaign: nCampaign, 'image-exposure': nExposure }, emitted: versions.length, durationMs };
   }
+}
+
+/** One small aggregate over the ledger (ordered by hunt, window_end): the newest completed window end per hunt. */
+async function lastCompletedWindowEnd(store: Store): Promise<number> {
+  const rows = await readRows<{ hunt: string; last: number }>(
+    store.client,
+    'SELECT hunt, toUnixTimestamp64Milli(max(window_end)) AS last FROM hunt_runs WHERE hunt IN {kinds:Array(String)} GROUP BY hunt',
+    { kinds: [...HUNT_KINDS] },
+  );
+  return rows.length === 0 ? Number.NEGATIVE_INFINITY : Math.min(...rows.map((r) => r.last));
+}
+
+/** Window ends (epoch ms, ascending) in (from, to] that already have a run in `hunt_runs`: what a backfill runs again. */
+export async function completedWindowEnds(store: Store, from: number, to: number): Promise<number[]> {
+  const rows = await readRows<{ e: number }>(
+    store.client,
+    `SELECT DISTINCT toUnixTimestamp64Milli(window_end) AS e FROM hunt_runs
+     WHERE window_end > fromUnixTimestamp64Milli({from:Int64}, 'UTC') AND window_end <= fromUnixTimestamp64Milli({to:Int64}, 'UTC') ORDER BY e`,
+    { from, to },
+  );
+  return rows.map((r) => r.e);
 }
 
 function sqlTime(ms: number): string {

@@ -98,6 +98,12 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
       // The event-time span stored so far (partition key min/max: answered from part metadata).
       const [span] = await readRows<{ lo: number; hi: number }>(store.client, 'SELECT toUnixTimestamp64Milli(min(ts)) AS lo, toUnixTimestamp64Milli(max(ts)) AS hi FROM tile_requests');
       if (!span || span.hi <= 0) return;
+      if (!Number.isFinite(scannedTo)) {
+        // Resume where the hunts stopped (hunt_runs): a restart never re-walks the windows of stored history.
+        const resumed = await hunter.resumePoint();
+        schedule.resumeAfter(resumed);
+        if (Number.isFinite(resumed)) scannedTo = resumed - huntActivitySpanMs(hunts);
+      }
       // Windows follow the stored data (per-minute aggregate), so a stray old or future event costs a few windows, not the span between.
       const hi = span.hi;
       for (const step of await activeSteps(store.client, hunts.everyMs, Math.max(span.lo, scannedTo), hi + 1)) schedule.observe(step);

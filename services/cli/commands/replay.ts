@@ -80,6 +80,10 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
           onRun: (r) => log.debug({ windowEnd: new Date(r.windowEnd).toISOString(), ms: r.timings }, 'hunt run'),
         })
       : null;
+    // Hunts resume after the last window hunt_runs holds: windows hunted before are not run again.
+    const schedule = hunter && config.hunts ? new HuntSchedule(config.hunts.everyMs, config.hunts.latenessMs, huntActivitySpanMs(config.hunts)) : null;
+    const resumed = hunter ? await hunter.resumePoint() : Number.NEGATIVE_INFINITY;
+    schedule?.resumeAfter(resumed);
     const summary = await replay({
       inputs: files,
       store,
@@ -99,11 +103,13 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
         hunter?.noteStreamingAlert(a);
         emit(a);
       },
-      ...(hunter && config.hunts
-        ? { hunts: { schedule: new HuntSchedule(config.hunts.everyMs, config.hunts.latenessMs, huntActivitySpanMs(config.hunts)), run: (end: number) => hunter.runAt(end) } }
-        : {}),
+      ...(hunter && schedule ? { hunts: { schedule, run: (end: number) => hunter.runAt(end) } } : {}),
     });
     progress?.({ done: true });
+    if (schedule && Number.isFinite(resumed) && schedule.skipped > 0)
+      process.stderr.write(
+        `tilewatch: note: ${schedule.skipped} hunt windows with data end at or before ${new Date(schedule.completedUpTo).toISOString()}, which were hunted before; they were not run again (\`tilewatch hunt --from … --to …\` re-runs a period)\n`,
+      );
     await outputs.close();
     await writeImages(store, summary.images);
     return {
