@@ -7,6 +7,7 @@ import { compileOptions, type RecogniseConfig, type RecogniseOptions } from '../
 import { DEFAULT_INPUT_LIMITS, type InputLimits } from '../core/validate/inputLimits.ts';
 import type { StoreTarget } from '../store/openStore.ts';
 import { parseSinksConfig, SinksConfigError, type SinksConfig } from '../alerting/sinksConfig.ts';
+import { checkConfigFile } from './configSchema.ts';
 
 /**
  * tilewatch's configuration: read once (config file, then flags, then TILEWATCH_* environment for
@@ -27,8 +28,13 @@ export interface TilewatchConfig {
   readonly limits: InputLimits;
 }
 
-/** Shape of the optional JSON config file (`--config FILE`). Every field optional. */
+/**
+ * Shape of the optional JSON config file (`--config FILE`). Every field optional; schemas/config.schema.json
+ * describes the same keys (unknown keys are refused before anything is read).
+ */
 export interface ConfigFile {
+  /** For editors (`"./schemas/config.schema.json"`); ignored. */
+  readonly $schema?: string;
   readonly dataDir?: string;
   readonly clickhouseUrl?: string;
   readonly clickhouseDatabase?: string;
@@ -67,6 +73,13 @@ export interface ConfigFlags {
 
 export class ConfigError extends Error {
   readonly code = 'CONFIG_INVALID';
+  /** Every problem found, one line each (the message joins them). */
+  readonly problems: readonly string[];
+  constructor(message: string | readonly string[]) {
+    const problems = typeof message === 'string' ? [message] : message;
+    super(problems.join('\n'));
+    this.problems = problems;
+  }
 }
 
 const DETECTOR_KEYS = new Set(Object.keys(DEFAULT_DETECTOR_CONFIG));
@@ -74,11 +87,16 @@ const DETECTOR_KEYS = new Set(Object.keys(DEFAULT_DETECTOR_CONFIG));
 export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): TilewatchConfig {
   let file: ConfigFile = {};
   if (flags.config) {
+    let parsed: unknown;
     try {
-      file = JSON.parse(readFileSync(flags.config, 'utf8')) as ConfigFile;
+      parsed = JSON.parse(readFileSync(flags.config, 'utf8'));
     } catch (err) {
       throw new ConfigError(`Cannot load config ${flags.config}: ${(err as Error).message}`);
     }
+    // schemas/config.schema.json first: unknown keys and wrong types, every one of them, by path.
+    const problems = checkConfigFile(parsed);
+    if (problems.length > 0) throw new ConfigError(problems.map((p) => `config file ${flags.config}: ${p}`));
+    file = parsed as ConfigFile;
   }
   const url = flags.clickhouseUrl ?? file.clickhouseUrl ?? env.TILEWATCH_CLICKHOUSE_URL;
   const cluster = flags.clickhouseCluster ?? file.clickhouseCluster;
