@@ -15,6 +15,7 @@ import { runEvaluate } from './commands/evaluate.ts';
 import { runDemo } from './commands/demo.ts';
 import { runIngest } from './commands/ingest.ts';
 import { runHunt } from './commands/hunt.ts';
+import { runCheckConfig } from './commands/checkConfig.ts';
 import { registerIncidentCommands } from './commands/incidentCommands.ts';
 import { registerTriageCommands } from './commands/triageCommands.ts';
 import { StoreLockedError, StoreUnreachableError } from '../store/openStore.ts';
@@ -158,6 +159,19 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option('--hours <h>', 'simulated hours', (v) => positiveNumber(v, '--hours'), 24)
       .option('--out <dir>', 'where the simulated log, labels and alerts go', './demo'),
   ).action(async (o) => setExit(await runDemo(o)));
+
+  storeOptions(
+    program
+      .command('check-config')
+      .description('check the config file against schemas/config.schema.json and print the effective configuration as JSON (secrets redacted), or every error (exit 2)')
+      .option('--format <format>', 'log format (as for replay)')
+      .option('--trusted-proxy <cidr>', 'as for replay (repeatable)', collect)
+      .option('--allow-cidr <cidr>', 'as for replay (repeatable)', collect)
+      .option('--catalog <file>', 'as for replay')
+      .addOption(new Option('--client-key <key>', 'as for replay').choices(['ip', 'ip+ua']))
+      .option('--no-hunts', 'as for replay')
+      .option('--hunt-every <minutes>', 'as for replay', (v) => positiveInt(v, '--hunt-every')),
+  ).action((o) => setExit(runCheckConfig(o)));
 
   registerIncidentCommands(program, { storeOptions, setExit });
   registerTriageCommands(program, { storeOptions, setExit });
