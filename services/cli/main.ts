@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
 /**
  * Composition root: the only place that reads argv/env, builds config, the logger, the store, the
  * pipeline and the sinks, and wires them together. Commands live in ./commands/.
  */
+import { packageVersion } from '../observability/metrics.ts';
 import { LogFormatError } from '../core/logformat/logFormatError.ts';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from './config.ts';
@@ -199,12 +199,6 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`tilewatch: ${(err as Error).message}\n`);
     return EXIT.FAILURE;
   }
-}
-
-/** The version in package.json (read once, at start). */
-function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-  return pkg.version ?? 'unknown';
 }
 
 function positiveInt(v: string, flag: string, allowZero = false): number {

@@ -1,4 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** The version in package.json. */
+export function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
+}
 
 /** Prometheus metrics of one tilewatch process, on its own registry (no global state). */
 export interface Metrics {
@@ -24,6 +31,11 @@ export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'tilewatch_' });
   const r = [registry];
+  // The version and runtime of this process, as a constant 1 (Prometheus build_info convention).
+  new Gauge({ name: 'tilewatch_build_info', help: 'tilewatch version and Node.js runtime of this process (always 1)', labelNames: ['version', 'node'], registers: r }).set(
+    { version: packageVersion(), node: process.versions.node },
+    1,
+  );
   return {
     registry,
     messages: new Counter({ name: 'tilewatch_ingest_messages_total', help: 'Kafka messages consumed', labelNames: ['topic'], registers: r }),
