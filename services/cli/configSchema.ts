@@ -17,11 +17,6 @@ type Schema = Readonly<Record<string, unknown>> | boolean;
 
 let compiled: { validate: ValidateFunction; schema: Schema } | null = null;
 
-/** The parsed schema document. */
-export function configSchema(): Schema {
-  return compile().schema;
-}
-
 /**
  * A configured ajv (draft 2020-12, every error, the `cidr` format) — the one tilewatch validates with;
  * tests compile the schema with it too.
@@ -207,7 +202,8 @@ function got(v: unknown, node: Schema | undefined): string {
     return [n.type === 'integer' ? 'number' : n.type];
   };
   const scalar = kind === 'number' || kind === 'string' || kind === 'boolean' || kind === 'null';
-  if (scalar && (typeOf(node).includes(kind) || !isObj(node))) {
+  // A value of the right type but out of range (or too short) is shown; a value of the wrong type is named.
+  if ((scalar && !isObj(node)) || typeOf(node).includes(kind)) {
     const s = kind === 'number' && !Number.isFinite(v) ? String(v) : JSON.stringify(v);
     return s.length > 80 ? `${s.slice(0, 77)}…` : s;
   }
