@@ -26,7 +26,7 @@ const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 function storeOptions(cmd: Command): Command {
   return cmd
     .option('--config <file>', 'JSON config file (see README "Configuration")')
-    .option('--data <dir>', 'embedded chDB data directory', './data')
+    .option('--data <dir>', 'embedded chDB data directory (default: dataDir of the config file, else ./data)')
     .option('--clickhouse-url <url>', 'use a ClickHouse server instead of the embedded store (password from TILEWATCH_CLICKHOUSE_PASSWORD)')
     .option('--clickhouse-cluster <name>', 'create the schema ON CLUSTER as replicated tables + Distributed tables (a cluster name or {cluster})')
     .addOption(new Option('--log-level <level>', 'log level').choices(['fatal', 'error', 'warn', 'info', 'debug']).default('warn'));
@@ -69,7 +69,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       .command('replay')
       .description('replay access logs (files in order, .gz, or - for stdin) into ClickHouse and detect harvesting in event time')
       .argument('<files...>', 'log files; - reads stdin')
-      .option('--format <format>', 'auto | combined | combined_xff | common | apache | json | an nginx log_format string', 'auto')
+      .option('--format <format>', 'auto | combined | combined_xff | common | apache | json | an nginx log_format string (default: logFormat of the config file, else auto)')
       .option('--trusted-proxy <cidr>', 'honour X-Forwarded-For from this proxy CIDR (repeatable)', collect)
       .option('--allow-cidr <cidr>', 'never score clients in this CIDR (staff, monitors; repeatable)', collect)
       .option('--catalog <file>', 'image catalogue (JSON or CSV: id,width,height,tileSize,overlap,protocol,openDataLongEdge)')
@@ -92,7 +92,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         .addOption(new Option('--sasl-mechanism <m>', 'SASL mechanism (password from TILEWATCH_KAFKA_PASSWORD)').choices(['plain', 'scram-sha-256', 'scram-sha-512']))
         .option('--sasl-username <user>', 'SASL user name')
         .option('--from-latest', 'a new group starts at the end of the topic (default: the beginning)')
-        .option('--format <format>', 'log format of message lines (as for replay)', 'auto')
+        .option('--format <format>', 'log format of message lines (as for replay; default: logFormat of the config file, else auto)')
         .option('--trusted-proxy <cidr>', 'honour X-Forwarded-For from this proxy CIDR (repeatable)', collect)
         .option('--allow-cidr <cidr>', 'never score clients in this CIDR (repeatable)', collect)
         .option('--catalog <file>', 'image catalogue (as for replay)')

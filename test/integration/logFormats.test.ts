@@ -4,7 +4,7 @@
  * invalid log_format is exit 2; a missing input is exit 1 and creates no data directory; --version.
  */
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { REPO_ROOT, describeRun, parseSummary, runCli, tempDir } from '../support/cli.ts';
@@ -61,5 +61,23 @@ describe('the command line itself', () => {
       assert.equal(r.code, 0, describeRun(r));
       assert.equal(r.stdout.trim(), version);
     }
+  });
+});
+
+describe('the config file is not overridden by flags that were not given', () => {
+  it('replay uses logFormat and dataDir of the config file when --format and --data are absent', async (t) => {
+    const dir = tempDir(t, 'config-defaults');
+    const log = join(dir, 'access.log');
+    writeLines(log, goodLines(40));
+    const dataDir = join(dir, 'from-config');
+    const config = join(dir, 'tilewatch.json');
+    // A pasted directive that only fits these lines, so the run proves the file's format was used.
+    writeFileSync(config, JSON.stringify({ dataDir, logFormat: `log_format main '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent "$http_referer" "$http_user_agent"';` }));
+    const r = await runCli(['replay', log, '--config', config, '--no-hunts', '--quiet'], { cwd: dir });
+    assert.equal(r.code, 0, describeRun(r));
+    assert.match(r.stdout, /format custom/, 'the file\'s log format, not auto-detection');
+    assert.equal(parseSummary(r.stdout).stored, 40);
+    assert.equal(existsSync(dataDir), true, 'the store is where the file says');
+    assert.equal(existsSync(join(dir, 'data')), false, 'not ./data');
   });
 });
