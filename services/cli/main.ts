@@ -13,7 +13,7 @@ import { runReplay } from './commands/replay.ts';
 import { runSimulate } from './commands/simulate.ts';
 import { runEvaluate } from './commands/evaluate.ts';
 import { runDemo } from './commands/demo.ts';
-import { runIngest } from './commands/ingest.ts';
+import { runIngest, type IngestWiring } from './commands/ingest.ts';
 import { runHunt } from './commands/hunt.ts';
 import { runCheckConfig } from './commands/checkConfig.ts';
 import { registerIncidentCommands } from './commands/incidentCommands.ts';
@@ -117,11 +117,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     );
   ingestOptions(
     program.command('ingest').description('consume access logs from Kafka, store them in ClickHouse exactly once, detect live (until SIGTERM/SIGINT)'),
-  ).action(async (o) => setExit(await runIngest(o)));
+  ).action(async (o) => setExit(await runIngest(o, await ingestWiring(o))));
   ingestOptions(program.command('serve').description('ingest + detection + hunts + the incident API in one process (the embedded store allows one process)'))
     .option('--listen <host:port>', 'incident API address', '127.0.0.1:8080')
     .option('--rate-limit <n>', 'API requests per minute per client', (v) => positiveInt(v, '--rate-limit'))
-    .action(async (o) => setExit(await runIngest(o)));
+    .action(async (o) => setExit(await runIngest(o, await ingestWiring(o))));
 
   storeOptions(
     program
@@ -199,6 +199,13 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`tilewatch: ${(err as Error).message}\n`);
     return EXIT.FAILURE;
   }
+}
+
+/** Development wiring of ingest: the mock-cluster-safe assigner comes from services/dev only when asked for. */
+async function ingestWiring(o: { partitionAssigner?: string }): Promise<IngestWiring> {
+  if (o.partitionAssigner !== 'mock-safe') return {};
+  const { mockSafeRoundRobin } = await import('../dev/mockSafeAssigner.ts');
+  return { partitionAssigner: mockSafeRoundRobin() };
 }
 
 function positiveInt(v: string, flag: string, allowZero = false): number {

@@ -9,10 +9,9 @@ import { parseListen } from './api.ts';
 import { emptyCatalog, loadCatalog } from '../../ingest/catalog.ts';
 import { KafkaIngest } from '../../ingest/kafka/kafkaIngest.ts';
 import type { KafkaConnection } from '../../kafka/consumer.ts';
-import { createKafkajsConsumer } from '../../kafka/kafkajsConsumer.ts';
+import { createKafkajsConsumer, type KafkajsConsumerOptions } from '../../kafka/kafkajsConsumer.ts';
 import { createKafkajsProducer } from '../../kafka/kafkajsProducer.ts';
 import type { MessageProducer } from '../../kafka/producer.ts';
-import { mockSafeRoundRobin } from '../../dev/mockSafeAssigner.ts';
 import { buildOpsApp } from '../../observability/opsEndpoints.ts';
 import { createMetrics } from '../../observability/metrics.ts';
 import { UsageError, EXIT } from '../exitCodes.ts';
@@ -56,7 +55,16 @@ export interface IngestFlags extends CommonFlags {
  * `tilewatch ingest`: consume access logs from Kafka, store them, detect live. Runs until SIGTERM or
  * SIGINT, then stores and commits what it holds, leaves the group and exits 0 (or 1 past the bound).
  */
-export async function runIngest(flags: IngestFlags): Promise<number> {
+/**
+ * What the composition root (main.ts) chooses for this run besides the flags: a partition assigner
+ * other than kafkajs' round robin — only the development one for librdkafka's mock cluster, which
+ * main.ts imports from services/dev when `--partition-assigner mock-safe` asks for it.
+ */
+export interface IngestWiring {
+  readonly partitionAssigner?: KafkajsConsumerOptions['partitionAssigner'];
+}
+
+export async function runIngest(flags: IngestFlags, wiring: IngestWiring = {}): Promise<number> {
   const brokers = flags.brokers.split(',').map((b) => b.trim()).filter(Boolean);
   if (brokers.length === 0) throw new UsageError('--brokers needs at least one host:port');
   const password = process.env.TILEWATCH_KAFKA_PASSWORD;
@@ -133,8 +141,7 @@ export async function runIngest(flags: IngestFlags): Promise<number> {
       fetch: { maxWaitTimeInMs: flags.fetchMaxWaitMs },
     },
     logger,
-    // Dev only: librdkafka's mock cluster with several members in a group (services/dev/mockSafeAssigner.ts).
-    flags.partitionAssigner === 'mock-safe' ? { partitionAssigner: mockSafeRoundRobin() } : {},
+    wiring.partitionAssigner ? { partitionAssigner: wiring.partitionAssigner } : {},
   );
   // One producer for the dead-letter and re-publish topics, when either is asked for.
   let producer: MessageProducer | null = null;
