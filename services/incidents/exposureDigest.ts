@@ -13,7 +13,7 @@
 import type { AlertKind, Severity } from '../core/alert.ts';
 import { DEFAULT_HUNT_CONFIG } from '../core/hunts/huntConfig.ts';
 import type { Store } from '../store/openStore.ts';
-import { bandGrid, MAX_BAND } from './bands.ts';
+import { bandGrid, bandOfScale } from './bands.ts';
 import { imageExposures, type BandExposure } from './exposure.ts';
 import { imageSizes } from './images.ts';
 import { incidentsByAddress, selectIncidents, severityRank, toIncident, type IncidentStatus } from './incidentView.ts';
@@ -125,8 +125,6 @@ async function openDataEdges(store: Store, ids: readonly string[]): Promise<Map<
   return new Map(rows.filter((r) => r.od > 0).map((r) => [r.image_id, r.od]));
 }
 
-const bandOf = (scale: number): number => Math.min(MAX_BAND, Math.max(0, Math.round(-Math.log2(scale))));
-
 export async function exposureDigest(store: Store, q: DigestQuery, opts: { now: number }): Promise<ExposureDigest> {
   const from = q.day;
   const to = q.day + DAY_MS;
@@ -139,7 +137,7 @@ export async function exposureDigest(store: Store, q: DigestQuery, opts: { now: 
   const beyond = (id: string, longEdge: number): boolean => longEdge >= q.policy.minEdgeRatio * openData(id);
   const candidates = requested.filter((r) => {
     const size = sizes.get(r.image_id);
-    return size !== undefined && beyond(r.image_id, bandGrid(size.width, size.height, bandOf(r.max_scale)).longEdge);
+    return size !== undefined && beyond(r.image_id, bandGrid(size.width, size.height, bandOfScale(r.max_scale)).longEdge);
   });
 
   const found: Array<Omit<DigestImage, 'clients' | 'incidents'> & { contributors: DigestClient[] }> = [];
