@@ -55,7 +55,14 @@ export class StreamingDetector {
   private readonly cfg: DetectorConfig;
   private baseline: VolumeBaseline | undefined;
   private baselineHour = -1;
-  private readonly hourTiles = new Map<string, number>();
+  /**
+   * Clients that revealed tiles in the current baseline hour (each once: `baselineMark`), whose
+   * `hourTiles` make the next baseline; a client dropped since is left out when the hour rolls.
+   */
+  private hourClients: ClientState[] = [];
+  private baselinePeriod = 0;
+  /** The client of the last event: the most recent in `clients` (null once dropped). */
+  private last: ClientState | null = null;
   private watermark = 0;
   private lastSweep = 0;
   private counters = { alertsRaised: 0, alertUpdates: 0, alertsResolved: 0, evicted: 0 };
@@ -69,20 +76,29 @@ export class StreamingDetector {
     if (ev.ts > this.watermark) this.advance(ev.ts);
     if (this.opts.isAllowed?.(ev.ip, ev.userAgent)) return;
     const key = clientKeyOf(this.cfg.clientKey, ev);
-    let state = this.clients.get(key);
-    if (!state) {
-      if (this.clients.size >= this.cfg.maxClients) this.evictLeastRecent(ev.ts);
-      state = newClientState(key, ev);
-    } else {
-      // Map order is recency order.
-      this.clients.delete(key);
+    let state = this.last;
+    // The client of the previous event is already the most recent in `clients`.
+    if (state === null || state.key !== key) {
+      const known = this.clients.get(key);
+      if (!known) {
+        if (this.clients.size >= this.cfg.maxClients) this.evictLeastRecent(ev.ts);
+        state = newClientState(key, ev);
+      } else {
+        // Map order is recency order.
+        state = known;
+        this.clients.delete(key);
+      }
+      // Keyed by the state's own copy of the key: the event's strings are slices of a whole read chunk.
+      this.clients.set(state.key, state);
+      this.last = state;
     }
-    // Keyed by the state's own copy of the key: the event's strings are slices of a whole read chunk.
-    this.clients.set(state.key, state);
     const geom = ev.request.imageId ? this.opts.geometryOf(ev.request.protocol, ev.request.imageId) : undefined;
     const revealed = observe(state, ev, geom, this.cfg);
     if (!revealed) return;
-    this.hourTiles.set(state.key, state.hourTiles);
+    if (state.baselineMark !== this.baselinePeriod) {
+      state.baselineMark = this.baselinePeriod;
+      this.hourClients.push(state);
+    }
     const due =
       state.tiles - state.lastEvalTiles >= this.cfg.evaluateEveryTiles ||
       (ev.ts - state.lastEvalTs >= this.cfg.evaluateEveryMs && state.tiles > state.lastEvalTiles) ||
@@ -115,11 +131,13 @@ export class StreamingDetector {
 
   /** At each event-time hour, the finished hour's tiles per active client become the volume baseline. */
   private rollBaseline(hour: number): void {
-    if (this.baselineHour >= 0 && this.hourTiles.size >= 10) {
-      const counts = [...this.hourTiles.values()];
-      this.baseline = { median: median(counts), mad: medianAbsoluteDeviation(counts), clients: counts.length };
+    if (this.baselineHour >= 0) {
+      const counts: number[] = [];
+      for (const c of this.hourClients) if (this.clients.get(c.key) === c) counts.push(c.hourTiles);
+      if (counts.length >= 10) this.baseline = { median: median(counts), mad: medianAbsoluteDeviation(counts), clients: counts.length };
     }
-    this.hourTiles.clear();
+    this.hourClients = [];
+    this.baselinePeriod++;
     this.baselineHour = hour;
   }
 
@@ -227,7 +245,7 @@ export class StreamingDetector {
     }
     this.clients.delete(key);
     this.open.delete(key);
-    this.hourTiles.delete(key);
+    if (this.last !== null && this.last.key === key) this.last = null;
     this.counters.evicted++;
   }
 }

@@ -20,7 +20,8 @@ import { createParser } from '../../services/core/logformat/createParser.ts';
 import { StreamingDetector } from '../../services/detector/streamingDetector.ts';
 import { emptyCatalog } from '../../services/ingest/catalog.ts';
 import { openLineSource } from '../../services/ingest/lineReader.ts';
-import { createNormalizer, type Normalized } from '../../services/ingest/normalizer.ts';
+import { createNormalizer, detectorEvent, type Normalized } from '../../services/ingest/normalizer.ts';
+import { processLine, type LineStep } from '../../services/ingest/processLine.ts';
 import { writeTileRequestRow } from '../../services/store/tileRequestRows.ts';
 import { TsvBuffer } from '../../services/store/tsvBuffer.ts';
 import { argValue, emit, requireArg } from './shared.ts';
@@ -91,19 +92,9 @@ const newDetector = (norm: ReturnType<typeof newNormalizer>, alerts: Alert[]) =>
     onAlert: (a) => alerts.push(a),
   });
 
-/** Replay's detector.push, with the same event shape and per-line lineage object. */
+/** Replay's detector.push: the event processLine builds, with its per-line lineage object. */
 function pushTo(detector: StreamingDetector, n: Normalized & { ok: true }, lineNo: number): void {
-  const rec = n.record;
-  detector.push({
-    ts: rec.ts,
-    ip: rec.ip,
-    userAgent: rec.userAgent,
-    referer: rec.referer,
-    status: rec.status,
-    request: n.request,
-    refererKind: n.refererKind,
-    lineage: { source: file, line: lineNo, partition: -1 },
-  });
+  detector.push(detectorEvent(n, { source: file, line: lineNo, partition: -1 }));
 }
 
 const want = (s: string): boolean => !only || only.includes(s);
@@ -195,26 +186,25 @@ if (want('encode')) {
 }
 
 if (want('full')) {
+  // What replay does per line minus the store: processLine (normalise, row or dead letter into the batch
+  // buffers, detector event) and detector.push, batches cut at the same line numbers and dropped.
   const norm = newNormalizer();
   const alerts: Alert[] = [];
   const detector = newDetector(norm, alerts);
-  const out = new TsvBuffer();
+  const step: LineStep = { normalizer: norm, clientKey: config.detector.clientKey, rows: new TsvBuffer(), dead: new TsvBuffer(1 << 16), now: Date.now };
   const kept: Buffer[] = [];
   stages.push(
     await pass(
       'normalize + detect + encode (replay minus store)',
       (line, lineNo) => {
-        const n = norm.normalize(line);
-        if (!n.ok) return;
-        const rec = n.record;
-        writeTileRequestRow(out, rec, n.request, { source: file, line: lineNo, partition: -1 }, clientKeyOf(rec.ip, rec.userAgent));
-        pushTo(detector, n, lineNo);
+        const p = processLine(step, line, { source: file, line: lineNo, partition: -1 }, true, true);
+        if (p.ok) detector.push(p.event);
         if (lineNo % batchLines === 0) {
-          kept.push(out.take());
-          if (kept.length > 2) kept.shift(); // as many batches alive as BatchWriter holds in flight
+          kept.push(step.rows.take(), step.dead.take());
+          if (kept.length > 4) kept.splice(0, 2); // as many batches alive as BatchWriter holds in flight
         }
       },
-      'as replay, batches dropped instead of inserted',
+      'as replay (processLine + detector.push), batches dropped instead of inserted',
     ),
   );
   detector.flush();

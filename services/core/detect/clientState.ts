@@ -1,5 +1,6 @@
 import type { ImageGeometry, Lineage, Protocol, TileRequest } from '../types.ts';
 import { cellsOf } from './cells.ts';
+import type { ImageMemo } from './features.ts';
 import type { DetectorConfig } from './detectorConfig.ts';
 import { ownString } from '../ownString.ts';
 import { classifyUserAgent, type UserAgentClass } from './userAgent.ts';
@@ -46,6 +47,8 @@ export interface ImageState {
   frontier: number;
   transitions: number;
   forward: number;
+  /** What measure() last derived from this image (features.ts), reused while the image and its geometry are unchanged. */
+  memo: ImageMemo | null;
 }
 
 /**
@@ -87,6 +90,8 @@ export interface ClientState {
   refererNone: number;
   refererProtocol: number;
   readonly images: Map<string, ImageState>;
+  /** The most recently used entry of `images` (the last in its order), or null. */
+  lastImage: ImageState | null;
   /** Tiles per event-time minute; index = minute % MINUTES; `minuteHead` is the newest minute written. */
   readonly minuteCounts: Int32Array;
   minuteHead: number;
@@ -98,6 +103,8 @@ export interface ClientState {
   /** Tiles in the current event-time hour and which hour that is. */
   hourTiles: number;
   hour: number;
+  /** The detector's baseline period in which this client last revealed a tile (streamingDetector.ts). */
+  baselineMark: number;
   lastEvalTiles: number;
   lastEvalTs: number;
   source: string;
@@ -125,6 +132,7 @@ export function newClientState(key: string, ev: DetectorEvent): ClientState {
     refererNone: 0,
     refererProtocol: 0,
     images: new Map(),
+    lastImage: null,
     minuteCounts: new Int32Array(MINUTES),
     minuteHead: -1,
     firstTileMinute: -1,
@@ -133,6 +141,7 @@ export function newClientState(key: string, ev: DetectorEvent): ClientState {
     lastTileTs: -1,
     hourTiles: 0,
     hour: Math.floor(ev.ts / 3600_000),
+    baselineMark: -1,
     lastEvalTiles: 0,
     lastEvalTs: ev.ts,
     source: ownString(ev.lineage.source),
@@ -161,6 +170,7 @@ function newImageState(protocol: Protocol, imageId: string, ts: number): ImageSt
     frontier: -1,
     transitions: 0,
     forward: 0,
+    memo: null,
   };
 }
 
@@ -199,16 +209,22 @@ export function observe(state: ClientState, ev: DetectorEvent, geom: ImageGeomet
       break;
   }
   if (req.imageId === '') return false;
-  const ikey = imageKey(req.protocol, req.imageId);
-  let img = state.images.get(ikey);
-  if (!img) {
-    if (state.images.size >= cfg.maxImagesPerClient) evictOldestImage(state);
-    img = newImageState(req.protocol, req.imageId, ev.ts);
-    state.images.set(ownString(ikey), img);
-  } else {
-    // Map order = recency order: re-insert so the least recently used image is first.
-    state.images.delete(ikey);
-    state.images.set(ikey, img);
+  let img = state.lastImage;
+  // The image of the client's previous request is already the most recent in `images`: no key, no re-insert.
+  if (img === null || img.imageId !== req.imageId || img.protocol !== req.protocol) {
+    const ikey = imageKey(req.protocol, req.imageId);
+    const known = state.images.get(ikey);
+    if (!known) {
+      if (state.images.size >= cfg.maxImagesPerClient) evictOldestImage(state);
+      img = newImageState(req.protocol, req.imageId, ev.ts);
+      state.images.set(ownString(ikey), img);
+    } else {
+      // Map order = recency order: re-insert so the least recently used image is first.
+      img = known;
+      state.images.delete(ikey);
+      state.images.set(ikey, img);
+    }
+    state.lastImage = img;
   }
   img.requests++;
   if (ev.ts - img.lastTs > VISIT_GAP_MS) {

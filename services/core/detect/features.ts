@@ -1,4 +1,4 @@
-import { mean, median, medianAbsoluteDeviation, standardDeviation } from 'simple-statistics';
+import { mean, standardDeviation } from 'simple-statistics';
 import type { ImageGeometry, Protocol } from '../types.ts';
 import { isPyramid, resGrid } from './cells.ts';
 import { GAPS, MINUTES, type ClientState, type ImageState } from './clientState.ts';
@@ -142,33 +142,26 @@ export function measure(
   for (const img of state.images.values()) {
     transitions += img.transitions;
     forward += img.forward;
-    const exp = imageExposure(img, geometryOf(img.protocol, img.imageId), cfg, openDataOf?.(img.protocol, img.imageId) || cfg.openDataLongEdge);
-    if (!exp) continue;
-    exposures.push(exp.exposure);
-    if (exp.exposure.isProtected) {
-      protectedTiles += exp.protectedTiles;
+    const m = imageMemo(img, geometryOf(img.protocol, img.imageId), cfg, openDataOf?.(img.protocol, img.imageId) || cfg.openDataLongEdge);
+    const exp = m.exposure;
+    if (exp === null) continue;
+    exposures.push(exp);
+    if (exp.isProtected) {
+      protectedTiles += m.protectedTiles;
       protectedImages++;
       if (!img.descriptorFirst) noDescriptor++;
-      const finest = maxKey(img.tilesPerRes);
-      const finestTiles = img.tilesPerRes.get(finest) ?? 0;
+      const finestTiles = m.finestTiles;
       depthTiles += finestTiles;
       // A sweep fetches each tile once; many fetches of the same tiles are many people behind one
       // address looking at the same details (shared salient areas), not one fetcher walking the image.
-      const finestCells = img.cells.get(finest)?.size ?? 0;
-      const once = finestTiles <= MAX_FETCHES_PER_TILE_IN_SWEEP * Math.max(1, finestCells);
-      if (
-        exp.exposure.coverage >= cfg.fullCoverage &&
-        !exp.exposure.byFullRequest &&
-        finestTiles >= cfg.depthOnlyFraction * img.tiles &&
-        once &&
-        img.visits <= MAX_VISITS_IN_SWEEP
-      )
+      const once = finestTiles <= MAX_FETCHES_PER_TILE_IN_SWEEP * Math.max(1, m.finestCells);
+      if (exp.coverage >= cfg.fullCoverage && !exp.byFullRequest && finestTiles >= cfg.depthOnlyFraction * img.tiles && once && img.visits <= MAX_VISITS_IN_SWEEP)
         sweptImages++;
       depthAll += img.tiles;
-      for (const res of img.tilesPerRes.keys()) if (res <= finest - 2) coarseLevels = true;
-      if (exp.exposure.byFullRequest) fullDownloads++;
-      const excess = Math.max(0, exp.exposure.revealedPixels - cfg.screenPixels);
-      excessPixels += exp.exposure.coverage >= cfg.fullCoverage ? excess : excess / 2;
+      if (m.coarseLevels) coarseLevels = true;
+      if (exp.byFullRequest) fullDownloads++;
+      const excess = Math.max(0, exp.revealedPixels - cfg.screenPixels);
+      excessPixels += exp.coverage >= cfg.fullCoverage ? excess : excess / 2;
     }
   }
   exposures.sort((a, b) => Number(b.isProtected) - Number(a.isProtected) || b.coverage * b.longEdge - a.coverage * a.longEdge);
@@ -178,9 +171,7 @@ export function measure(
   const bestCoverage = exposures.reduce((m, e) => (e.isProtected ? Math.max(m, e.coverage) : m), 0);
 
   const timing = minuteTiming(state);
-  const gaps = recentGaps(state);
-  const medianGapMs = gaps.length > 0 ? median(gaps) : 0;
-  const madGapMs = gaps.length > 0 ? medianAbsoluteDeviation(gaps) : 0;
+  const { median: medianGapMs, mad: madGapMs } = gapStats(state);
 
   const since = state.lastSeen - SHARED_WINDOW_MS;
   const openImages = maxOpenAtOnce(state, since);
@@ -223,6 +214,54 @@ export function measure(
     volumeZ,
     hourTiles: state.hourTiles,
   };
+}
+
+/**
+ * What measure() derives from one image's state alone, kept on the state and reused while nothing it
+ * depends on changed: the image's state (every change to it counts a request), its geometry (the same
+ * object while the catalogue or the learned extents hold it unchanged; a changed geometry is a new
+ * object), the open-data long edge and the config. Incremental features: a client re-scored every 25
+ * tiles recomputes only the images it touched since, not all of its (up to 256) images.
+ */
+export interface ImageMemo {
+  readonly requests: number;
+  readonly geom: ImageGeometry | undefined;
+  readonly openDataLongEdge: number;
+  readonly cfg: DetectorConfig;
+  readonly exposure: ImageExposure | null;
+  readonly protectedTiles: number;
+  /** Tiles and distinct cells at the finest res requested, and whether tiles ≥ 2 levels coarser exist. */
+  readonly finestTiles: number;
+  readonly finestCells: number;
+  readonly coarseLevels: boolean;
+}
+
+function imageMemo(img: ImageState, geom: ImageGeometry | undefined, cfg: DetectorConfig, openDataLongEdge: number): ImageMemo {
+  const m = img.memo;
+  if (m !== null && m.requests === img.requests && m.geom === geom && m.openDataLongEdge === openDataLongEdge && m.cfg === cfg) return m;
+  const exp = imageExposure(img, geom, cfg, openDataLongEdge);
+  let finestTiles = 0;
+  let finestCells = 0;
+  let coarseLevels = false;
+  if (exp?.exposure.isProtected) {
+    const finest = maxKey(img.tilesPerRes);
+    finestTiles = img.tilesPerRes.get(finest) ?? 0;
+    finestCells = img.cells.get(finest)?.size ?? 0;
+    for (const res of img.tilesPerRes.keys()) if (res <= finest - 2) coarseLevels = true;
+  }
+  const next: ImageMemo = {
+    requests: img.requests,
+    geom,
+    openDataLongEdge,
+    cfg,
+    exposure: exp?.exposure ?? null,
+    protectedTiles: exp?.protectedTiles ?? 0,
+    finestTiles,
+    finestCells,
+    coarseLevels,
+  };
+  img.memo = next;
+  return next;
 }
 
 function imageExposure(
@@ -295,24 +334,72 @@ function minuteTiming(state: ClientState): { cv: number; minutes: number; mean: 
   return { cv: mu > 0 ? standardDeviation(counts) / mu : Number.POSITIVE_INFINITY, minutes: counts.length, mean: mu };
 }
 
-function recentGaps(state: ClientState): number[] {
-  const n = Math.min(state.gapCount, GAPS);
-  return Array.from(state.gaps.subarray(0, n));
+/** Scratch for the sorts below (one detector runs on one thread; nothing here is kept between calls). */
+let scratchA = new Float64Array(GAPS);
+let scratchB = new Float64Array(GAPS);
+function scratch(n: number): void {
+  if (scratchA.length >= n) return;
+  let size = scratchA.length * 2;
+  while (size < n) size *= 2;
+  scratchA = new Float64Array(size);
+  scratchB = new Float64Array(size);
 }
 
-/** Most image visits open at the same moment among visits that reached `since` (a sweep over their spans [start, last]). */
+/**
+ * Median and median absolute deviation of the recent gaps, as simple-statistics' median and
+ * medianAbsoluteDeviation compute them (numpy's linear quantile at 0.5: the middle value, or
+ * lo + 0.5 · (hi − lo) between the two middle ones), from typed-array sorts instead of array copies.
+ */
+function gapStats(state: ClientState): { median: number; mad: number } {
+  const n = Math.min(state.gapCount, GAPS);
+  if (n === 0) return { median: 0, mad: 0 };
+  const sorted = scratchA.subarray(0, n);
+  sorted.set(state.gaps.subarray(0, n));
+  sorted.sort();
+  const med = medianOfSorted(sorted, n);
+  const dev = scratchB.subarray(0, n);
+  for (let i = 0; i < n; i++) dev[i] = Math.abs(state.gaps[i]! - med);
+  dev.sort();
+  return { median: med, mad: medianOfSorted(dev, n) };
+}
+
+/** simple-statistics quantileSorted(x, 0.5). */
+function medianOfSorted(x: Float64Array, n: number): number {
+  const idx = (n - 1) * 0.5;
+  if (idx % 1 !== 0) {
+    const lower = Math.floor(idx);
+    const upper = Math.ceil(idx);
+    const fraction = idx - lower;
+    return x[lower]! + fraction * (x[upper]! - x[lower]!);
+  }
+  return x[idx]!;
+}
+
+/**
+ * Most image visits open at the same moment among visits that reached `since` (a sweep over their spans
+ * [start, last]). At equal times a visit closes before the next opens: back-to-back images are one at a time.
+ */
 function maxOpenAtOnce(state: ClientState, since: number): number {
-  const points: { t: number; d: number }[] = [];
+  scratch(state.images.size);
+  let n = 0;
   for (const img of state.images.values()) {
     if (img.lastTs < since || img.tiles === 0) continue;
-    points.push({ t: Math.max(img.visitStart, since), d: 1 }, { t: img.lastTs + 1, d: -1 });
+    scratchA[n] = Math.max(img.visitStart, since);
+    scratchB[n] = img.lastTs + 1;
+    n++;
   }
-  // At equal times a visit closes before the next opens: back-to-back images are one at a time.
-  points.sort((a, b) => a.t - b.t || a.d - b.d);
+  const opens = scratchA.subarray(0, n).sort();
+  const closes = scratchB.subarray(0, n).sort();
   let open = 0;
   let most = 0;
-  for (const p of points) {
-    open += p.d;
+  let j = 0;
+  for (let i = 0; i < n; i++) {
+    const t = opens[i]!;
+    while (j < n && closes[j]! <= t) {
+      open--;
+      j++;
+    }
+    open++;
     if (open > most) most = open;
   }
   return most;
