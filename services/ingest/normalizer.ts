@@ -56,22 +56,48 @@ export interface NormalizerOptions {
 export function createNormalizer(opts: NormalizerOptions): Normalizer {
   const maxImages = opts.maxLearnedImages ?? 1_000_000;
   const learned = new LearnedExtents({ maxImages });
-  const learnedKeys = new Map<string, { protocol: Protocol; imageId: string }>();
+  /** Images whose extents were learned, in the order first seen (bounded), and the same by protocol → image id. */
+  const learnedKeys: Array<{ protocol: Protocol; imageId: string }> = [];
+  const learnedIds = new Map<Protocol, Set<string>>();
   const refererKind = createRefererClassifier(opts.recognise);
   const limits = opts.limits ?? DEFAULT_INPUT_LIMITS;
   const timeGuard = createEventTimeGuard(limits, opts.now ?? Date.now);
-  const geometryOf = (protocol: Protocol, imageId: string): ImageGeometry | undefined =>
-    opts.catalog.get(protocol, imageId)?.geometry ?? learned.geometry(protocol, imageId);
+  const catalog = opts.catalog;
+  // An empty catalogue (the common case: extents are learned) is not asked at all.
+  const inCatalog = catalog.size > 0 ? (protocol: Protocol, imageId: string) => catalog.get(protocol, imageId) : () => undefined;
+  // The last answer, reused while it is asked again for the same image and the learned extents have not
+  // changed (the catalogue does not change): the detector asks for the image the line just normalised did.
+  let lastProtocol: Protocol | '' = '';
+  let lastImageId = '';
+  let lastVersion = -1;
+  let lastGeometry: ImageGeometry | undefined;
+  const geometryOf = (protocol: Protocol, imageId: string): ImageGeometry | undefined => {
+    if (learned.version === lastVersion && protocol === lastProtocol && imageId === lastImageId) return lastGeometry;
+    const g = inCatalog(protocol, imageId)?.geometry ?? learned.geometry(protocol, imageId);
+    lastProtocol = protocol;
+    lastImageId = imageId;
+    lastVersion = learned.version;
+    lastGeometry = g;
+    return g;
+  };
   const normalizeRecord = (rec: AccessRecord): Normalized => {
     const invalid = checkStatusAndSize(rec.status, rec.bytes, limits) ?? timeGuard.check(rec.ts);
     if (invalid !== null) return { ok: false, reason: invalid };
     const addr = recognise(rec.target, opts.recognise);
     const badAddress = checkTileAddress(addr);
     if (badAddress !== null) return { ok: false, reason: badAddress };
-    if (addr.imageId !== '' && rec.status >= 200 && rec.status < 300 && !opts.catalog.get(addr.protocol, addr.imageId)) {
+    if (addr.imageId !== '' && rec.status >= 200 && rec.status < 300 && !inCatalog(addr.protocol, addr.imageId)) {
       learned.observe(addr);
-      const k = `${addr.protocol}\u0000${addr.imageId}`;
-      if (!learnedKeys.has(k) && learnedKeys.size < maxImages) learnedKeys.set(ownString(k), { protocol: addr.protocol, imageId: ownString(addr.imageId) });
+      let ids = learnedIds.get(addr.protocol);
+      if (ids === undefined) {
+        ids = new Set();
+        learnedIds.set(addr.protocol, ids);
+      }
+      if (learnedKeys.length < maxImages && !ids.has(addr.imageId)) {
+        const imageId = ownString(addr.imageId);
+        ids.add(imageId);
+        learnedKeys.push({ protocol: addr.protocol, imageId });
+      }
     }
     const request = storableGeometry(resolve(addr, addr.imageId !== '' ? geometryOf(addr.protocol, addr.imageId) : undefined));
     return { ok: true, record: rec, request, refererKind: refererKind(rec.referer) };
@@ -89,7 +115,7 @@ export function createNormalizer(opts: NormalizerOptions): Normalizer {
     newSource: () => timeGuard.reset(),
     learnedImages() {
       const out: Array<{ protocol: Protocol; imageId: string; geometry: ImageGeometry }> = [];
-      for (const { protocol, imageId } of learnedKeys.values()) {
+      for (const { protocol, imageId } of learnedKeys) {
         const geometry = learned.geometry(protocol, imageId);
         if (geometry) out.push({ protocol, imageId, geometry });
       }

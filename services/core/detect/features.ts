@@ -171,7 +171,10 @@ export function measure(
   const bestCoverage = exposures.reduce((m, e) => (e.isProtected ? Math.max(m, e.coverage) : m), 0);
 
   const timing = minuteTiming(state);
-  const { median: medianGapMs, mad: madGapMs } = gapStats(state);
+  // Gap median and MAD only show in the text of a regular-timing reason: computed when first read
+  // (evaluate() reads the features at once, before the state changes again).
+  let gapsMeasured: { median: number; mad: number } | null = null;
+  const gaps = (): { median: number; mad: number } => (gapsMeasured ??= gapStats(state));
 
   const since = state.lastSeen - SHARED_WINDOW_MS;
   const openImages = maxOpenAtOnce(state, since);
@@ -198,8 +201,12 @@ export function measure(
     coarseLevels,
     minuteCv: timing.cv,
     activeMinutes: timing.minutes,
-    medianGapMs,
-    madGapMs,
+    get medianGapMs() {
+      return gaps().median;
+    },
+    get madGapMs() {
+      return gaps().mad;
+    },
     tilesPerMinute: timing.mean,
     noDescriptorFraction: protectedImages > 0 ? noDescriptor / protectedImages : 0,
     refererNoneFraction: state.tiles > 0 ? state.refererNone / state.tiles : 0,

@@ -38,6 +38,10 @@ export interface LearnedExtentsOptions {
 
 interface PyramidState {
   readonly type: 'pyramid';
+  /** Key in the recency map (own string) and the family index's key. */
+  key: string;
+  family: ProtocolFamily;
+  imageId: string;
   maxLevel: number;
   maxCol: number;
   maxRow: number;
@@ -47,6 +51,9 @@ interface PyramidState {
 
 interface IiifState {
   readonly type: 'iiif';
+  key: string;
+  family: ProtocolFamily;
+  imageId: string;
   maxX1: number;
   maxY1: number;
   /** Output tile width → count (bounded to MAX_WIDTHS distinct values). */
@@ -81,7 +88,13 @@ const DEFAULT_TILE = 256;
 export class LearnedExtents {
   readonly #maxImages: number;
   readonly #tileSize: Readonly<Record<ProtocolFamily, number>>;
+  /** Every image by `family NUL imageId`, least recently observed first. */
   readonly #images = new Map<string, State>();
+  /** The same states by image id, one map per family: lookups without building the combined key. */
+  readonly #byFamily: Readonly<Record<ProtocolFamily, Map<string, State>>> = { iiif: new Map(), dzi: new Map(), zoomify: new Map(), xyz: new Map(), iip: new Map() };
+  /** The most recently observed image (last in #images): observing it again needs no re-insert. */
+  #last: State | null = null;
+  #version = 0;
 
   /** @throws Error when maxImages is not a positive integer. */
   constructor(options: LearnedExtentsOptions) {
@@ -89,6 +102,14 @@ export class LearnedExtents {
     this.#maxImages = options.maxImages;
     const t = options.tileSize ?? {};
     this.#tileSize = { iiif: t.iiif ?? DEFAULT_TILE, dzi: t.dzi ?? DEFAULT_TILE, zoomify: t.zoomify ?? DEFAULT_TILE, xyz: t.xyz ?? DEFAULT_TILE, iip: t.iip ?? DEFAULT_TILE };
+  }
+
+  /**
+   * Changes whenever a geometry this store answers may have changed (an image learned, evicted, or its
+   * extent grown): while it stays the same, `geometry()` answers every image as before.
+   */
+  get version(): number {
+    return this.#version;
   }
 
   /** Number of images currently tracked (≤ maxImages). */
@@ -108,7 +129,7 @@ export class LearnedExtents {
       return;
     }
     if (addr.kind !== 'tile' || addr.level < 0 || addr.col < 0 || addr.row < 0) return;
-    const s = this.#touch(family, addr.imageId, () => ({ type: 'pyramid', maxLevel: addr.level, maxCol: 0, maxRow: 0, cached: undefined }));
+    const s = this.#touch(family, addr.imageId, () => ({ type: 'pyramid', key: '', family, imageId: '', maxLevel: addr.level, maxCol: 0, maxRow: 0, cached: undefined }));
     if (s.type !== 'pyramid') return;
     let col = addr.col;
     let row = addr.row;
@@ -117,7 +138,7 @@ export class LearnedExtents {
       s.maxCol *= f;
       s.maxRow *= f;
       s.maxLevel = addr.level;
-      s.cached = undefined;
+      this.#invalidate(s);
     } else if (addr.level < s.maxLevel) {
       const f = 2 ** (s.maxLevel - addr.level);
       col *= f;
@@ -125,52 +146,69 @@ export class LearnedExtents {
     }
     if (col > s.maxCol) {
       s.maxCol = col;
-      s.cached = undefined;
+      this.#invalidate(s);
     }
     if (row > s.maxRow) {
       s.maxRow = row;
-      s.cached = undefined;
+      this.#invalidate(s);
     }
   }
 
   #observeIiif(addr: TileAddress): void {
     const region = addr.iiif?.region;
     if (addr.iiif === undefined || region === undefined || region.type !== 'px') return;
-    const s = this.#touch('iiif', addr.imageId, () => ({ type: 'iiif', maxX1: 0, maxY1: 0, widths: new Map(), cached: undefined }));
+    const s = this.#touch('iiif', addr.imageId, () => ({ type: 'iiif', key: '', family: 'iiif', imageId: '', maxX1: 0, maxY1: 0, widths: new Map(), cached: undefined }));
     if (s.type !== 'iiif') return;
     if (region.x + region.w > s.maxX1) {
       s.maxX1 = region.x + region.w;
-      s.cached = undefined;
+      this.#invalidate(s);
     }
     if (region.y + region.h > s.maxY1) {
       s.maxY1 = region.y + region.h;
-      s.cached = undefined;
+      this.#invalidate(s);
     }
     if (addr.kind !== 'tile') return;
     const size = addr.iiif.size;
     const w = size.type === 'w' || size.type === 'wh' || size.type === 'confined' ? size.w : size.type === 'full' || size.type === 'max' ? region.w : 0;
     if (w <= 0) return;
     // Counting the tile size already chosen cannot change the choice; any other width may.
-    if (s.cached !== undefined && w !== s.cached.tileSize) s.cached = undefined;
+    if (s.cached !== undefined && w !== s.cached.tileSize) this.#invalidate(s);
     const c = s.widths.get(w);
     if (c !== undefined) s.widths.set(w, c + 1);
     else if (s.widths.size < MAX_WIDTHS) s.widths.set(w, 1);
   }
 
+  /** The image's extent changed: its geometry is computed afresh on the next `geometry()`. */
+  #invalidate(s: State): void {
+    s.cached = undefined;
+    this.#version++;
+  }
+
   #touch(family: ProtocolFamily, imageId: string, create: () => State): State {
-    let key = `${family}\u0000${imageId}`;
-    let s = this.#images.get(key);
+    const index = this.#byFamily[family];
+    let s = index.get(imageId);
     if (s !== undefined) {
-      this.#images.delete(key);
-    } else {
-      s = create();
-      key = ownString(key);
-      if (this.#images.size >= this.#maxImages) {
-        const oldest = this.#images.keys().next();
-        if (oldest.done !== true) this.#images.delete(oldest.value);
+      if (s !== this.#last) {
+        this.#images.delete(s.key);
+        this.#images.set(s.key, s);
+        this.#last = s;
+      }
+      return s;
+    }
+    s = create();
+    s.imageId = ownString(imageId);
+    s.key = ownString(`${family}\u0000${imageId}`);
+    if (this.#images.size >= this.#maxImages) {
+      const oldest = this.#images.values().next();
+      if (oldest.done !== true) {
+        this.#images.delete(oldest.value.key);
+        this.#byFamily[oldest.value.family].delete(oldest.value.imageId);
       }
     }
-    this.#images.set(key, s);
+    this.#images.set(s.key, s);
+    index.set(s.imageId, s);
+    this.#last = s;
+    this.#version++;
     return s;
   }
 
@@ -181,7 +219,7 @@ export class LearnedExtents {
   geometry(protocol: Protocol, imageId: string): ImageGeometry | undefined {
     const family = protocolFamily(protocol);
     if (family === undefined || family === 'iip') return undefined;
-    const s = this.#images.get(`${family}\u0000${imageId}`);
+    const s = this.#byFamily[family].get(imageId);
     if (s === undefined) return undefined;
     if (s.cached !== undefined) return s.cached;
     const t = this.#tileSize[family];

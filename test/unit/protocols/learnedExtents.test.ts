@@ -68,4 +68,26 @@ describe('LearnedExtents', () => {
     assert.notEqual(le.geometry('dzi', '/c'), undefined);
     assert.throws(() => new LearnedExtents({ maxImages: 0 }), /maxImages/);
   });
+  it('version changes whenever an answer of geometry() may change, and only then', () => {
+    const le = new LearnedExtents({ maxImages: 2 });
+    const v0 = le.version;
+    feed(le, ['/a_files/2/1_1.jpg']);
+    const v1 = le.version;
+    assert.notEqual(v1, v0); // learned
+    const g = le.geometry('dzi', '/a');
+    feed(le, ['/a_files/2/0_0.jpg', '/a_files/1/0_0.jpg']);
+    assert.equal(le.version, v1); // nothing grew: the same geometry object
+    assert.equal(le.geometry('dzi', '/a'), g);
+    feed(le, ['/a_files/2/3_1.jpg']);
+    assert.notEqual(le.version, v1); // grown
+    assert.notEqual(le.geometry('dzi', '/a'), g);
+    feed(le, ['/b_files/1/0_0.jpg', '/a_files/1/0_0.jpg', '/c_files/1/0_0.jpg']);
+    // b was the least recently observed (a was observed after it): evicted, and found neither way
+    assert.equal(le.geometry('dzi', '/b'), undefined);
+    assert.notEqual(le.geometry('dzi', '/a'), undefined);
+    feed(le, ['/b_files/1/0_0.jpg']);
+    assert.notEqual(le.geometry('dzi', '/b'), undefined);
+    assert.equal(le.geometry('dzi', '/a'), undefined);
+    assert.equal(le.size, 2);
+  });
 });
