@@ -82,7 +82,8 @@ export function createKafkajsConsumer(settings: KafkaSettings, logger: Logger, o
               topic: batch.topic,
               partition: batch.partition,
               highWatermark: batch.highWatermark,
-              messages: batch.messages.map((m) => ({ offset: m.offset, key: m.key, value: m.value })),
+              // kafkajs' own message objects (offset, key, value and more): no copy per message.
+              messages: batch.messages,
             },
             { heartbeat, isStale, resolveOffset },
           );

@@ -8,7 +8,8 @@ import { startApiServer, type RunningServer } from '../../api/server.ts';
 import { parseListen } from './api.ts';
 import { emptyCatalog, loadCatalog } from '../../ingest/catalog.ts';
 import { KafkaIngest } from '../../ingest/kafka/kafkaIngest.ts';
-import type { KafkaConnection } from '../../kafka/consumer.ts';
+import type { KafkaConnection, KafkaConsumer } from '../../kafka/consumer.ts';
+import { startEarly } from '../../kafka/earlyStart.ts';
 import { createKafkajsConsumer, type KafkajsConsumerOptions } from '../../kafka/kafkajsConsumer.ts';
 import { createKafkajsProducer } from '../../kafka/kafkajsProducer.ts';
 import type { MessageProducer } from '../../kafka/producer.ts';
@@ -16,7 +17,7 @@ import { buildOpsApp } from '../../observability/opsEndpoints.ts';
 import { createMetrics } from '../../observability/metrics.ts';
 import { UsageError, EXIT } from '../exitCodes.ts';
 import { createAllowlist } from '../config.ts';
-import { openContext, type CommonFlags } from './context.ts';
+import { createLogger, openContext, type CommonFlags } from './context.ts';
 import { formatAlertLine, huntExclusions } from './replay.ts';
 import type { Alert } from '../../core/alert.ts';
 
@@ -71,11 +72,43 @@ export async function runIngest(flags: IngestFlags, wiring: IngestWiring = {}): 
   if (flags.saslMechanism && (!flags.saslUsername || !password)) throw new UsageError('SASL needs --sasl-username and TILEWATCH_KAFKA_PASSWORD');
   if (flags.republishTopic && !flags.store) throw new UsageError('--republish-topic stores the requests it re-publishes: it cannot be combined with --no-store');
   if (flags.republishTopic === flags.topic) throw new UsageError('--republish-topic must differ from --topic');
-  const { config, logger, store } = await openContext(flags);
+  const connection: KafkaConnection = {
+    brokers,
+    clientId: flags.clientId,
+    ssl: flags.ssl === true,
+    ...(flags.saslMechanism && flags.saslUsername && password ? { sasl: { mechanism: flags.saslMechanism, username: flags.saslUsername, password } } : {}),
+  };
+  // The consumer connects and joins its group while the store opens and migrates (a new group's first
+  // join alone waits ~3 s for the broker's initial rebalance delay); what it is given waits for the
+  // ingest's handlers (kafka/earlyStart.ts). Started in openContext's preflight: once the config is valid.
+  let consumer: KafkaConsumer | null = null;
+  let context: Awaited<ReturnType<typeof openContext>>;
+  try {
+    context = await openContext(flags, () => {
+      consumer = startEarly(
+        createKafkajsConsumer(
+          { ...connection, topic: flags.topic, groupId: flags.group, fromBeginning: !flags.fromLatest, sessionTimeoutMs: flags.sessionTimeoutMs, fetch: { maxWaitTimeInMs: flags.fetchMaxWaitMs } },
+          createLogger(flags.logLevel),
+          wiring.partitionAssigner ? { partitionAssigner: wiring.partitionAssigner } : {},
+        ),
+      );
+    });
+  } catch (err) {
+    await (consumer as KafkaConsumer | null)?.stop().catch(() => undefined);
+    throw err;
+  }
+  const { config, logger, store } = context;
+  // Startup phases in ms since this process started, logged once the first batch is stored ('ingest startup').
+  const storeOpenMs = performance.now();
   const log = logger.child({ component: 'ingest' });
   const metrics = createMetrics();
-  const catalog = config.catalog ? await loadCatalog(config.catalog) : emptyCatalog();
-  const outputs = await openAlertOutputs({ config, store, logger, registry: metrics.registry });
+  /** A failure before the ingest runs: the early consumer leaves its group, then the error goes on. */
+  const abandon = async (err: unknown): Promise<never> => {
+    await consumer?.stop().catch(() => undefined);
+    throw err;
+  };
+  const catalog = config.catalog ? await loadCatalog(config.catalog).catch(abandon) : emptyCatalog();
+  const outputs = await openAlertOutputs({ config, store, logger, registry: metrics.registry }).catch(abandon);
   const emit = (version: Alert): void => {
     const a = outputs.emit(version);
     alertsOut?.write(`${JSON.stringify(a)}\n`);
@@ -125,33 +158,18 @@ export async function runIngest(flags: IngestFlags, wiring: IngestWiring = {}): 
       });
   };
   let alertsOut: WriteStream | null = flags.alertsOut ? createWriteStream(flags.alertsOut, { flags: 'a' }) : null;
-  const connection: KafkaConnection = {
-    brokers,
-    clientId: flags.clientId,
-    ssl: flags.ssl === true,
-    ...(flags.saslMechanism && flags.saslUsername && password ? { sasl: { mechanism: flags.saslMechanism, username: flags.saslUsername, password } } : {}),
-  };
-  const consumer = createKafkajsConsumer(
-    {
-      ...connection,
-      topic: flags.topic,
-      groupId: flags.group,
-      fromBeginning: !flags.fromLatest,
-      sessionTimeoutMs: flags.sessionTimeoutMs,
-      fetch: { maxWaitTimeInMs: flags.fetchMaxWaitMs },
-    },
-    logger,
-    wiring.partitionAssigner ? { partitionAssigner: wiring.partitionAssigner } : {},
-  );
+  if (!consumer) throw new Error('the Kafka consumer was not started'); // openContext ran the preflight
   // One producer for the dead-letter and re-publish topics, when either is asked for.
   let producer: MessageProducer | null = null;
   if (flags.deadLetterTopic || flags.republishTopic) {
     // Not idempotent: both topics are at least once anyway (a crash before the commit re-sends), and
     // librdkafka's mock cluster cannot serve kafkajs' idempotent InitProducerId.
     producer = createKafkajsProducer({ ...connection, idempotent: false }, logger);
-    await producer.connect();
+    await producer.connect().catch(abandon);
   }
   const killAfter = flags.debugKillAfterInsert;
+  let startupLogged = false;
+  const marks: { listeningMs?: number } = {};
   const ingest = new KafkaIngest({
     consumer,
     store,
@@ -185,12 +203,22 @@ export async function runIngest(flags: IngestFlags, wiring: IngestWiring = {}): 
       emit(a);
     },
     afterStore: async () => {
+      if (!startupLogged) {
+        startupLogged = true;
+        const round = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round(v));
+        const st = ingest.startup;
+        log.info(
+          { startup: { storeOpenMs: round(storeOpenMs), listeningMs: round(marks.listeningMs), consumerStartMs: round(st.consumerStartMs), joinedMs: round(st.joinedMs), assignedMs: round(st.assignedMs), firstBatchMs: round(st.firstBatchMs), firstStoredMs: round(st.firstStoredMs) } },
+          'ingest startup',
+        );
+      }
       await outputs.flush();
       maybeHunt();
     },
   });
   const app = buildOpsApp({ ready: () => ingest.health(), metrics: metrics.registry });
-  await app.listen({ host: flags.httpHost, port: flags.httpPort });
+  await app.listen({ host: flags.httpHost, port: flags.httpPort }).catch(abandon);
+  marks.listeningMs = performance.now();
   // serve: the incident API in the same process (the embedded store allows one process per directory).
   let api: RunningServer | null = null;
   if (flags.listen) {

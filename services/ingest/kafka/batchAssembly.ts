@@ -2,7 +2,7 @@ import type { ProducedMessage } from '../../kafka/producer.ts';
 import { TsvBuffer } from '../../store/tsvBuffer.ts';
 
 /** How far a due batch may grow while the previous one is still being stored (× maxRows). */
-export const BATCH_GROWTH = 4;
+export const BATCH_GROWTH = 2;
 
 export interface BatchLimits {
   /** A batch is due when it holds this many rows or messages… */
@@ -11,6 +11,19 @@ export interface BatchLimits {
   readonly maxMs: number;
   /** While the previous batch is being stored, a due batch may grow to growth × maxRows. Default {@link BATCH_GROWTH}. */
   readonly growth?: number;
+}
+
+/**
+ * A run of one partition's messages in a batch, in delivery order: where its rows and dead letters
+ * lie in the batch's buffers (byte offsets, end exclusive). A partition fetched several times while
+ * the batch filled has several segments; the offset ranges are the ledger's (OffsetLedger.takeRanges).
+ * Nothing reads them yet: they let a batch be split into one insert per partition range without
+ * re-encoding (issue 16).
+ */
+export interface BatchSegment {
+  readonly partition: number;
+  readonly rows: readonly [start: number, end: number];
+  readonly dead: readonly [start: number, end: number];
 }
 
 /** A closed batch: what one flush stores (one insert per table) and produces. */
@@ -24,6 +37,8 @@ export interface AssembledBatch {
   readonly deadLetterMessages: readonly ProducedMessage[];
   /** Its parsed requests for the re-publish topic. */
   readonly republished: readonly ProducedMessage[];
+  /** Its runs of one partition each (see {@link BatchSegment}). */
+  readonly segments: readonly BatchSegment[];
 }
 
 /**
@@ -39,6 +54,8 @@ export class BatchAssembly {
   /** TSV rows for dead_letters. */
   readonly dead = new TsvBuffer(1 << 16);
   private deadLetterMessages: ProducedMessage[] = [];
+  /** Segment starts: partition, rows byte offset, dead byte offset (closed by the next start or take). */
+  private starts: Array<{ partition: number; rows: number; dead: number }> = [];
   private republished: ProducedMessage[] = [];
   private messageCount = 0;
   private openedAt = 0;
@@ -49,6 +66,15 @@ export class BatchAssembly {
     private readonly now: () => number,
   ) {
     this.growth = limits.growth ?? BATCH_GROWTH;
+  }
+
+  /** The messages that follow are of `partition` (a delivered partition batch starts). */
+  startSegment(partition: number): void {
+    const last = this.starts[this.starts.length - 1];
+    if (last && last.rows === this.rows.byteLength && last.dead === this.dead.byteLength) this.starts.pop(); // the previous one stayed empty
+    const prev = this.starts[this.starts.length - 1];
+    if (prev && prev.partition === partition) return; // the same partition again: one run
+    this.starts.push({ partition, rows: this.rows.byteLength, dead: this.dead.byteLength });
   }
 
   /** A message joins the batch (the first one starts its age). */
@@ -86,7 +112,17 @@ export class BatchAssembly {
 
   /** Closes the batch (the next one starts empty). */
   take(): AssembledBatch {
+    const rowsEnd = this.rows.byteLength;
+    const deadEnd = this.dead.byteLength;
+    const segments: BatchSegment[] = [];
+    this.starts.forEach((st, i) => {
+      const next = this.starts[i + 1];
+      const seg: BatchSegment = { partition: st.partition, rows: [st.rows, next?.rows ?? rowsEnd], dead: [st.dead, next?.dead ?? deadEnd] };
+      if (seg.rows[1] > seg.rows[0] || seg.dead[1] > seg.dead[0]) segments.push(seg);
+    });
+    this.starts = [];
     const batch: AssembledBatch = {
+      segments,
       messages: this.messageCount,
       rowCount: this.rows.rows,
       rows: this.rows.take(),

@@ -15,6 +15,16 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 export function decodeMessage(value: Uint8Array | null, maxBytes: number): DecodedMessage {
   if (value === null || value.length === 0) return { ok: false, reason: 'empty message' };
   if (value.length > maxBytes) return { ok: false, reason: `message larger than ${maxBytes} bytes` };
+  // The common case, one raw line: it starts with a visible ASCII character other than '{' (so no BOM,
+  // no leading blank, not JSON) and holds no line break: the decoded text is the line, as below.
+  const first = value[0]!;
+  if (first > 0x20 && first < 0x7f && first !== 0x7b && value.indexOf(0x0a) === -1 && value.indexOf(0x0d) === -1) {
+    try {
+      return { ok: true, lines: [utf8.decode(value)], json: false };
+    } catch {
+      return { ok: false, reason: 'not UTF-8' };
+    }
+  }
   let text: string;
   try {
     text = utf8.decode(value);

@@ -11,6 +11,7 @@ import { pino } from 'pino';
 import type { Alert } from '../../../services/core/alert.ts';
 import { createAllowlist, loadConfig } from '../../../services/cli/config.ts';
 import { emptyCatalog } from '../../../services/ingest/catalog.ts';
+import { BATCH_GROWTH } from '../../../services/ingest/kafka/batchAssembly.ts';
 import { KafkaIngest, type KafkaIngestOptions } from '../../../services/ingest/kafka/kafkaIngest.ts';
 import { createMetrics } from '../../../services/observability/metrics.ts';
 import { FakeClock, flush } from '../../support/fakeClock.ts';
@@ -239,14 +240,15 @@ describe('Kafka ingest rules on fakes', () => {
     const release = r.store.hold('tile_requests');
     await r.consumer.deliver(0, { max: 100 }); // batch 1: cut, its insert waits
     await idle();
-    // While batch 1 is stored, batch 2 keeps filling up to growth (4) × maxBatchRows before it is cut…
-    for (let i = 0; i < 3; i++) await r.consumer.deliver(0, { max: 100 });
+    // While batch 1 is stored, batch 2 keeps filling up to BATCH_GROWTH × maxBatchRows before it is cut…
+    for (let i = 0; i < BATCH_GROWTH - 1; i++) await r.consumer.deliver(0, { max: 100 });
     let returned = false;
     const fetch = r.consumer.deliver(0, { max: 100 }).then(() => void (returned = true));
     await idle();
     // …then the handler waits for batch 1: the next fetch cannot start.
     assert.equal(returned, false, 'the fetch handler does not return while a batch is in flight and the next is full');
-    assert.equal(r.ingest.stats.messages, 500);
+    const held = 100 * (BATCH_GROWTH + 1);
+    assert.equal(r.ingest.stats.messages, held);
     const beats = r.consumer.heartbeats;
     await r.clock.advance(3000);
     assert.equal(returned, false);
@@ -258,9 +260,9 @@ describe('Kafka ingest rules on fakes', () => {
     await idle();
     assert.deepEqual(
       r.consumer.commits.map((c) => c.map((o) => o.offset)),
-      [['100'], ['500']],
+      [['100'], [String(held)]],
       'batch 1, then the grown batch 2',
     );
-    assert.equal(r.store.lineage('tile_requests').length, 500);
+    assert.equal(r.store.lineage('tile_requests').length, held);
   });
 });
