@@ -23,8 +23,24 @@ export function writeTileRequestRow(out: TsvBuffer, rec: AccessRecord, req: Tile
     `${tsvDateTime64(rec.ts)}\t${toIpv6Text(rec.ip)}\t${tsvString(clientKey)}\t${tsvString(rec.method)}\t${rec.status}\t${clampU32(rec.bytes)}\t` +
       `${tsvString(rec.host)}\t${tsvString(rec.target)}\t${tsvString(rec.referer)}\t${tsvString(rec.userAgent)}\t` +
       `${req.protocol}\t${req.kind}\t${tsvString(req.imageId)}\t${req.level}\t${req.col}\t${req.row}\t${rect}\t` +
-      `${req.scale}\t${tsvString(lineage.source)}\t${lineage.partition}\t${lineage.line}\n`,
+      `${req.scale}\t${lineageCells(lineage)}${lineage.line}\n`,
   );
+}
+
+/**
+ * The `source` and `partition` cells with their tabs: the same for every row of an input or a
+ * partition, so escaped once per run of rows rather than per row (a one-entry memo of a pure function).
+ */
+let lastSource: string | null = null;
+let lastPartition = 0;
+let lastCells = '';
+function lineageCells(lineage: Lineage): string {
+  if (lineage.source !== lastSource || lineage.partition !== lastPartition) {
+    lastCells = `${tsvString(lineage.source)}\t${lineage.partition}\t`;
+    lastSource = lineage.source;
+    lastPartition = lineage.partition;
+  }
+  return lastCells;
 }
 
 function clampU32(n: number): number {

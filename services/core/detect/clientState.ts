@@ -64,6 +64,12 @@ export const MAX_RECENT_UAS = 16;
 export const MINUTES = 120;
 export const GAPS = 256;
 
+/** Requests of one user-agent class. */
+export interface UaClassCount {
+  readonly cls: UserAgentClass;
+  n: number;
+}
+
 /** Everything the detector keeps about one client. Mutable, owned by one streaming detector. */
 export interface ClientState {
   readonly key: string;
@@ -77,7 +83,10 @@ export interface ClientState {
    * person from a crowd of browsers.
    */
   readonly recentUas: Map<string, number>;
-  readonly uaClasses: Map<UserAgentClass, number>;
+  /** Requests per user-agent class, in the order the classes were first seen (the dominant class's ties go to the first). */
+  readonly uaClasses: UaClassCount[];
+  /** The entry of `uaClasses` counting the current class. */
+  uaCount: UaClassCount | null;
   firstSeen: number;
   lastSeen: number;
   requests: number;
@@ -119,7 +128,8 @@ export function newClientState(key: string, ev: DetectorEvent): ClientState {
     userAgent: ownString(ev.userAgent),
     uaClass: classifyUserAgent(ev.userAgent),
     recentUas: new Map(),
-    uaClasses: new Map(),
+    uaClasses: [],
+    uaCount: null,
     firstSeen: ev.ts,
     lastSeen: ev.ts,
     requests: 0,
@@ -192,7 +202,16 @@ export function observe(state: ClientState, ev: DetectorEvent, geom: ImageGeomet
     state.uaClass = classifyUserAgent(ev.userAgent);
   }
   state.lastSeen = Math.max(state.lastSeen, ev.ts);
-  state.uaClasses.set(state.uaClass, (state.uaClasses.get(state.uaClass) ?? 0) + 1);
+  let uc = state.uaCount;
+  if (uc === null || uc.cls !== state.uaClass) {
+    uc = state.uaClasses.find((c) => c.cls === state.uaClass) ?? null;
+    if (uc === null) {
+      uc = { cls: state.uaClass, n: 0 };
+      state.uaClasses.push(uc);
+    }
+    state.uaCount = uc;
+  }
+  uc.n++;
   if (ev.lineage.source === state.source) state.lastLine = Math.max(state.lastLine, ev.lineage.line);
   if (ev.status === 304) state.notModified++;
   if (ev.status >= 400) state.errors++;

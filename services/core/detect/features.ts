@@ -1,7 +1,7 @@
 import { mean, standardDeviation } from 'simple-statistics';
 import type { ImageGeometry, Protocol } from '../types.ts';
 import { isPyramid, resGrid } from './cells.ts';
-import { GAPS, MINUTES, type ClientState, type ImageState } from './clientState.ts';
+import { GAPS, MINUTES, type ClientState, type ImageState, type UaClassCount } from './clientState.ts';
 import type { DetectorConfig } from './detectorConfig.ts';
 import type { UserAgentClass } from './userAgent.ts';
 
@@ -419,9 +419,14 @@ function userAgentsSince(state: ClientState, since: number): number {
   return n;
 }
 
-function dominantClass(m: Map<UserAgentClass, number>): UserAgentClass {
+function dominantClass(counts: readonly UaClassCount[]): UserAgentClass {
   let best: UserAgentClass = 'empty';
   let n = -1;
-  for (const [k, v] of m) if (v > n) [best, n] = [k, v];
+  for (const c of counts) {
+    if (c.n > n) {
+      best = c.cls;
+      n = c.n;
+    }
+  }
   return best;
 }
