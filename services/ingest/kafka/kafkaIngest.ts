@@ -366,10 +366,11 @@ export class KafkaIngest {
     const m = this.opts.metrics;
     this.stats.messages += consumed;
     m.messages.inc({ topic: batch.topic }, consumed);
+    this.offsets.noteHighWatermark(partition, Number(batch.highWatermark));
     m.lag.set({ topic: batch.topic, partition: String(partition) }, Math.max(0, Number(batch.highWatermark) - 1 - this.offsets.lastOffset(partition)));
     if (this.lastEventTs > 0) m.eventTimeLagSeconds.set(Math.max(0, (this.now() - this.lastEventTs) / 1000));
     this.stats.heldMessages = this.batch.messages;
-    if (this.batch.shouldCut(this.busy)) await this.cut(control);
+    if (this.batch.shouldCut(this.busy, this.offsets.caughtUp())) await this.cut(control);
     await control.heartbeat();
   }
 
@@ -391,7 +392,7 @@ export class KafkaIngest {
   }
 
   private async flushDue(): Promise<void> {
-    if (this.batch.due() && !this.busy) await this.cut();
+    if (!this.busy && this.batch.shouldCut(false, this.offsets.caughtUp())) await this.cut();
   }
 
   /** Cuts what is held and waits until it is stored and committed. */
@@ -418,7 +419,7 @@ export class KafkaIngest {
       .finally(() => {
         this.busy = false;
         // Cut the batch that filled meanwhile now rather than at the next tick.
-        if (this.batch.due() && !this.stopping) this.withLock(() => this.flushDue()).catch((err: unknown) => this.fail(err as Error));
+        if (this.batch.shouldCut(false, this.offsets.caughtUp()) && !this.stopping) this.withLock(() => this.flushDue()).catch((err: unknown) => this.fail(err as Error));
       });
   }
 

@@ -26,6 +26,8 @@ interface PartitionOffsets {
   /** Highest offset already in tile_requests / dead_letters: re-delivered offsets up to it are not stored again. */
   storedData: number;
   storedDead: number;
+  /** The partition's high watermark when last delivered (null: not delivered since it was assigned). */
+  highWatermark: number | null;
 }
 
 /**
@@ -58,7 +60,7 @@ export class OffsetLedger {
 
   /** A partition joins with the highest offsets ClickHouse already holds for it. */
   add(partition: number, stored: StoredOffsets): void {
-    this.parts.set(partition, { lastOffset: -1, storedData: stored.data, storedDead: stored.dead });
+    this.parts.set(partition, { lastOffset: -1, storedData: stored.data, storedDead: stored.dead, highWatermark: null });
   }
 
   /**
@@ -75,6 +77,23 @@ export class OffsetLedger {
     else this.open.set(partition, { first: offset, last: offset });
     ps.lastOffset = offset;
     return { newData: offset > ps.storedData, newDead: offset > ps.storedDead };
+  }
+
+  /** A delivery of `partition` said its log ends before `highWatermark` (the next offset to be written). */
+  noteHighWatermark(partition: number, highWatermark: number): void {
+    const ps = this.parts.get(partition);
+    if (ps) ps.highWatermark = highWatermark;
+  }
+
+  /**
+   * Every held partition has been delivered since its assignment and was consumed to the high
+   * watermark its last delivery reported: nothing more is waiting (as far as the deliveries said).
+   * A partition that was never delivered (empty ones are not) keeps this false.
+   */
+  caughtUp(): boolean {
+    if (this.parts.size === 0) return false;
+    for (const ps of this.parts.values()) if (ps.highWatermark === null || ps.lastOffset < ps.highWatermark - 1) return false;
+    return true;
   }
 
   /** Highest offset consumed in `partition` (-1: none yet). */

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { BATCH_GROWTH, BatchAssembly } from '../../../services/ingest/kafka/batchAssembly.ts';
+import { BATCH_GROWTH, BatchAssembly, CAUGHT_UP_FRACTION } from '../../../services/ingest/kafka/batchAssembly.ts';
 
 const clock = (start = 1_000): { now: () => number; advance: (ms: number) => void } => {
   let t = start;
@@ -78,5 +78,38 @@ describe('Kafka batch assembly', () => {
     c.advance(10_000);
     b.addMessage();
     assert.equal(b.due(), false);
+  });
+
+  it('cuts at once when the consumer has caught up and the batch holds maxRows / CAUGHT_UP_FRACTION, never while storing', () => {
+    const c = clock();
+    const b = new BatchAssembly({ maxRows: 10 * CAUGHT_UP_FRACTION, maxMs: 1000 }, c.now);
+    for (let i = 0; i < 9; i++) b.addMessage();
+    assert.equal(b.shouldCut(false, true), false, 'a trickle below the fraction waits for its age');
+    b.addMessage();
+    assert.equal(b.shouldCut(false, false), false, 'not caught up: neither full nor old');
+    assert.equal(b.shouldCut(true, true), false, 'the store is busy: wait');
+    assert.equal(b.shouldCut(false, true), true);
+  });
+
+  it('records one segment per run of a partition, with the byte ranges of its rows and dead letters', () => {
+    const c = clock();
+    const b = new BatchAssembly({ maxRows: 100, maxMs: 1000 }, c.now);
+    b.startSegment(3);
+    b.rows.line('a\n').line('b\n');
+    b.startSegment(5); // stays empty: dropped
+    b.startSegment(3); // the same partition again: one run
+    b.dead.line('x\n');
+    b.startSegment(7);
+    b.rows.line('c\n');
+    b.startSegment(3);
+    b.rows.line('d\n');
+    const t = b.take();
+    assert.deepEqual(t.segments, [
+      { partition: 3, rows: [0, 4], dead: [0, 2] },
+      { partition: 7, rows: [4, 6], dead: [2, 2] },
+      { partition: 3, rows: [6, 8], dead: [2, 2] },
+    ]);
+    assert.equal(t.rows.subarray(...t.segments[1]!.rows).toString(), 'c\n');
+    assert.deepEqual(b.take().segments, [], 'the next batch starts with none');
   });
 });

@@ -265,4 +265,37 @@ describe('Kafka ingest rules on fakes', () => {
     );
     assert.equal(r.store.lineage('tile_requests').length, held);
   });
+
+  it('runs the alerts, sinks flush and commit of a stored batch off the insert path: the next insert starts, the one after waits', async (t) => {
+    let openGate: () => void = () => undefined;
+    let gate: Promise<void> = new Promise<void>((r) => (openGate = r));
+    const r = await rig(t, { afterStore: () => gate });
+    await r.consumer.assign([0]);
+    r.consumer.append(0, browsing(300));
+    await r.consumer.deliver(0, { max: 100 }); // batch 1: cut and stored; its release waits on the sinks
+    await idle();
+    await r.consumer.deliver(0, { max: 100 }); // batch 2: its insert does not wait for batch 1's commit
+    await idle();
+    assert.equal(r.store.lineage('tile_requests').length, 200, 'batch 2 stored while batch 1 waits for its commit');
+    assert.equal(r.consumer.commits.length, 0, 'nothing committed before the sinks are flushed');
+    await r.consumer.deliver(0, { max: 100 }); // batch 3: waits for batch 1's release (at most one lags)
+    await idle();
+    assert.equal(r.store.lineage('tile_requests').length, 200, 'batch 3 waits');
+    openGate();
+    gate = Promise.resolve();
+    await settle(
+      r.clock,
+      (async () => {
+        while (r.consumer.commits.length < 3) await flush();
+      })(),
+    );
+    assert.deepEqual(
+      r.consumer.commits.map((c) => c.map((o) => o.offset)),
+      [['100'], ['200'], ['300']],
+      'commits in batch order, each after its own store',
+    );
+    assert.equal(r.store.lineage('tile_requests').length, 300);
+    const kinds = r.journal.filter((e) => e.startsWith('insert tile_requests') || e.startsWith('commit')).map((e) => e.split(' ')[0]);
+    assert.deepEqual(kinds, ['insert', 'insert', 'commit', 'insert', 'commit', 'commit']);
+  });
 });

@@ -102,4 +102,22 @@ describe('Kafka offset ledger', () => {
     assert.notEqual(batchToken('kafka:t', new Map([[1, { first: 0, last: 9 }]])), a, 'another partition');
     assert.ok(batchToken('kafka:u', new Map([[0, { first: 0, last: 9 }]])).startsWith('kafka:u:'));
   });
+
+  it('has caught up once every held partition was delivered to the high watermark it reported', () => {
+    const l = new OffsetLedger();
+    assert.equal(l.caughtUp(), false, 'nothing held');
+    l.add(0, { data: -1, dead: -1 });
+    l.add(1, { data: -1, dead: -1 });
+    l.consume(0, 0);
+    l.consume(0, 1);
+    l.noteHighWatermark(0, 2);
+    assert.equal(l.caughtUp(), false, 'partition 1 never delivered');
+    l.consume(1, 0);
+    l.noteHighWatermark(1, 5);
+    assert.equal(l.caughtUp(), false, 'partition 1 has 4 more');
+    for (let o = 1; o <= 4; o++) l.consume(1, o);
+    assert.equal(l.caughtUp(), true);
+    l.noteHighWatermark(0, 3);
+    assert.equal(l.caughtUp(), false, 'a new message in partition 0');
+  });
 });
