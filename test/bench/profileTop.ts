@@ -4,9 +4,10 @@
  *
  *   node --import tsx test/bench/profileTop.ts FILE.cpuprofile [--top 15] [--lines N] [--json]
  *
- * `--lines N` adds µs per line (self time / N): the profile of a replay of an N-line log. Locations are
- * mapped back to the .ts source through the source maps tsx attaches (the modules are imported here
- * for that; they are pure apart from the CLI's, which only define functions). Self % is of the busy
+ * `--lines N` adds µs per line (self time / N): the profile of a replay of an N-line log. Locations in
+ * services/ are mapped back to the .ts source through the source maps tsx attaches (the modules are
+ * imported here for that: library modules without side effects); other .ts files show the line in
+ * tsx's output, marked '~'. Self % is of the busy
  * time: samples that were not "(idle)" (a replay's main thread idles while chDB inserts on its own threads).
  */
 import { readFileSync } from 'node:fs';
@@ -105,7 +106,11 @@ async function locate(frame: CallFrame, root: string, mapSources: boolean): Prom
   if (!url.startsWith('file:')) return `${url}:${frame.lineNumber + 1}`;
   const path = fileURLToPath(url.replace(/\?.*$/, ''));
   const rel = relative(root, path);
-  if (!mapSources || !/\.[cm]?tsx?$/.test(path)) return `${rel}:${frame.lineNumber + 1}`;
+  // Only library modules are imported for their source maps (an entry script would run); others keep
+  // the line in tsx's output, marked '~'.
+  if (!mapSources || !/\.[cm]?tsx?$/.test(path) || !rel.startsWith('services/') || rel === 'services/cli/main.ts') {
+    return `${rel}:${/\.[cm]?tsx?$/.test(path) ? '~' : ''}${frame.lineNumber + 1}`;
+  }
   const mapped = await originalPosition(url, frame.lineNumber, frame.columnNumber);
   return `${rel}:${mapped === null ? `~${frame.lineNumber + 1}` : mapped + 1}`;
 }

@@ -8,7 +8,7 @@
  * Flags (or environment): --quick (BENCH_QUICK=1), --scale N (BENCH_SCALE), --lines N (BENCH_LINES: picks
  * the scale from the simulator's ≈ 141 k + 185 k × scale lines/day), --seed S (BENCH_SEED), --hours H,
  * --runs N (BENCH_RUNS, default 2: bare and tilewatch alternate), --batch-lines N (default 50,000),
- * --no-stages, --no-insert, --keep (keep the chDB directories).
+ * --no-stages, --no-insert, --no-profile, --keep (keep the chDB directories).
  *
  * Prints figures and ratios only — no assertions, no pass/fail on time (the machine is shared and noisy).
  * The simulated log is generated once and cached in .tilewatch-tmp/bench/sim-seed…-scale…-h…/ (keyed by seed, scale
@@ -23,10 +23,11 @@
  * the figures honest about startup): see bareEngine.ts, storeProbe.ts, stages.ts, insertOnly.ts.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { writeSimulation } from '../../services/sim/index.ts';
+import { mainThreadProfile, profileTable, summariseProfile, type ProfileSummary } from './profileTop.ts';
 import { REPO_ROOT, benchScript, runNode, type ChildRun, type ChildUsage, type TableStorage } from './shared.ts';
 
 // ---------------------------------------------------------------------------------------------- options
@@ -57,6 +58,7 @@ const opts = {
   runs: Math.floor(num('--runs', 'BENCH_RUNS', 2)),
   batchLines: Math.floor(num('--batch-lines', undefined, 50_000)),
   stages: !flag('--no-stages'),
+  profile: !flag('--no-profile'),
   insert: !flag('--no-insert'),
   keep: flag('--keep'),
 };
@@ -288,6 +290,28 @@ if (opts.stages || opts.insert) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------- 4a. CPU profile of the line path
+
+/**
+ * One more `replay --no-hunts` under `node --cpu-prof` (the sampling profiler slows it a little; its figures
+ * are not the throughput above): the main thread's top self-time functions, so the report says where the
+ * line path's time goes by function and not only by stage.
+ */
+let profile: ProfileSummary | null = null;
+if (opts.profile) {
+  const dir = join(runsDir, 'tilewatch-profile');
+  const profDir = join(runsDir, 'cpuprofile');
+  log('[profile] node --cpu-prof bin/tilewatch.js replay FILE --no-hunts --quiet');
+  profile = await attempt('profile', async () => {
+    await runNode(['--cpu-prof', '--cpu-prof-dir', profDir, join(REPO_ROOT, 'bin/tilewatch.js'), 'replay', file, '--data', dir, '--quiet', '--no-hunts', '--batch-lines', String(opts.batchLines)]);
+    const main = mainThreadProfile(readdirSync(profDir).filter((f) => f.endsWith('.cpuprofile')).map((f) => join(profDir, f)));
+    if (!main) throw new Error('no .cpuprofile written');
+    return summariseProfile(main.profile, { top: 12, root: REPO_ROOT });
+  });
+  if (profile) log(`  ${sec(profile.totalMs)} sampled, top: ${profile.entries.slice(0, 3).map((e) => `${e.functionName} ${e.selfPct.toFixed(1)} %`).join(', ')}`);
+  if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+}
+
 // ---------------------------------------------------------------------------------------------- 4b. insert only
 
 interface InsertOut {
@@ -432,6 +456,17 @@ if (stages && stages.stages.length > 0) {
       '',
     );
   }
+}
+
+// Profile
+if (profile) {
+  md.push(
+    `CPU profile of \`replay --no-hunts\` (main thread, \`node --cpu-prof\`, one more run): ${sec(profile.totalMs)} sampled, ${sec(profile.busyMs)} busy ` +
+      `(the rest idle, waiting on chDB), GC ${sec(profile.gcMs)}. Top functions by self time (% of busy time; µs per log line):`,
+    '',
+    ...profileTable(profile, LINES, 10),
+    '',
+  );
 }
 
 // Insert only
