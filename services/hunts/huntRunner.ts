@@ -16,6 +16,9 @@ import {
 } from '../core/hunts/findings.ts';
 import type { HuntConfig } from '../core/hunts/huntConfig.ts';
 import { reconcile, stateFromStored, type HuntAlertState } from '../core/hunts/reconcile.ts';
+import { CampaignState } from '../core/hunts/campaignState.ts';
+import type { CampaignCandidateRow } from '../core/hunts/findings.ts';
+import { activeImages, catalogueSizes, cellRows, CELL_BUCKET_MS } from './campaignCells.ts';
 import type { Store } from '../store/openStore.ts';
 import { jsonEachRow } from '../store/openStore.ts';
 import { readRows } from '../store/sql.ts';
@@ -26,10 +29,21 @@ export interface HuntRunnerOptions {
   readonly config: HuntConfig;
   readonly exclusions: q.HuntExclusions;
   readonly onAlert: (alert: Alert) => void;
-  /** Called after each run with per-query timings (ms), for logs and the benchmark. */
+  /** Called after each run with per-query timings (ms), for logs and the benchmark (`campaign-state` = pairs held by the incremental state). */
   readonly onRun?: (r: { windowEnd: number; timings: Record<string, number> }) => void;
   /** Wall clock for the ledger only. */
   readonly now?: () => number;
+  /**
+   * Campaigns from an incremental state (core/hunts/campaignState.ts over `hunt_cells`): each window
+   * reads the buckets entering and leaving its look-back, not the look-back. Only for a process that
+   * is the sole writer of what it hunts, in event-time order (replay): rows stored into a bucket the
+   * state already holds must be announced with {@link HuntRunner.noteLateRows}, which makes the next
+   * window rebuild the state. Windows whose grid or look-back are not whole buckets use the SQL.
+   * Default false (the SQL over the look-back, as `tilewatch hunt` and ingest run it).
+   */
+  readonly incrementalCampaigns?: boolean;
+  /** Called when the incremental state found a bucket that changed unannounced and was rebuilt (a warning for the log). */
+  readonly onStateRebuilt?: (err: Error) => void;
 }
 
 export interface HuntRunStats {
@@ -60,6 +74,8 @@ export class HuntSchedule {
   private lastBucket = Number.NaN;
   /** Window ends with data that were not scheduled because they were at or before the last run (late or replayed again). */
   private readonly skippedEnds = new Set<number>();
+  /** An event before the newest window run was observed since the last {@link takeLate}. */
+  private lateSeen = false;
 
   constructor(
     private readonly everyMs: number,
@@ -72,6 +88,7 @@ export class HuntSchedule {
   /** Notes an event (stored or about to be): O(1), and a no-op within the same grid step as the last one. */
   observe(ts: number): void {
     if (!Number.isFinite(ts)) return;
+    if (ts < this.ranUpTo) this.lateSeen = true;
     const bucket = Math.floor(ts / this.everyMs);
     if (bucket === this.lastBucket) return;
     this.lastBucket = bucket;
@@ -80,6 +97,13 @@ export class HuntSchedule {
       if (end > this.ranUpTo) this.pending.add(end);
       else this.skippedEnds.add(end);
     }
+  }
+
+  /** Whether an event fell before the newest window already run since the last call (and resets it): incremental hunt state must rebuild. */
+  takeLate(): boolean {
+    const late = this.lateSeen;
+    this.lateSeen = false;
+    return late;
   }
 
   /** Windows up to and including `end` have run already (in an earlier process): they are never scheduled again. */
@@ -141,8 +165,23 @@ export class HuntRunner {
   runs = 0;
   emitted = 0;
   totalMs = 0;
+  /** Times the incremental campaign state was (re)built from its whole look-back (start, late rows, gaps). */
+  campaignRebuilds = 0;
+  private readonly campaign: { state: CampaignState; lo: number; hi: number; dirty: boolean } | null;
 
-  constructor(private readonly opts: HuntRunnerOptions) {}
+  constructor(private readonly opts: HuntRunnerOptions) {
+    const cfg = opts.config;
+    const whole = (ms: number): boolean => ms > 0 && ms % CELL_BUCKET_MS === 0;
+    this.campaign =
+      opts.incrementalCampaigns && whole(cfg.everyMs) && whole(cfg.campaign.everyMs) && whole(cfg.campaign.lookbackMs)
+        ? { state: new CampaignState(protectedBandOf(cfg.protectedScale)), lo: Number.NaN, hi: Number.NaN, dirty: true }
+        : null;
+  }
+
+  /** Rows were stored into event time already hunted (late or out of order): the incremental state rebuilds at the next window. */
+  noteLateRows(): void {
+    if (this.campaign) this.campaign.dirty = true;
+  }
 
   /** Loads the open hunt alerts from the store (restarts and replays continue them, never duplicate them). */
   async start(): Promise<void> {
@@ -176,6 +215,45 @@ export class HuntRunner {
 
   openAlerts(): Alert[] {
     return [...this.state.open.values()].map((o) => o.alert);
+  }
+
+  /**
+   * The campaign candidates of the window ending at `end`, from the incremental state: buckets that
+   * left the look-back are removed, buckets that entered it added; a gap, a step backwards or late rows
+   * rebuild it from the whole look-back. The same rows as the SQL (test/integration/campaignState.test.ts).
+   */
+  private async incrementalCampaignCandidates(end: number, gates: { minMembers: number; minUnionCoverage: number }, timings: Record<string, number>): Promise<CampaignCandidateRow[]> {
+    const c = this.campaign!;
+    const cfg = this.opts.config;
+    const client = this.opts.store.client;
+    const band = protectedBandOf(cfg.protectedScale);
+    const from = end - cfg.campaign.lookbackMs;
+    if (c.dirty || Number.isNaN(c.lo) || from >= c.hi || from < c.lo || end < c.hi) {
+      c.state.clear();
+      c.dirty = true;
+      const all = await cellRows(client, from, end, this.opts.exclusions, band);
+      c.state.add(all.rows, all.extents);
+      this.campaignRebuilds++;
+    } else {
+      const gone = await cellRows(client, c.lo, from, this.opts.exclusions, band);
+      const added = await cellRows(client, c.hi, end, this.opts.exclusions, band);
+      try {
+        c.state.remove(gone.rows, c.lo, from);
+        c.state.add(added.rows, added.extents);
+      } catch (e) {
+        // A bucket changed after it was added (rows stored late without noteLateRows): rebuild.
+        this.opts.onStateRebuilt?.(e as Error);
+        c.dirty = true;
+        return this.incrementalCampaignCandidates(end, gates, timings);
+      }
+    }
+    c.lo = from;
+    c.hi = end;
+    c.dirty = false;
+    const images = await activeImages(client, end - cfg.campaign.everyMs, end);
+    const out = c.state.candidates(images, await catalogueSizes(client, images), cfg.openDataLongEdge, gates);
+    timings['campaign-state-pairs'] = c.state.size;
+    return out;
   }
 
   async runAt(windowEnd: number): Promise<HuntRunStats> {
@@ -214,7 +292,12 @@ export class HuntRunner {
 
     // campaigns
     const campW = { from: windowEnd - cfg.campaign.lookbackMs, to: windowEnd, recentFrom: windowEnd - cfg.campaign.everyMs };
-    const cands = !due(cfg.campaign.everyMs) ? [] : await q.campaignCandidates(client, campW, ex, p, { minMembers: cfg.campaign.minMembers, minUnionCoverage: cfg.campaign.minUnionCoverage });
+    const gates = { minMembers: cfg.campaign.minMembers, minUnionCoverage: cfg.campaign.minUnionCoverage };
+    const cands = !due(cfg.campaign.everyMs)
+      ? []
+      : this.campaign
+        ? await this.incrementalCampaignCandidates(windowEnd, gates, timings)
+        : await q.campaignCandidates(client, campW, ex, p, gates);
     const plausible = cands.filter((c) => isPlausibleCampaign(c, cfg));
     if (plausible.length > 0) {
       const ips = [...new Set(plausible.flatMap((c) => c.members))];
@@ -274,6 +357,11 @@ export class HuntRunner {
     });
     return { windowEnd, findings: { 'low-and-slow': nSlow, campaign: nCampaign, 'image-exposure': nExposure }, emitted: versions.length, durationMs };
   }
+}
+
+/** Coarsest high-resolution band of a protected scale, as the hunts' SQL computes it (huntQueries.baseParams). */
+function protectedBandOf(protectedScale: number): number {
+  return 0 - Math.round(Math.log2(protectedScale));
 }
 
 /** One small aggregate over the ledger (ordered by hunt, window_end): the newest completed window end per hunt. */

@@ -78,6 +78,9 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
           exclusions: huntExclusions(config.allowlist),
           onAlert: emit,
           onRun: (r) => log.debug({ windowEnd: new Date(r.windowEnd).toISOString(), ms: r.timings }, 'hunt run'),
+          // Replay is the store's only writer, in event time: campaigns from the incremental state.
+          incrementalCampaigns: true,
+          onStateRebuilt: (err) => log.warn({ err }, 'campaign state rebuilt: a bucket changed after it was hunted'),
         })
       : null;
     // Hunts resume after the last window hunt_runs holds: windows hunted before are not run again.
@@ -103,7 +106,17 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
         hunter?.noteStreamingAlert(a);
         emit(a);
       },
-      ...(hunter && schedule ? { hunts: { schedule, run: (end: number) => hunter.runAt(end) } } : {}),
+      ...(hunter && schedule
+        ? {
+            hunts: {
+              schedule,
+              run: (end: number) => {
+                if (schedule.takeLate()) hunter.noteLateRows();
+                return hunter.runAt(end);
+              },
+            },
+          }
+        : {}),
     });
     progress?.({ done: true });
     if (schedule && Number.isFinite(resumed) && schedule.skipped > 0)

@@ -1,0 +1,216 @@
+/**
+ * The campaign hunt, incrementally: the same candidates as the SQL of services/hunts/huntQueries.ts
+ * (`campaignCandidates`), computed from a state that a window updates with the buckets entering and
+ * leaving its look-back instead of re-aggregating the whole look-back. Pure: the adapter
+ * (services/hunts/campaignCells.ts) reads the rows of `hunt_cells` and hands them in.
+ *
+ * What the SQL computes, per (image, band, group) over the window's high-resolution requests of the
+ * images active in its last step: the distinct rectangles (their summed area over the image's area is
+ * the union coverage), the distinct clients (members), and Σ over rectangles of area × clients
+ * (over the union area: the overlap). Each of these is a function of the set of distinct
+ * (rectangle, client) pairs present in the window, so the state counts, per pair, the bucket rows
+ * that contain it, and keeps the sums current as pairs appear and disappear. Image sizes are the
+ * catalogue's, else the largest extent requested in the window: the state keeps each bucket's extent
+ * per image. All arithmetic is on integers until the same divisions as the SQL, so the numbers are
+ * the SQL's to the last bit (a test compares both on every window of simulated traffic).
+ *
+ * Contract: a bucket is removed with exactly the rows it was added with. The caller guarantees it
+ * (no row stored into a bucket after the bucket was added; otherwise it rebuilds the state).
+ */
+import type { CampaignCandidateRow } from './findings.ts';
+
+/** One row of `hunt_cells` (hunted requests, excluded clients already filtered out). */
+export interface CampaignCellRow {
+  /** Bucket start, epoch ms. */
+  readonly bucket: number;
+  readonly imageId: string;
+  readonly band: number;
+  /** The client as alerts name it. */
+  readonly client: string;
+  /** The client's network group, `net:a.b.c.0/24` or `net:<ipv6 /48>/48`. */
+  readonly net: string;
+  readonly userAgent: string;
+  readonly rectX: number;
+  readonly rectY: number;
+  readonly rectW: number;
+  readonly rectH: number;
+}
+
+/** Largest extent requested of an image in one bucket (all bands): the image size when the catalogue has none. */
+export interface BucketExtent {
+  readonly bucket: number;
+  readonly imageId: string;
+  readonly width: number;
+  readonly height: number;
+}
+
+/** Catalogue entry: 0 means unknown (the SQL's `if(c.cw > 0, …)`). */
+export interface CatalogueSize {
+  readonly width: number;
+  readonly height: number;
+  readonly openDataLongEdge: number;
+}
+
+export interface CampaignGates {
+  readonly minMembers: number;
+  readonly minUnionCoverage: number;
+}
+
+interface RectEntry {
+  readonly area: number;
+  /** client → bucket rows of this group holding (rectangle, client). */
+  readonly clients: Map<string, number>;
+}
+
+interface Group {
+  readonly imageId: string;
+  readonly band: number;
+  readonly name: string;
+  readonly rects: Map<string, RectEntry>;
+  /** client → distinct rectangles of this group it requested. */
+  readonly members: Map<string, number>;
+  /** Σ area of the distinct rectangles. */
+  unionArea: number;
+  /** Σ over distinct (rectangle, client) of area. */
+  pairArea: number;
+}
+
+export class CampaignState {
+  private readonly groups = new Map<string, Group>();
+  private readonly groupsByImage = new Map<string, Set<Group>>();
+  /** image → bucket → [width, height] extents. */
+  private readonly extents = new Map<string, Map<number, [number, number]>>();
+  private rowCount = 0;
+
+  /** `protectedBand`: the coarsest high-resolution band (rows of coarser bands only count for extents). */
+  constructor(private readonly protectedBand: number) {}
+
+  /** Distinct (group, rectangle, client) entries held: a measure of memory. */
+  get size(): number {
+    return this.rowCount;
+  }
+
+  clear(): void {
+    this.groups.clear();
+    this.groupsByImage.clear();
+    this.extents.clear();
+    this.rowCount = 0;
+  }
+
+  /** Adds a bucket's rows and extents. */
+  add(rows: readonly CampaignCellRow[], extents: readonly BucketExtent[]): void {
+    for (const e of extents) {
+      let byBucket = this.extents.get(e.imageId);
+      if (!byBucket) this.extents.set(e.imageId, (byBucket = new Map()));
+      const cur = byBucket.get(e.bucket);
+      byBucket.set(e.bucket, cur ? [Math.max(cur[0], e.width), Math.max(cur[1], e.height)] : [e.width, e.height]);
+    }
+    for (const r of rows) {
+      if (r.band > this.protectedBand) continue;
+      this.change(r, r.net, 1);
+      this.change(r, `ua:${r.userAgent}`, 1);
+    }
+  }
+
+  /** Removes buckets: the rows they were added with, and every extent of the buckets in [fromBucket, toBucket). */
+  remove(rows: readonly CampaignCellRow[], fromBucket: number, toBucket: number): void {
+    for (const r of rows) {
+      if (r.band > this.protectedBand) continue;
+      this.change(r, r.net, -1);
+      this.change(r, `ua:${r.userAgent}`, -1);
+    }
+    for (const [image, byBucket] of this.extents) {
+      for (const b of byBucket.keys()) if (b >= fromBucket && b < toBucket) byBucket.delete(b);
+      if (byBucket.size === 0) this.extents.delete(image);
+    }
+  }
+
+  private change(r: CampaignCellRow, name: string, delta: 1 | -1): void {
+    const key = `${r.imageId}\u0000${r.band}\u0000${name}`;
+    let g = this.groups.get(key);
+    if (!g) {
+      if (delta < 0) throw new Error(`campaign state: removing a row never added (${key})`);
+      g = { imageId: r.imageId, band: r.band, name, rects: new Map(), members: new Map(), unionArea: 0, pairArea: 0 };
+      this.groups.set(key, g);
+      let set = this.groupsByImage.get(r.imageId);
+      if (!set) this.groupsByImage.set(r.imageId, (set = new Set()));
+      set.add(g);
+    }
+    const rk = `${r.rectX},${r.rectY},${r.rectW},${r.rectH}`;
+    let rect = g.rects.get(rk);
+    if (!rect) {
+      if (delta < 0) throw new Error(`campaign state: removing a rectangle never added (${key} ${rk})`);
+      rect = { area: r.rectW * r.rectH, clients: new Map() };
+      g.rects.set(rk, rect);
+      g.unionArea += rect.area;
+    }
+    const before = rect.clients.get(r.client) ?? 0;
+    const after = before + delta;
+    if (after < 0) throw new Error(`campaign state: removing a client never added (${key} ${rk} ${r.client})`);
+    if (after === 0) rect.clients.delete(r.client);
+    else rect.clients.set(r.client, after);
+    if (before === 0 && after > 0) {
+      g.pairArea += rect.area;
+      g.members.set(r.client, (g.members.get(r.client) ?? 0) + 1);
+      this.rowCount++;
+    } else if (before > 0 && after === 0) {
+      g.pairArea -= rect.area;
+      const m = (g.members.get(r.client) ?? 0) - 1;
+      if (m <= 0) g.members.delete(r.client);
+      else g.members.set(r.client, m);
+      this.rowCount--;
+    }
+    if (rect.clients.size === 0) {
+      g.rects.delete(rk);
+      g.unionArea -= rect.area;
+      if (g.rects.size === 0) {
+        this.groups.delete(key);
+        const set = this.groupsByImage.get(g.imageId);
+        set?.delete(g);
+        if (set?.size === 0) this.groupsByImage.delete(g.imageId);
+      }
+    }
+  }
+
+  /**
+   * The candidates of the given images (those active in the window's last step), as the SQL returns
+   * them: groups with at least `minMembers` clients whose union covers at least `minUnionCoverage`
+   * of the image at a high-resolution band that is beyond the open-data edge.
+   */
+  candidates(images: Iterable<string>, catalogue: ReadonlyMap<string, CatalogueSize>, openDataLongEdge: number, gates: CampaignGates): CampaignCandidateRow[] {
+    const out: CampaignCandidateRow[] = [];
+    for (const imageId of images) {
+      const groups = this.groupsByImage.get(imageId);
+      if (!groups) continue;
+      let lw = 0;
+      let lh = 0;
+      for (const [w, h] of this.extents.get(imageId)?.values() ?? []) {
+        if (w > lw) lw = w;
+        if (h > lh) lh = h;
+      }
+      const cat = catalogue.get(imageId);
+      const w = cat && cat.width > 0 ? cat.width : lw;
+      const h = cat && cat.height > 0 ? cat.height : lh;
+      const od = cat && cat.openDataLongEdge > 0 ? cat.openDataLongEdge : openDataLongEdge;
+      if (!(w > 0 && h > 0)) continue;
+      for (const g of groups) {
+        const edge = Math.max(w, h) * Math.pow(2, -g.band);
+        if (!(edge > od)) continue;
+        if (g.members.size < gates.minMembers) continue;
+        const unionCoverage = Math.min(1, g.unionArea / (w * h));
+        if (!(unionCoverage >= gates.minUnionCoverage)) continue;
+        out.push({
+          imageId,
+          band: g.band,
+          group: g.name,
+          members: [...g.members.keys()].sort(),
+          unionCoverage,
+          overlap: g.unionArea > 0 ? g.pairArea / g.unionArea : 0,
+          longEdge: edge,
+          unionPixels: unionCoverage * w * h * Math.pow(4, -g.band),
+        });
+      }
+    }
+    return out;
+  }
+}
