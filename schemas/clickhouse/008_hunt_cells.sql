@@ -9,9 +9,9 @@
 -- hunts' band, computed with their expression (services/hunts/huntQueries.ts). Rows deduplicate with
 -- the same insert tokens as the other aggregates.
 --
--- Retention: partitions are days of event time. The hunt runner drops the day partitions that lie
--- wholly before the longest incremental look-back of the newest window it has run (event time, so a
--- replay of old archives keeps what its hunts still need); tilewatch never drops tile_requests.
+-- Retention: partitions are days of event time, so old days can be dropped whole
+-- (ALTER TABLE hunt_cells DROP PARTITION 'YYYYMMDD') once no hunt look-back reaches them. No TTL:
+-- a TTL counts from the wall clock and would empty the table during a replay of old archives.
 CREATE TABLE IF NOT EXISTS hunt_cells
 (
     bucket      DateTime('UTC'),

@@ -31,63 +31,85 @@ function netText(raw: string): string {
   return m ? `net:${fromIpv6Text(m[1]!)}/${m[2]!}` : raw;
 }
 
+/** A half-open range of event time [from, to), epoch ms, on bucket boundaries. */
+export interface BucketRange {
+  readonly from: number;
+  readonly to: number;
+}
+
+/** What one hunt window reads of hunt_cells: rows that entered and left its look-back, extents of those that entered, the images active in its last step. */
+export interface CellDelta {
+  readonly added: CampaignCellRow[];
+  readonly extents: BucketExtent[];
+  readonly gone: CampaignCellRow[];
+  readonly active: string[];
+}
+
 /**
- * Hunted rows of the buckets in [from, to) at bands ≤ protectedBand, one per (bucket, image, band,
- * client, user agent, rectangle), excluded clients left out, and the per-bucket extents of every band.
+ * One round trip (a UNION ALL, each part a range of the table's first key column): the hunted rows at
+ * bands ≤ protectedBand of `enter` and of `leave`, one per (bucket, image, band, client, user agent,
+ * rectangle), excluded clients left out; the per-bucket extents of every band of `enter`; and the
+ * images with any request (hunted or not, any client: the SQL hunt's "active in the last step") in
+ * `active`. An empty range reads nothing.
  */
-export async function cellRows(
+export async function cellDelta(
   client: ClickHouseClient,
-  from: number,
-  to: number,
+  ranges: { readonly enter: BucketRange; readonly leave: BucketRange; readonly active: BucketRange },
   ex: HuntExclusions,
   protectedBand: number,
-): Promise<{ rows: CampaignCellRow[]; extents: BucketExtent[] }> {
-  if (!(to > from)) return { rows: [], extents: [] };
-  const params = { ...exclusionParams(ex), from: ts(from), to: ts(to), protectedBand };
-  const range = `bucket >= toDateTime({from:DateTime64(3, 'UTC')}) AND bucket < toDateTime({to:DateTime64(3, 'UTC')}) AND hunted = 1`;
-  type Raw = Omit<CampaignCellRow, 'bucket' | 'client' | 'net'> & { bucketMs: number; clientText: string; netRaw: string };
-  const raw = await readRows<Raw>(
-    client,
-    `SELECT toUnixTimestamp(bucket) * 1000 AS bucketMs, image_id AS imageId, band, IPv6NumToString(client) AS clientText,
+): Promise<CellDelta> {
+  const inRange = (name: string): string =>
+    `bucket >= toDateTime({${name}From:DateTime64(3, 'UTC')}) AND bucket < toDateTime({${name}To:DateTime64(3, 'UTC')})`;
+  const rows = (name: string, part: number): string => `
+SELECT ${part} AS part, toUnixTimestamp(bucket) * 1000 AS bucketMs, image_id AS imageId, band, IPv6NumToString(client) AS clientText,
        if(IPv6NumToString(client) LIKE '::ffff:%.%',
           concat('net:', IPv6NumToString(tupleElement(IPv6CIDRToRange(client, 120), 1)), '/24'),
           concat('net:', IPv6NumToString(tupleElement(IPv6CIDRToRange(client, 48), 1)), '/48')) AS netRaw,
-       toString(user_agent) AS userAgent, rect_x AS rectX, rect_y AS rectY, rect_w AS rectW, rect_h AS rectH
-     FROM hunt_cells
-     WHERE ${range} AND band <= {protectedBand:Int8} AND ${NOT_EXCLUDED}
-     GROUP BY bucket, image_id, band, client, user_agent, rect_x, rect_y, rect_w, rect_h`,
-    params,
-    NO_TIME_LIMIT,
-  );
+       toString(user_agent) AS userAgent, rect_x AS rectX, rect_y AS rectY, rect_w AS rectW, rect_h AS rectH, toUInt64(0) AS width, toUInt64(0) AS height
+FROM hunt_cells
+WHERE ${inRange(name)} AND hunted = 1 AND band <= {protectedBand:Int8} AND ${NOT_EXCLUDED}
+GROUP BY bucket, image_id, band, client, user_agent, rect_x, rect_y, rect_w, rect_h`;
+  const parts: string[] = [];
+  const params: Record<string, unknown> = { ...exclusionParams(ex), protectedBand };
+  const use = (name: string, r: BucketRange): boolean => {
+    if (!(r.to > r.from)) return false;
+    params[`${name}From`] = ts(r.from);
+    params[`${name}To`] = ts(r.to);
+    return true;
+  };
+  if (use('enter', ranges.enter)) {
+    parts.push(rows('enter', 0));
+    parts.push(`
+SELECT 2 AS part, toUnixTimestamp(bucket) * 1000 AS bucketMs, image_id AS imageId, toInt8(0) AS band, '' AS clientText, '' AS netRaw, '' AS userAgent,
+       toUInt32(0) AS rectX, toUInt32(0) AS rectY, toUInt32(0) AS rectW, toUInt32(0) AS rectH,
+       max(toUInt64(rect_x) + rect_w) AS width, max(toUInt64(rect_y) + rect_h) AS height
+FROM hunt_cells WHERE ${inRange('enter')} AND hunted = 1 AND ${NOT_EXCLUDED} GROUP BY bucket, image_id`);
+  }
+  if (use('leave', ranges.leave)) parts.push(rows('leave', 1));
+  if (use('active', ranges.active))
+    parts.push(`
+SELECT DISTINCT 3 AS part, toUInt64(0) AS bucketMs, image_id AS imageId, toInt8(0) AS band, '' AS clientText, '' AS netRaw, '' AS userAgent,
+       toUInt32(0) AS rectX, toUInt32(0) AS rectY, toUInt32(0) AS rectW, toUInt32(0) AS rectH, toUInt64(0) AS width, toUInt64(0) AS height
+FROM hunt_cells WHERE ${inRange('active')}`);
+  const out: CellDelta = { added: [], extents: [], gone: [], active: [] };
+  if (parts.length === 0) return out;
+  type Raw = Omit<CampaignCellRow, 'bucket' | 'client' | 'net'> & { part: number; bucketMs: number; clientText: string; netRaw: string; width: number; height: number };
+  const raw = await readRows<Raw>(client, parts.join('\nUNION ALL'), params, NO_TIME_LIMIT);
   const clients = new Map<string, string>();
   const nets = new Map<string, string>();
-  const rows = raw.map((r): CampaignCellRow => {
-    let c = clients.get(r.clientText);
-    if (c === undefined) clients.set(r.clientText, (c = fromIpv6Text(r.clientText)));
-    let n = nets.get(r.netRaw);
-    if (n === undefined) nets.set(r.netRaw, (n = netText(r.netRaw)));
-    return { bucket: r.bucketMs, imageId: r.imageId, band: r.band, client: c, net: n, userAgent: r.userAgent, rectX: r.rectX, rectY: r.rectY, rectW: r.rectW, rectH: r.rectH };
-  });
-  const extents = await readRows<Omit<BucketExtent, 'bucket'> & { bucketMs: number }>(
-    client,
-    `SELECT toUnixTimestamp(bucket) * 1000 AS bucketMs, image_id AS imageId, max(toUInt64(rect_x) + rect_w) AS width, max(toUInt64(rect_y) + rect_h) AS height
-     FROM hunt_cells WHERE ${range} AND ${NOT_EXCLUDED} GROUP BY bucket, image_id`,
-    params,
-    NO_TIME_LIMIT,
-  );
-  return { rows, extents: extents.map((e) => ({ bucket: e.bucketMs, imageId: e.imageId, width: e.width, height: e.height })) };
-}
-
-/** Images with any request (hunted or not, any client) in the buckets of [from, to): the SQL hunt's "active in the last step". */
-export async function activeImages(client: ClickHouseClient, from: number, to: number): Promise<string[]> {
-  const out = await readRows<{ imageId: string }>(
-    client,
-    `SELECT DISTINCT image_id AS imageId FROM hunt_cells
-     WHERE bucket >= toDateTime({from:DateTime64(3, 'UTC')}) AND bucket < toDateTime({to:DateTime64(3, 'UTC')})`,
-    { from: ts(from), to: ts(to) },
-    NO_TIME_LIMIT,
-  );
-  return out.map((r) => r.imageId);
+  for (const r of raw) {
+    if (r.part === 2) out.extents.push({ bucket: r.bucketMs, imageId: r.imageId, width: r.width, height: r.height });
+    else if (r.part === 3) out.active.push(r.imageId);
+    else {
+      let c = clients.get(r.clientText);
+      if (c === undefined) clients.set(r.clientText, (c = fromIpv6Text(r.clientText)));
+      let n = nets.get(r.netRaw);
+      if (n === undefined) nets.set(r.netRaw, (n = netText(r.netRaw)));
+      const row = { bucket: r.bucketMs, imageId: r.imageId, band: r.band, client: c, net: n, userAgent: r.userAgent, rectX: r.rectX, rectY: r.rectY, rectW: r.rectW, rectH: r.rectH };
+      (r.part === 0 ? out.added : out.gone).push(row);
+    }
+  }
+  return out;
 }
 
 /** Catalogue sizes (newest entry per image) of the given images. */

@@ -16,9 +16,8 @@ import {
 } from '../core/hunts/findings.ts';
 import type { HuntConfig } from '../core/hunts/huntConfig.ts';
 import { reconcile, stateFromStored, type HuntAlertState } from '../core/hunts/reconcile.ts';
-import { CampaignState } from '../core/hunts/campaignState.ts';
-import type { CampaignCandidateRow } from '../core/hunts/findings.ts';
-import { activeImages, catalogueSizes, cellRows, CELL_BUCKET_MS } from './campaignCells.ts';
+import { CELL_BUCKET_MS } from './campaignCells.ts';
+import { IncrementalCampaigns } from './incrementalCampaigns.ts';
 import type { Store } from '../store/openStore.ts';
 import { jsonEachRow } from '../store/openStore.ts';
 import { readRows } from '../store/sql.ts';
@@ -165,22 +164,32 @@ export class HuntRunner {
   runs = 0;
   emitted = 0;
   totalMs = 0;
-  /** Times the incremental campaign state was (re)built from its whole look-back (start, late rows, gaps). */
-  campaignRebuilds = 0;
-  private readonly campaign: { state: CampaignState; lo: number; hi: number; dirty: boolean } | null;
+  private readonly campaign: IncrementalCampaigns | null;
 
   constructor(private readonly opts: HuntRunnerOptions) {
     const cfg = opts.config;
     const whole = (ms: number): boolean => ms > 0 && ms % CELL_BUCKET_MS === 0;
     this.campaign =
       opts.incrementalCampaigns && whole(cfg.everyMs) && whole(cfg.campaign.everyMs) && whole(cfg.campaign.lookbackMs)
-        ? { state: new CampaignState(protectedBandOf(cfg.protectedScale)), lo: Number.NaN, hi: Number.NaN, dirty: true }
+        ? new IncrementalCampaigns(opts.store.client, {
+            lookbackMs: cfg.campaign.lookbackMs,
+            stepMs: cfg.campaign.everyMs,
+            exclusions: opts.exclusions,
+            protectedBand: protectedBandOf(cfg.protectedScale),
+            openDataLongEdge: cfg.openDataLongEdge,
+            ...(opts.onStateRebuilt ? { onUnannouncedChange: opts.onStateRebuilt } : {}),
+          })
         : null;
   }
 
   /** Rows were stored into event time already hunted (late or out of order): the incremental state rebuilds at the next window. */
   noteLateRows(): void {
-    if (this.campaign) this.campaign.dirty = true;
+    this.campaign?.markDirty();
+  }
+
+  /** Times the incremental campaign state was built from its whole look-back (start, late rows, gaps). */
+  get campaignRebuilds(): number {
+    return this.campaign?.rebuilds ?? 0;
   }
 
   /** Loads the open hunt alerts from the store (restarts and replays continue them, never duplicate them). */
@@ -215,45 +224,6 @@ export class HuntRunner {
 
   openAlerts(): Alert[] {
     return [...this.state.open.values()].map((o) => o.alert);
-  }
-
-  /**
-   * The campaign candidates of the window ending at `end`, from the incremental state: buckets that
-   * left the look-back are removed, buckets that entered it added; a gap, a step backwards or late rows
-   * rebuild it from the whole look-back. The same rows as the SQL (test/integration/campaignState.test.ts).
-   */
-  private async incrementalCampaignCandidates(end: number, gates: { minMembers: number; minUnionCoverage: number }, timings: Record<string, number>): Promise<CampaignCandidateRow[]> {
-    const c = this.campaign!;
-    const cfg = this.opts.config;
-    const client = this.opts.store.client;
-    const band = protectedBandOf(cfg.protectedScale);
-    const from = end - cfg.campaign.lookbackMs;
-    if (c.dirty || Number.isNaN(c.lo) || from >= c.hi || from < c.lo || end < c.hi) {
-      c.state.clear();
-      c.dirty = true;
-      const all = await cellRows(client, from, end, this.opts.exclusions, band);
-      c.state.add(all.rows, all.extents);
-      this.campaignRebuilds++;
-    } else {
-      const gone = await cellRows(client, c.lo, from, this.opts.exclusions, band);
-      const added = await cellRows(client, c.hi, end, this.opts.exclusions, band);
-      try {
-        c.state.remove(gone.rows, c.lo, from);
-        c.state.add(added.rows, added.extents);
-      } catch (e) {
-        // A bucket changed after it was added (rows stored late without noteLateRows): rebuild.
-        this.opts.onStateRebuilt?.(e as Error);
-        c.dirty = true;
-        return this.incrementalCampaignCandidates(end, gates, timings);
-      }
-    }
-    c.lo = from;
-    c.hi = end;
-    c.dirty = false;
-    const images = await activeImages(client, end - cfg.campaign.everyMs, end);
-    const out = c.state.candidates(images, await catalogueSizes(client, images), cfg.openDataLongEdge, gates);
-    timings['campaign-state-pairs'] = c.state.size;
-    return out;
   }
 
   async runAt(windowEnd: number): Promise<HuntRunStats> {
@@ -296,7 +266,7 @@ export class HuntRunner {
     const cands = !due(cfg.campaign.everyMs)
       ? []
       : this.campaign
-        ? await this.incrementalCampaignCandidates(windowEnd, gates, timings)
+        ? await this.campaign.candidates(windowEnd, gates)
         : await q.campaignCandidates(client, campW, ex, p, gates);
     const plausible = cands.filter((c) => isPlausibleCampaign(c, cfg));
     if (plausible.length > 0) {
@@ -309,6 +279,7 @@ export class HuntRunner {
     }
     const nCampaign = findings.length - nSlow;
     lap('campaign');
+    if (this.campaign) timings['campaign-state-pairs'] = this.campaign.pairs;
 
     // image exposure
     const expW = { from: windowEnd - cfg.imageExposure.lookbackMs, to: windowEnd, recentFrom: windowEnd - cfg.imageExposure.everyMs };
