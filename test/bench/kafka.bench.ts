@@ -5,7 +5,9 @@
  *   npm run bench:kafka                              240,000 simulated lines (seed 1) over 24 partitions
  *   npm run bench:kafka -- --messages 50000          smaller run (--partitions P for another spread)
  *   npm run bench:kafka -- --rounds 3                more alternating ingest / engine pairs (default 2)
- *   npm run bench:kafka -- --compare-bin DIR/bin/tilewatch.js   also run another checkout's ingest in every round (before/after)
+ *   npm run bench:kafka -- --compare-bin before=DIR/bin/tilewatch.js   also run another checkout's ingest in every round (repeatable;
+ *                                                    "LABEL=PATH FLAGS…" adds flags to it)
+ *   npm run bench:kafka -- --ingest-args "" --ingest-args "--max-batch-rows 50000"   variants of this ingest (repeatable)
  *   npm run bench:kafka -- --no-floor --no-alerts    throughput only; --no-engine skips the Kafka engine; --keep keeps the data dirs
  *
  * Measured:
@@ -55,9 +57,19 @@ const PARTITIONS = Math.floor(Number(value('--partitions') ?? 24));
 if (!Number.isFinite(PARTITIONS) || PARTITIONS < 1) throw new Error(`--partitions must be a positive integer, got ${String(value('--partitions'))}`);
 const ROUNDS = Math.max(1, Math.floor(Number(value('--rounds') ?? 2)));
 /** Another checkout's bin/tilewatch.js, measured in every round beside this one (before/after a change). */
-const COMPARE_BIN = value('--compare-bin');
-/** Extra flags for this checkout's ingest only, e.g. --ingest-args "--max-batch-rows 50000" (printed in the report). */
-const INGEST_ARGS = (value('--ingest-args') ?? '').split(' ').filter(Boolean);
+const COMPARE_BINS: Array<{ label: string; bin: string; args: string[] }> = argv.flatMap((a, i) => {
+  if (a !== '--compare-bin') return [];
+  // LABEL=PATH[ FLAGS…], e.g. "before=/tmp/old/bin/tilewatch.js --max-batch-rows 50000"; a bare PATH is labelled "before".
+  const [spec = '', ...args] = (argv[i + 1] ?? '').split(' ').filter(Boolean);
+  const eq = spec.indexOf('=');
+  return [{ label: eq > 0 ? spec.slice(0, eq) : 'before', bin: resolve(eq > 0 ? spec.slice(eq + 1) : spec), args }];
+});
+/**
+ * Variants of this checkout's ingest, each measured in every round: --ingest-args "--max-batch-rows 50000" (repeatable;
+ * "" is the defaults). Without it, one run with the defaults.
+ */
+const INGEST_VARIANTS: string[][] = argv.flatMap((a, i) => (a === '--ingest-args' ? [(argv[i + 1] ?? '').split(' ').filter(Boolean)] : []));
+if (INGEST_VARIANTS.length === 0) INGEST_VARIANTS.push([]);
 /** The mock keeps ~5 MB per partition: above this the bench warns (older messages would be dropped). */
 const PARTITION_BUDGET = 4.5 * 1048576;
 const TOPIC = 'tile-access';
@@ -345,15 +357,19 @@ async function measureEngine(group: string): Promise<EngineResult | null> {
   });
 }
 
-const rounds: Array<{ ingest: IngestResult | null; before: IngestResult | null; engine: EngineResult | null }> = [];
+const rounds: Array<{ ingest: Array<IngestResult | null>; before: Array<IngestResult | null>; engine: EngineResult | null }> = [];
 for (let round = 1; round <= ROUNDS; round++) {
   log(`— round ${round} of ${ROUNDS} —`);
   // Alternate the order, so neither side always runs on the machine the other just warmed or loaded.
   const ingestFirst = round % 2 === 1;
   let engine: EngineResult | null = null;
   if (!ingestFirst && runEngine) engine = await measureEngine(`bench-chengine-${round}`);
-  const before = COMPARE_BIN ? await measureIngest('before (--compare-bin)', `bench-before-${round}`, resolve(COMPARE_BIN)) : null;
-  const ingest = await measureIngest(INGEST_ARGS.length > 0 ? `tilewatch ingest ${INGEST_ARGS.join(' ')}` : 'tilewatch ingest', `bench-tilewatch-${round}`, undefined, INGEST_ARGS);
+  const before: Array<IngestResult | null> = [];
+  for (const [k, c] of COMPARE_BINS.entries()) before.push(await measureIngest(`${c.label} (--compare-bin)${c.args.length > 0 ? ` ${c.args.join(' ')}` : ''}`, `bench-cmp-${round}-${k}`, c.bin, c.args));
+  const ingest: Array<IngestResult | null> = [];
+  for (const [v, args] of INGEST_VARIANTS.entries()) {
+    ingest.push(await measureIngest(args.length > 0 ? `tilewatch ingest ${args.join(' ')}` : 'tilewatch ingest', `bench-tilewatch-${round}-${v}`, undefined, args));
+  }
   if (ingestFirst && runEngine) engine = await measureEngine(`bench-chengine-${round}`);
   rounds.push({ ingest, before, engine });
 }
@@ -592,7 +608,7 @@ rounds.forEach(({ ingest, before, engine }, i) => {
       `CREATE → all rows ${engine.doneMs === null ? 'timeout' : `${sec(engine.doneMs)} (${int(eCreate)} rows/s)`}; ${int(engine.rows)} rows, ${int(engine.distinct)} distinct; ${cpu(engine.usage)}`,
     ]);
   } else rows.push([`${round}ClickHouse Kafka engine (chDB)`, 'not measured', '', '', engineNote || (failures.find((f) => f.startsWith('ClickHouse Kafka engine')) ?? '')]);
-  for (const r of [before, ingest]) {
+  for (const r of [...before, ...ingest]) {
     if (!r) continue;
     const spawnRate = rate(N, r.totalMs);
     const readyRate = rate(N, r.afterReadyMs);
@@ -606,7 +622,7 @@ rounds.forEach(({ ingest, before, engine }, i) => {
     ]);
     rows.push([`${round}${r.label}, /readyz 200 → all committed`, sec(r.afterReadyMs), int(readyRate), `${vs(readyRate, eCreate)} of CREATE →`, `/readyz after ${sec(r.readyMs)}; ${phases(r.startup)}; SIGTERM → exit ${String(r.exitCode)} in ${sec(r.stopMs)}`]);
   }
-  if (!ingest) rows.push([`${round}tilewatch ingest`, 'failed', '', '', failures.find((f) => f.startsWith('tilewatch ingest')) ?? '']);
+  if (ingest.some((r) => !r)) rows.push([`${round}tilewatch ingest`, 'failed', '', '', failures.find((f) => f.startsWith('tilewatch ingest')) ?? '']);
 });
 if (floor) {
   rows.push(['floor: kafkajs eachMessage loop, connect → last message', sec(floor.totalMs), int(floorRate), '', `first message after ${sec(floor.firstMs)} (group join); all committed after ${floor.committedMs === null ? '—' : sec(floor.committedMs)}`]);
@@ -641,7 +657,7 @@ function summary(): string[] {
   const out: string[] = [];
   rounds.forEach(({ ingest, before, engine }, i) => {
     const e = engineSpawnRate(engine);
-    for (const r of [before, ingest]) {
+    for (const r of [...before, ...ingest]) {
       if (!r) continue;
       const p = r.startup;
       out.push(

@@ -2,7 +2,7 @@ import type { ProducedMessage } from '../../kafka/producer.ts';
 import { TsvBuffer } from '../../store/tsvBuffer.ts';
 
 /** How far a due batch may grow while the previous one is still being stored (× maxRows). */
-export const BATCH_GROWTH = 2;
+export const BATCH_GROWTH = 4;
 
 /**
  * A batch of at least maxRows / this is cut as soon as the consumer has caught up (nothing more is
