@@ -1,17 +1,14 @@
 /**
- * Reads of `hunt_cells` (schemas/clickhouse/008_hunt_cells.sql) for the incremental campaign hunt:
+ * Reads of `hunt_cells` (schemas/clickhouse/008_hunt_cells.sql) for the incremental hunts (campaigns, image exposure):
  * the rows of a range of 10-minute buckets, their extents, the images active in a step, and the
  * catalogue sizes of those images. Every read is a range of the table's first key column, so its cost
  * is the size of the buckets read, whatever the history stored. Parameterised only.
  */
 import type { ClickHouseClient } from '@clickhouse/client';
-import type { BucketExtent, CampaignCellRow, CatalogueSize } from '../core/hunts/campaignState.ts';
+import type { BucketExtent, CatalogueSize, HuntCellRow } from '../core/hunts/huntCells.ts';
 import { fromIpv6Text } from '../store/clientIp.ts';
 import { NO_TIME_LIMIT, readRows } from '../store/sql.ts';
 import { cidrBounds, type HuntExclusions } from './huntQueries.ts';
-
-/** The buckets of hunt_cells: ten minutes of event time. */
-export const CELL_BUCKET_MS = 10 * 60_000;
 
 function ts(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
@@ -39,9 +36,9 @@ export interface BucketRange {
 
 /** What one hunt window reads of hunt_cells: rows that entered and left its look-back, extents of those that entered, the images active in its last step. */
 export interface CellDelta {
-  readonly added: CampaignCellRow[];
+  readonly added: HuntCellRow[];
   readonly extents: BucketExtent[];
-  readonly gone: CampaignCellRow[];
+  readonly gone: HuntCellRow[];
   readonly active: string[];
 }
 
@@ -65,7 +62,8 @@ SELECT ${part} AS part, toUnixTimestamp(bucket) * 1000 AS bucketMs, image_id AS 
        if(IPv6NumToString(client) LIKE '::ffff:%.%',
           concat('net:', IPv6NumToString(tupleElement(IPv6CIDRToRange(client, 120), 1)), '/24'),
           concat('net:', IPv6NumToString(tupleElement(IPv6CIDRToRange(client, 48), 1)), '/48')) AS netRaw,
-       toString(user_agent) AS userAgent, rect_x AS rectX, rect_y AS rectY, rect_w AS rectW, rect_h AS rectH, toUInt64(0) AS width, toUInt64(0) AS height
+       toString(user_agent) AS userAgent, rect_x AS rectX, rect_y AS rectY, rect_w AS rectW, rect_h AS rectH, toUInt64(0) AS width, toUInt64(0) AS height,
+       toUnixTimestamp64Milli(min(first_ts)) AS firstTs, toUnixTimestamp64Milli(max(last_ts)) AS lastTs
 FROM hunt_cells
 WHERE ${inRange(name)} AND hunted = 1 AND band <= {protectedBand:Int8} AND ${NOT_EXCLUDED}
 GROUP BY bucket, image_id, band, client, user_agent, rect_x, rect_y, rect_w, rect_h`;
@@ -82,18 +80,19 @@ GROUP BY bucket, image_id, band, client, user_agent, rect_x, rect_y, rect_w, rec
     parts.push(`
 SELECT 2 AS part, toUnixTimestamp(bucket) * 1000 AS bucketMs, image_id AS imageId, toInt8(0) AS band, '' AS clientText, '' AS netRaw, '' AS userAgent,
        toUInt32(0) AS rectX, toUInt32(0) AS rectY, toUInt32(0) AS rectW, toUInt32(0) AS rectH,
-       max(toUInt64(rect_x) + rect_w) AS width, max(toUInt64(rect_y) + rect_h) AS height
+       max(toUInt64(rect_x) + rect_w) AS width, max(toUInt64(rect_y) + rect_h) AS height, toInt64(0) AS firstTs, toInt64(0) AS lastTs
 FROM hunt_cells WHERE ${inRange('enter')} AND hunted = 1 AND ${NOT_EXCLUDED} GROUP BY bucket, image_id`);
   }
   if (use('leave', ranges.leave)) parts.push(rows('leave', 1));
   if (use('active', ranges.active))
     parts.push(`
 SELECT DISTINCT 3 AS part, toUInt64(0) AS bucketMs, image_id AS imageId, toInt8(0) AS band, '' AS clientText, '' AS netRaw, '' AS userAgent,
-       toUInt32(0) AS rectX, toUInt32(0) AS rectY, toUInt32(0) AS rectW, toUInt32(0) AS rectH, toUInt64(0) AS width, toUInt64(0) AS height
+       toUInt32(0) AS rectX, toUInt32(0) AS rectY, toUInt32(0) AS rectW, toUInt32(0) AS rectH, toUInt64(0) AS width, toUInt64(0) AS height,
+       toInt64(0) AS firstTs, toInt64(0) AS lastTs
 FROM hunt_cells WHERE ${inRange('active')}`);
   const out: CellDelta = { added: [], extents: [], gone: [], active: [] };
   if (parts.length === 0) return out;
-  type Raw = Omit<CampaignCellRow, 'bucket' | 'client' | 'net'> & { part: number; bucketMs: number; clientText: string; netRaw: string; width: number; height: number };
+  type Raw = Omit<HuntCellRow, 'bucket' | 'client' | 'net'> & { part: number; bucketMs: number; clientText: string; netRaw: string; width: number; height: number };
   const raw = await readRows<Raw>(client, parts.join('\nUNION ALL'), params, NO_TIME_LIMIT);
   const clients = new Map<string, string>();
   const nets = new Map<string, string>();
@@ -105,7 +104,7 @@ FROM hunt_cells WHERE ${inRange('active')}`);
       if (c === undefined) clients.set(r.clientText, (c = fromIpv6Text(r.clientText)));
       let n = nets.get(r.netRaw);
       if (n === undefined) nets.set(r.netRaw, (n = netText(r.netRaw)));
-      const row = { bucket: r.bucketMs, imageId: r.imageId, band: r.band, client: c, net: n, userAgent: r.userAgent, rectX: r.rectX, rectY: r.rectY, rectW: r.rectW, rectH: r.rectH };
+      const row = { bucket: r.bucketMs, imageId: r.imageId, band: r.band, client: c, net: n, userAgent: r.userAgent, rectX: r.rectX, rectY: r.rectY, rectW: r.rectW, rectH: r.rectH, firstTs: r.firstTs, lastTs: r.lastTs };
       (r.part === 0 ? out.added : out.gone).push(row);
     }
   }

@@ -19,6 +19,7 @@ import type { ClickHouseClient } from '@clickhouse/client';
 import { parseCidr } from '../core/logformat/cidr.ts';
 import { fromIpv6Text, ipv4ToIpv6Text } from '../store/clientIp.ts';
 import { NO_TIME_LIMIT, readRows, type Params } from '../store/sql.ts';
+import { CELL_BUCKET_MS } from '../core/hunts/huntCells.ts';
 import type { CampaignCandidateRow, CampaignMemberRow, ClientImageCoverageRow, ImageContributorRow, ImageExposureRow, SlowClientRow } from '../core/hunts/findings.ts';
 
 export interface HuntWindow {
@@ -72,13 +73,17 @@ export function cidrBounds(cidrs: readonly string[]): { lo: string[]; hi: string
  * {recentFrom}): evidence that did not grow since the last run cannot raise a new finding, and the
  * restriction keeps each run proportional to recent traffic rather than to the look-back.
  */
-function windowCtes(scope: 'images' | 'clients' | 'all'): string {
-  const recent =
-    scope === 'images'
-      ? `AND image_id IN (SELECT DISTINCT image_id FROM tile_requests WHERE ts >= {recentFrom:DateTime64(3, 'UTC')} AND ts < {to:DateTime64(3, 'UTC')} AND image_id != '')`
-      : scope === 'clients'
-        ? `AND client IN (SELECT DISTINCT client FROM tile_requests WHERE ts >= {recentFrom:DateTime64(3, 'UTC')} AND ts < {to:DateTime64(3, 'UTC')} AND image_id != '')`
-        : '';
+function windowCtes(scope: 'images' | 'clients' | 'all', w?: HuntWindow): string {
+  // What the last step touched: from hunt_cells (ordered by its 10-minute bucket) when the step is
+  // whole buckets — the same images and clients (every request with an image id is in it) — else
+  // from tile_requests, where a time range scans the partition (it is ordered by client).
+  const recentFrom = w?.recentFrom ?? w?.from;
+  const inCells = w !== undefined && recentFrom !== undefined && recentFrom % CELL_BUCKET_MS === 0 && w.to % CELL_BUCKET_MS === 0;
+  const touched = (column: string): string =>
+    inCells
+      ? `SELECT DISTINCT ${column} FROM hunt_cells WHERE bucket >= toDateTime({recentFrom:DateTime64(3, 'UTC')}) AND bucket < toDateTime({to:DateTime64(3, 'UTC')})`
+      : `SELECT DISTINCT ${column} FROM tile_requests WHERE ts >= {recentFrom:DateTime64(3, 'UTC')} AND ts < {to:DateTime64(3, 'UTC')} AND image_id != ''`;
+  const recent = scope === 'images' ? `AND image_id IN (${touched('image_id')})` : scope === 'clients' ? `AND client IN (${touched('client')})` : '';
   return `
 img_cat AS (
   SELECT image_id, argMax(width, updated_at) AS cw, argMax(height, updated_at) AS ch, argMax(open_data_long_edge, updated_at) AS cod
@@ -93,6 +98,52 @@ req AS (
     AND NOT arrayExists((lo, hi) -> client >= lo AND client <= hi, {allowLo:Array(IPv6)}, {allowHi:Array(IPv6)})
     AND NOT multiMatchAny(toString(user_agent), {allowUa:Array(String)})
     ${recent}
+),
+img AS (
+  SELECT l.image_id AS image_id,
+         if(c.cw > 0, toUInt64(c.cw), l.lw) AS w, if(c.ch > 0, toUInt64(c.ch), l.lh) AS h,
+         if(c.cod > 0, toFloat64(c.cod), toFloat64({openData:UInt32})) AS od
+  FROM (SELECT image_id, max(toUInt64(rect_x) + rect_w) AS lw, max(toUInt64(rect_y) + rect_h) AS lh FROM req GROUP BY image_id) AS l
+  LEFT JOIN img_cat AS c ON c.image_id = l.image_id
+),
+prot AS (
+  SELECT r.*, i.w AS w, i.h AS h, i.od AS od, greatest(i.w, i.h) * pow(2, -r.band) AS edge
+  FROM req AS r INNER JOIN img AS i ON i.image_id = r.image_id
+  WHERE r.band <= {protectedBand:Int8} AND greatest(i.w, i.h) * pow(2, -r.band) > i.od AND i.w > 0 AND i.h > 0
+)`;
+}
+
+/**
+ * Where the look-back of a scope-'all' measurement is read: `auto` = hunt_cells when the window is
+ * whole buckets (the same rows, summarised), else tile_requests; `tile_requests` always (the
+ * equivalence test compares the two).
+ */
+export type HuntSource = 'auto' | 'tile_requests';
+
+/** Whether a window's bounds are whole buckets of hunt_cells, so that it can be read from there exactly. */
+function inWholeBuckets(w: HuntWindow, source: HuntSource = 'auto'): boolean {
+  return source === 'auto' && w.from % CELL_BUCKET_MS === 0 && w.to % CELL_BUCKET_MS === 0 && (w.recentFrom ?? w.from) % CELL_BUCKET_MS === 0;
+}
+
+/**
+ * The CTEs of {@link windowCtes} (scope 'all') over hunt_cells instead of tile_requests, for windows
+ * of whole buckets: `req` has one row per (bucket, client, user agent, image, band, level, rectangle)
+ * with its number of `requests` and first and last time, so counts become sums of `requests`. Read as
+ * a range of the bucket (the table's first key column): the cost is the look-back, not the history.
+ */
+function cellCtes(): string {
+  return `
+img_cat AS (
+  SELECT image_id, argMax(width, updated_at) AS cw, argMax(height, updated_at) AS ch, argMax(open_data_long_edge, updated_at) AS cod
+  FROM images GROUP BY image_id
+),
+req AS (
+  SELECT bucket, client, user_agent, image_id, level, band, rect_x, rect_y, rect_w, rect_h, toUInt64(rect_w) * rect_h AS area,
+         requests, first_ts, last_ts
+  FROM hunt_cells
+  WHERE bucket >= toDateTime({from:DateTime64(3, 'UTC')}) AND bucket < toDateTime({to:DateTime64(3, 'UTC')}) AND hunted = 1
+    AND NOT arrayExists((lo, hi) -> client >= lo AND client <= hi, {allowLo:Array(IPv6)}, {allowHi:Array(IPv6)})
+    AND NOT multiMatchAny(toString(user_agent), {allowUa:Array(String)})
 ),
 img AS (
   SELECT l.image_id AS image_id,
@@ -146,7 +197,7 @@ export async function slowClients(
   p: HuntParams,
   gates: { minTiles: number; minActiveHours: number },
 ): Promise<SlowClientRow[]> {
-  const q = `WITH ${windowCtes('clients')},
+  const q = `WITH ${windowCtes('clients', w)},
 deep AS (
   SELECT client, any(toString(user_agent)) AS ua,
          uniqExact(image_id, band, rect_x, rect_y, rect_w, rect_h) AS deep_tiles, count() AS deep_requests,
@@ -170,8 +221,12 @@ FROM deep AS d INNER JOIN allreq AS a ON a.client = d.client`;
 }
 
 /** Distinct event-time hours with high-resolution tiles, per client (population baseline): value → clients. */
-export async function activeHoursHistogram(client: ClickHouseClient, w: HuntWindow, ex: HuntExclusions, p: HuntParams): Promise<Array<{ hours: number; clients: number }>> {
-  const q = `WITH ${windowCtes('all')}
+export async function activeHoursHistogram(client: ClickHouseClient, w: HuntWindow, ex: HuntExclusions, p: HuntParams, source: HuntSource = 'auto'): Promise<Array<{ hours: number; clients: number }>> {
+  // A bucket lies within one hour: the hours of a client's buckets are the hours of its requests.
+  const q = inWholeBuckets(w, source)
+    ? `WITH ${cellCtes()}
+SELECT hours, count() AS clients FROM (SELECT client, uniqExact(toStartOfHour(bucket)) AS hours FROM prot GROUP BY client) GROUP BY hours ORDER BY hours`
+    : `WITH ${windowCtes('all')}
 SELECT hours, count() AS clients FROM (SELECT client, uniqExact(toStartOfHour(ts)) AS hours FROM prot GROUP BY client) GROUP BY hours ORDER BY hours`;
   return rows<{ hours: number; clients: number }>(client, q, baseParams(w, ex, p));
 }
@@ -183,11 +238,14 @@ export async function clientImageCoverage(
   ex: HuntExclusions,
   p: HuntParams,
   clients: readonly string[],
+  source: HuntSource = 'auto',
 ): Promise<ClientImageCoverageRow[]> {
   if (clients.length === 0) return [];
-  const q = `WITH ${windowCtes('all')},
+  const cells = inWholeBuckets(w, source);
+  const q = `WITH ${cells ? cellCtes() : windowCtes('all')},
 rects AS (
-  SELECT client, image_id, band, rect_x, rect_y, rect_w, rect_h, any(area) AS area, any(w) AS w, any(h) AS h, any(edge) AS edge, count() AS n
+  SELECT client, image_id, band, rect_x, rect_y, rect_w, rect_h, any(area) AS area, any(w) AS w, any(h) AS h, any(edge) AS edge,
+         ${cells ? 'sum(requests)' : 'count()'} AS n
   FROM prot WHERE client IN {clients:Array(IPv6)}
   GROUP BY client, image_id, band, rect_x, rect_y, rect_w, rect_h
 )
@@ -213,7 +271,7 @@ export async function campaignCandidates(
   p: HuntParams,
   gates: { minMembers: number; minUnionCoverage: number },
 ): Promise<CampaignCandidateRow[]> {
-  const q = `WITH ${windowCtes('images')},
+  const q = `WITH ${windowCtes('images', w)},
 grouped AS (
   SELECT image_id, band, rect_x, rect_y, rect_w, rect_h, area, w, h, edge, client,
          [if(IPv6NumToString(client) LIKE '::ffff:%.%',
@@ -261,9 +319,14 @@ async function clientImageProfiles(
   p: HuntParams,
   images: readonly string[],
   clients: readonly string[] | null,
+  source: HuntSource,
 ): Promise<Array<CampaignMemberRow & { bandSpan: number }>> {
   const onlyClients = clients ? 'AND client IN {clients:Array(IPv6)}' : '';
-  const q = `WITH ${windowCtes('all')},
+  // Over hunt_cells a row stands for `requests` requests: counts are sums, times its first and last.
+  const cells = inWholeBuckets(w, source);
+  const n = cells ? 'sum(m.requests)' : 'count()';
+  const deepN = cells ? 'sumIf(m.requests, m.band <= {protectedBand:Int8})' : 'countIf(m.band <= {protectedBand:Int8})';
+  const q = `WITH ${cells ? cellCtes() : windowCtes('all')},
 mine AS (SELECT * FROM req WHERE image_id IN {images:Array(String)} ${onlyClients}),
 deep AS (
   SELECT client, image_id, sum(area) AS covered FROM (
@@ -273,8 +336,9 @@ deep AS (
   ) GROUP BY client, image_id
 )
 SELECT IPv6NumToString(m.client) AS client, m.image_id AS imageId, min(toString(m.user_agent)) AS userAgent,
-       countIf(m.band <= {protectedBand:Int8}) / count() AS deepFraction, greatest(max(m.band) - min(m.band), max(m.level) - min(m.level)) AS bandSpan,
-       any(d.covered) AS coveredArea, count() AS requests, toUnixTimestamp64Milli(min(m.ts)) AS firstTs, toUnixTimestamp64Milli(max(m.ts)) AS lastTs
+       ${deepN} / ${n} AS deepFraction, greatest(max(m.band) - min(m.band), max(m.level) - min(m.level)) AS bandSpan,
+       any(d.covered) AS coveredArea, ${n} AS requests,
+       toUnixTimestamp64Milli(min(${cells ? 'm.first_ts' : 'm.ts'})) AS firstTs, toUnixTimestamp64Milli(max(${cells ? 'm.last_ts' : 'm.ts'})) AS lastTs
 FROM mine AS m LEFT JOIN deep AS d ON d.client = m.client AND d.image_id = m.image_id
 GROUP BY m.client, m.image_id`;
   const out = await rows<CampaignMemberRow & { bandSpan: number }>(client, q, {
@@ -293,9 +357,10 @@ export async function campaignMembers(
   p: HuntParams,
   clients: readonly string[],
   images: readonly string[],
+  source: HuntSource = 'auto',
 ): Promise<CampaignMemberRow[]> {
   if (clients.length === 0 || images.length === 0) return [];
-  return clientImageProfiles(client, w, ex, p, images, clients);
+  return clientImageProfiles(client, w, ex, p, images, clients, source);
 }
 
 // ---------------------------------------------------------------- image exposure
@@ -309,7 +374,7 @@ export async function exposedImages(
   p: HuntParams,
   gates: { minUnionCoverage: number; minEdgeRatio: number },
 ): Promise<ImageExposureRow[]> {
-  const q = `WITH ${windowCtes('images')},
+  const q = `WITH ${windowCtes('images', w)},
 rects AS (
   SELECT image_id, band, rect_x, rect_y, rect_w, rect_h, any(area) AS a, any(w) AS iw, any(h) AS ih, any(edge) AS e, any(od) AS o,
          groupUniqArray(client) AS cl, min(ts) AS first_ts, max(ts) AS last_ts
@@ -325,9 +390,16 @@ HAVING unionCoverage >= {minUnion:Float64}`;
 }
 
 /** Every client that revealed part of the given images at high resolution: how it fetched them, how much it revealed. */
-export async function imageContributors(client: ClickHouseClient, w: HuntWindow, ex: HuntExclusions, p: HuntParams, images: readonly string[]): Promise<ImageContributorRow[]> {
+export async function imageContributors(
+  client: ClickHouseClient,
+  w: HuntWindow,
+  ex: HuntExclusions,
+  p: HuntParams,
+  images: readonly string[],
+  source: HuntSource = 'auto',
+): Promise<ImageContributorRow[]> {
   if (images.length === 0) return [];
-  return (await clientImageProfiles(client, w, ex, p, images, null)).filter((r) => r.coveredArea > 0);
+  return (await clientImageProfiles(client, w, ex, p, images, null, source)).filter((r) => r.coveredArea > 0);
 }
 
 /** Every address an alert (other than image exposure) names and whose episode overlaps the window. */

@@ -16,8 +16,8 @@ import {
 } from '../core/hunts/findings.ts';
 import type { HuntConfig } from '../core/hunts/huntConfig.ts';
 import { reconcile, stateFromStored, type HuntAlertState } from '../core/hunts/reconcile.ts';
-import { CELL_BUCKET_MS } from './campaignCells.ts';
-import { IncrementalCampaigns } from './incrementalCampaigns.ts';
+import { CELL_BUCKET_MS } from '../core/hunts/huntCells.ts';
+import { IncrementalCampaigns, IncrementalExposure } from './incrementalHunts.ts';
 import type { Store } from '../store/openStore.ts';
 import { jsonEachRow } from '../store/openStore.ts';
 import { readRows } from '../store/sql.ts';
@@ -33,14 +33,15 @@ export interface HuntRunnerOptions {
   /** Wall clock for the ledger only. */
   readonly now?: () => number;
   /**
-   * Campaigns from an incremental state (core/hunts/campaignState.ts over `hunt_cells`): each window
-   * reads the buckets entering and leaving its look-back, not the look-back. Only for a process that
-   * is the sole writer of what it hunts, in event-time order (replay): rows stored into a bucket the
-   * state already holds must be announced with {@link HuntRunner.noteLateRows}, which makes the next
-   * window rebuild the state. Windows whose grid or look-back are not whole buckets use the SQL.
-   * Default false (the SQL over the look-back, as `tilewatch hunt` and ingest run it).
+   * Campaigns and image exposure from incremental states (core/hunts/campaignState.ts,
+   * exposureState.ts over `hunt_cells`): each window reads the buckets entering and leaving its
+   * look-back, not the look-back. Only for a process that is the sole writer of what it hunts, in
+   * event-time order (replay): rows stored into a bucket a state already holds must be announced with
+   * {@link HuntRunner.noteLateRows}, which makes the next window rebuild. A hunt whose grid or
+   * look-back is not whole buckets uses the SQL. Default false (the SQL over the look-back, as
+   * `tilewatch hunt` and ingest run it).
    */
-  readonly incrementalCampaigns?: boolean;
+  readonly incrementalHunts?: boolean;
   /** Called when the incremental state found a bucket that changed unannounced and was rebuilt (a warning for the log). */
   readonly onStateRebuilt?: (err: Error) => void;
 }
@@ -165,31 +166,37 @@ export class HuntRunner {
   emitted = 0;
   totalMs = 0;
   private readonly campaign: IncrementalCampaigns | null;
+  private readonly exposure: IncrementalExposure | null;
 
   constructor(private readonly opts: HuntRunnerOptions) {
     const cfg = opts.config;
     const whole = (ms: number): boolean => ms > 0 && ms % CELL_BUCKET_MS === 0;
+    const common = {
+      exclusions: opts.exclusions,
+      protectedBand: protectedBandOf(cfg.protectedScale),
+      openDataLongEdge: cfg.openDataLongEdge,
+      ...(opts.onStateRebuilt ? { onUnannouncedChange: opts.onStateRebuilt } : {}),
+    };
+    const incremental = opts.incrementalHunts === true && whole(cfg.everyMs);
     this.campaign =
-      opts.incrementalCampaigns && whole(cfg.everyMs) && whole(cfg.campaign.everyMs) && whole(cfg.campaign.lookbackMs)
-        ? new IncrementalCampaigns(opts.store.client, {
-            lookbackMs: cfg.campaign.lookbackMs,
-            stepMs: cfg.campaign.everyMs,
-            exclusions: opts.exclusions,
-            protectedBand: protectedBandOf(cfg.protectedScale),
-            openDataLongEdge: cfg.openDataLongEdge,
-            ...(opts.onStateRebuilt ? { onUnannouncedChange: opts.onStateRebuilt } : {}),
-          })
+      incremental && whole(cfg.campaign.everyMs) && whole(cfg.campaign.lookbackMs)
+        ? new IncrementalCampaigns(opts.store.client, { ...common, lookbackMs: cfg.campaign.lookbackMs, stepMs: cfg.campaign.everyMs })
+        : null;
+    this.exposure =
+      incremental && whole(cfg.imageExposure.everyMs) && whole(cfg.imageExposure.lookbackMs)
+        ? new IncrementalExposure(opts.store.client, { ...common, lookbackMs: cfg.imageExposure.lookbackMs, stepMs: cfg.imageExposure.everyMs })
         : null;
   }
 
   /** Rows were stored into event time already hunted (late or out of order): the incremental state rebuilds at the next window. */
   noteLateRows(): void {
     this.campaign?.markDirty();
+    this.exposure?.markDirty();
   }
 
-  /** Times the incremental campaign state was built from its whole look-back (start, late rows, gaps). */
-  get campaignRebuilds(): number {
-    return this.campaign?.rebuilds ?? 0;
+  /** Times an incremental hunt state was built from its whole look-back (start, late rows, gaps). */
+  get stateRebuilds(): number {
+    return (this.campaign?.rebuilds ?? 0) + (this.exposure?.rebuilds ?? 0);
   }
 
   /** Loads the open hunt alerts from the store (restarts and replays continue them, never duplicate them). */
@@ -279,12 +286,13 @@ export class HuntRunner {
     }
     const nCampaign = findings.length - nSlow;
     lap('campaign');
-    if (this.campaign) timings['campaign-state-pairs'] = this.campaign.pairs;
+    if (this.campaign) timings['campaign-state-pairs'] = this.campaign.held;
 
     // image exposure
     const expW = { from: windowEnd - cfg.imageExposure.lookbackMs, to: windowEnd, recentFrom: windowEnd - cfg.imageExposure.everyMs };
     if (due(cfg.imageExposure.everyMs)) {
-      const exposed = await q.exposedImages(client, expW, ex, p, { minUnionCoverage: cfg.imageExposure.minUnionCoverage, minEdgeRatio: cfg.imageExposure.minEdgeRatio });
+      const expGates = { minUnionCoverage: cfg.imageExposure.minUnionCoverage, minEdgeRatio: cfg.imageExposure.minEdgeRatio };
+      const exposed = this.exposure ? await this.exposure.exposed(windowEnd, expGates) : await q.exposedImages(client, expW, ex, p, expGates);
       if (exposed.length > 0) {
         // Attribution: who fetched these images like a script, and whom other alerts (this run's included) already accuse.
         const contributors = await q.imageContributors(client, expW, ex, p, [...new Set(exposed.map((r) => r.imageId))]);

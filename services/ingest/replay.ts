@@ -85,7 +85,8 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const detector = new StreamingDetector({
     config: opts.detector,
     geometryOf,
-    openDataOf: (protocol, imageId) => opts.catalog.get(protocol, imageId)?.openDataLongEdge,
+    // Without a catalogue every image has the default open-data edge: no look-up per evaluation.
+    ...(opts.catalog.size > 0 ? { openDataOf: (protocol: Protocol, imageId: string) => opts.catalog.get(protocol, imageId)?.openDataLongEdge } : {}),
     isAllowed: opts.isAllowed,
     onAlert: opts.onAlert,
   });

@@ -23,7 +23,7 @@ export interface ReplayRun {
   readonly summary: ReplaySummary;
   readonly alerts: readonly Alert[];
   readonly elapsedMs: number;
-  readonly hunts: { readonly runs: number; readonly emitted: number; readonly totalMs: number; readonly campaignRebuilds: number } | null;
+  readonly hunts: { readonly runs: number; readonly emitted: number; readonly totalMs: number; readonly stateRebuilds: number } | null;
 }
 
 /**
@@ -78,9 +78,9 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
           exclusions: huntExclusions(config.allowlist),
           onAlert: emit,
           onRun: (r) => log.debug({ windowEnd: new Date(r.windowEnd).toISOString(), ms: r.timings }, 'hunt run'),
-          // Replay is the store's only writer, in event time: campaigns from the incremental state.
-          incrementalCampaigns: true,
-          onStateRebuilt: (err) => log.warn({ err }, 'campaign state rebuilt: a bucket changed after it was hunted'),
+          // Replay is the store's only writer, in event time: campaigns and exposure from incremental states.
+          incrementalHunts: true,
+          onStateRebuilt: (err) => log.warn({ err }, 'hunt state rebuilt: a bucket changed after it was hunted'),
         })
       : null;
     // Hunts resume after the last window hunt_runs holds: windows hunted before are not run again.
@@ -129,7 +129,7 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
       summary,
       alerts,
       elapsedMs: performance.now() - started,
-      hunts: hunter ? { runs: hunter.runs, emitted: hunter.emitted, totalMs: hunter.totalMs, campaignRebuilds: hunter.campaignRebuilds } : null,
+      hunts: hunter ? { runs: hunter.runs, emitted: hunter.emitted, totalMs: hunter.totalMs, stateRebuilds: hunter.stateRebuilds } : null,
     };
   } finally {
     if (alertsOut) await new Promise<void>((r) => alertsOut!.end(r));
@@ -168,7 +168,7 @@ export function formatSummary(run: ReplayRun): string {
     `  stored          ${s.stored} new rows${s.alreadyStored > 0 ? `, ${s.alreadyStored} lines already stored by an earlier replay` : ''}`,
     `  dead letters    ${s.deadLetters}${s.blankLines > 0 ? ` (+${s.blankLines} blank lines skipped)` : ''}`,
     `  alerts          ${firsts.length}${sev ? ` (${sev})` : ''}, ${run.alerts.length - firsts.length} updates`,
-    ...(run.hunts ? [`  hunts           ${run.hunts.runs} event-time windows in ${(run.hunts.totalMs / 1000).toFixed(1)} s, ${run.hunts.emitted} alert versions${run.hunts.campaignRebuilds > 1 ? ` (campaign state rebuilt ${run.hunts.campaignRebuilds}× for late rows)` : ''}`] : []),
+    ...(run.hunts ? [`  hunts           ${run.hunts.runs} event-time windows in ${(run.hunts.totalMs / 1000).toFixed(1)} s, ${run.hunts.emitted} alert versions${run.hunts.stateRebuilds > 2 ? ` (hunt states rebuilt ${run.hunts.stateRebuilds}× for late rows)` : ''}`] : []),
     `  clients held    ${s.detector.clients} at end, ${s.detector.evicted} evicted idle; images learned ${s.learnedImages}`,
     `  elapsed         ${secs.toFixed(1)} s, ${Math.round(s.linesRead / Math.max(secs, 0.001))} lines/s (insert ${Math.round(s.insertMs)} ms over ${s.batches} batches${s.retries ? `, ${s.retries} retries` : ''})`,
     '',

@@ -18,38 +18,7 @@
  * (no row stored into a bucket after the bucket was added; otherwise it rebuilds the state).
  */
 import type { CampaignCandidateRow } from './findings.ts';
-
-/** One row of `hunt_cells` (hunted requests, excluded clients already filtered out). */
-export interface CampaignCellRow {
-  /** Bucket start, epoch ms. */
-  readonly bucket: number;
-  readonly imageId: string;
-  readonly band: number;
-  /** The client as alerts name it. */
-  readonly client: string;
-  /** The client's network group, `net:a.b.c.0/24` or `net:<ipv6 /48>/48`. */
-  readonly net: string;
-  readonly userAgent: string;
-  readonly rectX: number;
-  readonly rectY: number;
-  readonly rectW: number;
-  readonly rectH: number;
-}
-
-/** Largest extent requested of an image in one bucket (all bands): the image size when the catalogue has none. */
-export interface BucketExtent {
-  readonly bucket: number;
-  readonly imageId: string;
-  readonly width: number;
-  readonly height: number;
-}
-
-/** Catalogue entry: 0 means unknown (the SQL's `if(c.cw > 0, …)`). */
-export interface CatalogueSize {
-  readonly width: number;
-  readonly height: number;
-  readonly openDataLongEdge: number;
-}
+import { ImageExtents, type BucketExtent, type CatalogueSize, type HuntCellRow } from './huntCells.ts';
 
 export interface CampaignGates {
   readonly minMembers: number;
@@ -114,8 +83,7 @@ interface Group {
 export class CampaignState {
   private readonly groups = new Map<string, Group>();
   private readonly groupsByImage = new Map<string, Set<Group>>();
-  /** image → bucket → [width, height] extents. */
-  private readonly extents = new Map<string, Map<number, [number, number]>>();
+  private readonly extents = new ImageExtents();
   private rowCount = 0;
   /** One string per distinct client, rectangle key and group name held (rows arrive as fresh strings). */
   private readonly strings = new Map<string, string>();
@@ -137,13 +105,8 @@ export class CampaignState {
   }
 
   /** Adds a bucket's rows and extents. */
-  add(rows: readonly CampaignCellRow[], extents: readonly BucketExtent[]): void {
-    for (const e of extents) {
-      let byBucket = this.extents.get(e.imageId);
-      if (!byBucket) this.extents.set(e.imageId, (byBucket = new Map()));
-      const cur = byBucket.get(e.bucket);
-      byBucket.set(e.bucket, cur ? [Math.max(cur[0], e.width), Math.max(cur[1], e.height)] : [e.width, e.height]);
-    }
+  add(rows: readonly HuntCellRow[], extents: readonly BucketExtent[]): void {
+    this.extents.add(extents);
     for (const r of rows) {
       if (r.band > this.protectedBand) continue;
       this.change(r, r.net, 1);
@@ -152,16 +115,13 @@ export class CampaignState {
   }
 
   /** Removes buckets: the rows they were added with, and every extent of the buckets in [fromBucket, toBucket). */
-  remove(rows: readonly CampaignCellRow[], fromBucket: number, toBucket: number): void {
+  remove(rows: readonly HuntCellRow[], fromBucket: number, toBucket: number): void {
     for (const r of rows) {
       if (r.band > this.protectedBand) continue;
       this.change(r, r.net, -1);
       this.change(r, `ua:${r.userAgent}`, -1);
     }
-    for (const [image, byBucket] of this.extents) {
-      for (const b of byBucket.keys()) if (b >= fromBucket && b < toBucket) byBucket.delete(b);
-      if (byBucket.size === 0) this.extents.delete(image);
-    }
+    this.extents.remove(fromBucket, toBucket);
     // Interned strings of clients and rectangles that left: rebuild the table from what is held.
     if (this.strings.size > 4 * this.rowCount + 100_000) this.compactStrings();
   }
@@ -185,7 +145,7 @@ export class CampaignState {
     return x;
   }
 
-  private change(r: CampaignCellRow, name: string, delta: 1 | -1): void {
+  private change(r: HuntCellRow, name: string, delta: 1 | -1): void {
     const key = `${r.imageId}\u0000${r.band}\u0000${name}`;
     let g = this.groups.get(key);
     if (!g) {
@@ -242,16 +202,7 @@ export class CampaignState {
     for (const imageId of images) {
       const groups = this.groupsByImage.get(imageId);
       if (!groups) continue;
-      let lw = 0;
-      let lh = 0;
-      for (const [w, h] of this.extents.get(imageId)?.values() ?? []) {
-        if (w > lw) lw = w;
-        if (h > lh) lh = h;
-      }
-      const cat = catalogue.get(imageId);
-      const w = cat && cat.width > 0 ? cat.width : lw;
-      const h = cat && cat.height > 0 ? cat.height : lh;
-      const od = cat && cat.openDataLongEdge > 0 ? cat.openDataLongEdge : openDataLongEdge;
+      const { w, h, od } = this.extents.size(imageId, catalogue.get(imageId), openDataLongEdge);
       if (!(w > 0 && h > 0)) continue;
       for (const g of groups) {
         const edge = Math.max(w, h) * Math.pow(2, -g.band);

@@ -5,7 +5,7 @@ import { CampaignState } from '../../../services/core/hunts/campaignState.ts';
 
 test('campaign state: a bucket removed with the rows it was added with leaves nothing; a row never added is refused', () => {
   const s = new CampaignState(1);
-  const row = (client: string, x: number, band = 0) => ({ bucket: 0, imageId: 'i', band, client, net: 'net:10.0.0.0/24', userAgent: 'ua', rectX: x, rectY: 0, rectW: 512, rectH: 512 });
+  const row = (client: string, x: number, band = 0) => ({ bucket: 0, imageId: 'i', band, client, net: 'net:10.0.0.0/24', userAgent: 'ua', rectX: x, rectY: 0, rectW: 512, rectH: 512, firstTs: 0, lastTs: 0 });
   const rows = [row('10.0.0.1', 0), row('10.0.0.2', 512), row('10.0.0.3', 1024), row('10.0.0.4', 1536), row('10.0.0.4', 1536, 3)];
   s.add(rows, [{ bucket: 0, imageId: 'i', width: 2048, height: 512 }]);
   s.add([row('10.0.0.1', 0)], []); // the same pair in a second bucket

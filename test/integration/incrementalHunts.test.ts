@@ -1,6 +1,6 @@
 /**
- * The incremental campaign hunt (core/hunts/campaignState.ts over hunt_cells) returns the SQL hunt's
- * candidates on every window: simulated hours with /24 campaigns, a campus NAT crowd and visitors are
+ * The incremental campaign and image-exposure hunts (core/hunts/campaignState.ts, exposureState.ts
+ * over hunt_cells) return the SQL hunts' rows on every window: simulated hours with /24 campaigns, a campus NAT crowd and visitors are
  * stored, then every 10-minute window end is hunted both ways — the state moved bucket by bucket
  * (buckets leave a 2-hour look-back, so removal is exercised), with and without exclusions — and the
  * two candidate lists must be equal, number for number. Then a replay with the hunts on writes the
@@ -11,13 +11,16 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { createSimulation, RANGES } from '../../services/sim/index.ts';
+import * as q from '../../services/hunts/huntQueries.ts';
+import { fromIpv6Text } from '../../services/store/clientIp.ts';
 import { openStore } from '../../services/store/openStore.ts';
-import { compareCampaigns } from '../support/campaignCompare.ts';
+import { readRows } from '../../services/store/sql.ts';
+import { compareCampaigns, compareExposure } from '../support/incrementalCompare.ts';
 import { runCliOk, tempDir } from '../support/cli.ts';
 
 const STEP = 600_000;
 
-test('incremental campaign candidates equal the SQL hunt on every window, with and without exclusions', { timeout: 300_000 }, async (t) => {
+test('incremental campaign candidates and exposure rows equal the SQL hunts on every window, with and without exclusions', { timeout: 300_000 }, async (t) => {
   const dir = tempDir(t, 'campaign-state');
   const sim = createSimulation({
     seed: 'campaign-state',
@@ -60,7 +63,41 @@ test('incremental campaign candidates equal the SQL hunt on every window, with a
       for (const r of res) assert.deepEqual(r.incremental, r.sql, `${name}: window ending ${new Date(r.windowEnd).toISOString()}`);
       const found = res.filter((r) => r.sql.length > 0).length;
       assert.ok(found >= 3, `${name}: the comparison covers windows with candidates (${found} of ${res.length})`);
+
+      // Image exposure: hourly windows over a 3-hour look-back (buckets leave), every 10-minute end too.
+      const exp = await compareExposure(store.client, ends, {
+        lookbackMs: 3 * 3_600_000,
+        stepMs: STEP,
+        exclusions,
+        protectedScale: 0.5,
+        openDataLongEdge: 2048,
+        gates: { minUnionCoverage: 0.5, minEdgeRatio: 1.5 },
+      });
+      for (const r of exp) assert.deepEqual(r.incremental, r.sql, `${name}: exposure, window ending ${new Date(r.windowEnd).toISOString()}`);
+      const exposedWindows = exp.filter((r) => r.sql.length > 0).length;
+      assert.ok(exposedWindows >= 3, `${name}: the exposure comparison covers windows with exposed images (${exposedWindows} of ${exp.length})`);
     }
+
+    // The look-back measurements read from hunt_cells (whole buckets) equal those read from tile_requests.
+    const ids = await readRows<{ c: string; i: string }>(store.client, `SELECT DISTINCT IPv6NumToString(client) AS c, image_id AS i FROM tile_requests WHERE image_id != ''`);
+    const clients = [...new Set(ids.map((r) => fromIpv6Text(r.c)))];
+    const images = [...new Set(ids.map((r) => r.i))];
+    const ex = { cidrs: [RANGES.internalStaff], userAgentPatterns: [] };
+    const p = { protectedScale: 0.5, openDataLongEdge: 2048 };
+    const sorted = <T>(rows: T[]): string[] => rows.map((r) => JSON.stringify(r)).sort();
+    let compared = 0;
+    for (const end of ends.filter((e) => e % 3_600_000 === 0)) {
+      const w = { from: end - 3 * 3_600_000, to: end, recentFrom: end - 3_600_000 };
+      assert.deepEqual(await q.activeHoursHistogram(store.client, w, ex, p), await q.activeHoursHistogram(store.client, w, ex, p, 'tile_requests'), 'active hours');
+      const cov = await q.clientImageCoverage(store.client, w, ex, p, clients);
+      assert.deepEqual(sorted(cov), sorted(await q.clientImageCoverage(store.client, w, ex, p, clients, 'tile_requests')), 'coverage');
+      const members = await q.campaignMembers(store.client, w, ex, p, clients, images);
+      assert.deepEqual(sorted(members), sorted(await q.campaignMembers(store.client, w, ex, p, clients, images, 'tile_requests')), 'member profiles');
+      const contributors = await q.imageContributors(store.client, w, ex, p, images);
+      assert.deepEqual(sorted(contributors), sorted(await q.imageContributors(store.client, w, ex, p, images, 'tile_requests')), 'exposure contributors');
+      compared += cov.length + members.length + contributors.length;
+    }
+    assert.ok(compared > 100, `the look-back comparisons covered rows (${compared})`);
   } finally {
     await store.close();
   }
