@@ -331,6 +331,8 @@ async function measureIngest(label: string, group: string, bin?: string, extra: 
 interface EngineResult {
   rows: number;
   distinct: number;
+  /** Rows in the MergeTree table, duplicates included (the engine is at least once across its rebalances). */
+  total?: number;
   consumers: number;
   setupMs: number;
   /** CREATE of the Kafka table → all rows in MergeTree. */
@@ -605,7 +607,7 @@ rounds.forEach(({ ingest, before, engine }, i) => {
       engine.sinceStartMs === null ? 'timeout' : sec(engine.sinceStartMs),
       int(e),
       '1.00×',
-      `CREATE → all rows ${engine.doneMs === null ? 'timeout' : `${sec(engine.doneMs)} (${int(eCreate)} rows/s)`}; ${int(engine.rows)} rows, ${int(engine.distinct)} distinct; ${cpu(engine.usage)}`,
+      `CREATE → all rows ${engine.doneMs === null ? 'timeout' : `${sec(engine.doneMs)} (${int(eCreate)} rows/s)`}; ${int(engine.total ?? engine.rows)} rows, ${int(engine.distinct)} distinct; ${cpu(engine.usage)}`,
     ]);
   } else rows.push([`${round}ClickHouse Kafka engine (chDB)`, 'not measured', '', '', engineNote || (failures.find((f) => f.startsWith('ClickHouse Kafka engine')) ?? '')]);
   for (const r of [...before, ...ingest]) {
