@@ -97,7 +97,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         .option('--allow-cidr <cidr>', 'never score clients in this CIDR (repeatable)', collect)
         .option('--catalog <file>', 'image catalogue (as for replay)')
         .addOption(new Option('--client-key <key>', 'group requests by (as for replay)').choices(['ip', 'ip+ua']))
-        .option('--max-batch-rows <n>', 'store a partition batch at this many rows', (v) => positiveInt(v, '--max-batch-rows'), 10_000)
+        .option('--max-batch-rows <n>', 'store a batch (all partitions) at this many rows (measured: fewer, larger inserts cost the engine less)', (v) => positiveInt(v, '--max-batch-rows'), 50_000)
         .option('--max-batch-ms <ms>', '… or when its first row is this old', (v) => positiveInt(v, '--max-batch-ms'), 1000)
         .option('--session-timeout-ms <ms>', 'consumer group session timeout', (v) => positiveInt(v, '--session-timeout-ms'), 30_000)
         .option('--http-host <host>', 'metrics/health listen address', '127.0.0.1')

@@ -131,7 +131,9 @@ function inWholeBuckets(w: HuntWindow, source: HuntSource = 'auto'): boolean {
  * with its number of `requests` and first and last time, so counts become sums of `requests`. Read as
  * a range of the bucket (the table's first key column): the cost is the look-back, not the history.
  */
-function cellCtes(): string {
+function cellCtes(onlyImages = false): string {
+  // Image sizes come from each image's own rows (all clients), so restricting to given images is exact.
+  const images = onlyImages ? 'AND image_id IN {images:Array(String)}' : '';
   return `
 img_cat AS (
   SELECT image_id, argMax(width, updated_at) AS cw, argMax(height, updated_at) AS ch, argMax(open_data_long_edge, updated_at) AS cod
@@ -141,7 +143,7 @@ req AS (
   SELECT bucket, client, user_agent, image_id, level, band, rect_x, rect_y, rect_w, rect_h, toUInt64(rect_w) * rect_h AS area,
          requests, first_ts, last_ts
   FROM hunt_cells
-  WHERE bucket >= toDateTime({from:DateTime64(3, 'UTC')}) AND bucket < toDateTime({to:DateTime64(3, 'UTC')}) AND hunted = 1
+  WHERE bucket >= toDateTime({from:DateTime64(3, 'UTC')}) AND bucket < toDateTime({to:DateTime64(3, 'UTC')}) AND hunted = 1 ${images}
     AND NOT arrayExists((lo, hi) -> client >= lo AND client <= hi, {allowLo:Array(IPv6)}, {allowHi:Array(IPv6)})
     AND NOT multiMatchAny(toString(user_agent), {allowUa:Array(String)})
 ),
@@ -326,7 +328,7 @@ async function clientImageProfiles(
   const cells = inWholeBuckets(w, source);
   const n = cells ? 'sum(m.requests)' : 'count()';
   const deepN = cells ? 'sumIf(m.requests, m.band <= {protectedBand:Int8})' : 'countIf(m.band <= {protectedBand:Int8})';
-  const q = `WITH ${cells ? cellCtes() : windowCtes('all')},
+  const q = `WITH ${cells ? cellCtes(true) : windowCtes('all')},
 mine AS (SELECT * FROM req WHERE image_id IN {images:Array(String)} ${onlyClients}),
 deep AS (
   SELECT client, image_id, sum(area) AS covered FROM (

@@ -4,6 +4,7 @@
  *   npm run bench                 full size: simulated day, seed 1, scale 12 (≈ 2.36 M lines)
  *   npm run bench -- --quick      scale 1 (≈ 313 k lines), for a quick check
  *   npm run bench -- --scale 6 --runs 1 --no-insert --keep
+ *   npm run bench -- --no-history     skip the hunt-cost-against-history runs (72 h simulation, --history-scale N, default 1)
  *
  * Flags (or environment): --quick (BENCH_QUICK=1), --scale N (BENCH_SCALE), --lines N (BENCH_LINES: picks
  * the scale from the simulator's ≈ 141 k + 185 k × scale lines/day), --seed S (BENCH_SEED), --hours H,
@@ -61,6 +62,9 @@ const opts = {
   profile: !flag('--no-profile'),
   insert: !flag('--no-insert'),
   keep: flag('--keep'),
+  /** Hunt cost per window after 6, 24 and 72 h of history (a 72 h simulation at this scale). */
+  history: !flag('--no-history'),
+  historyScale: num('--history-scale', undefined, 1),
 };
 
 const TMP = join(REPO_ROOT, '.tilewatch-tmp', 'bench');
@@ -340,6 +344,84 @@ if (opts.insert && existsSync(`${rowsPrefix}.json`)) {
 }
 if (!opts.keep) rmSync(runsDir, { recursive: true, force: true });
 
+// ---------------------------------------------------------------------------------------------- 6b. hunt cost vs history
+
+/**
+ * The same event-time windows (the last two hours of a 72 h simulation) hunted after 6, 24 and 72 h of
+ * stored history: each log is the simulation's tail from that far back, replayed with the hunts on;
+ * `hunt_runs` gives each window's cost (huntHistory.ts). Flat costs mean the hunts grow with new data,
+ * not with what is stored.
+ */
+interface HistoryRun {
+  readonly hours: number;
+  readonly lines: number;
+  readonly wallMs: number;
+  readonly huntsMs: number;
+  readonly huntWindows: number;
+  readonly lastWindows: number;
+  readonly lastMs: number;
+  readonly perHunt: Record<string, number>;
+  readonly maxRssKb: number;
+}
+const historyRuns: HistoryRun[] = [];
+if (opts.history) {
+  const hDir = join(TMP, `sim-seed${opts.seed}-scale${opts.historyScale}-h72`);
+  const hFile = join(hDir, 'access.log');
+  if (!existsSync(hFile)) {
+    log(`[history] generating a 72 h simulation (seed ${opts.seed}, scale ${opts.historyScale}) in ${hDir} …`);
+    await writeSimulation({ out: hDir, seed: opts.seed, hours: 72, scale: opts.historyScale });
+  }
+  const all = readFileSync(hFile);
+  const tsAt = (offset: number): number => {
+    const m = /\[(\d\d)\/(\w{3})\/(\d{4}):(\d\d):(\d\d):(\d\d) ([+-]\d{4})\]/.exec(all.subarray(offset, offset + 400).toString('latin1'));
+    return m ? Date.parse(`${m[2]} ${m[1]} ${m[3]} ${m[4]}:${m[5]}:${m[6]} GMT${m[7]}`) : Number.NaN;
+  };
+  const lastLine = all.lastIndexOf(10, all.length - 2) + 1;
+  const end = Math.ceil(tsAt(lastLine) / 3_600_000) * 3_600_000;
+  const runsHist = join(TMP, 'runs-history');
+  mkdirSync(runsHist, { recursive: true });
+  for (const hours of [6, 24, 72]) {
+    const cut = end - hours * 3_600_000;
+    // First line at or after the cut (the log is in time order): binary search over line starts.
+    let lo = 0;
+    let hi = all.length;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const start = mid === 0 ? 0 : all.indexOf(10, mid) + 1;
+      if (start <= 0 || start >= all.length || tsAt(start) >= cut) hi = mid;
+      else lo = mid + 1;
+    }
+    const from = lo === 0 ? 0 : all.indexOf(10, lo) + 1;
+    const part = join(runsHist, `last-${hours}h.log`);
+    writeFileSync(part, all.subarray(hours === 72 ? 0 : from));
+    const dir = join(runsHist, `data-${hours}h`);
+    rmSync(dir, { recursive: true, force: true });
+    log(`[history ${hours} h] replay with the hunts`);
+    const run = await attempt(`history ${hours} h`, () => runNode([join(REPO_ROOT, 'bin/tilewatch.js'), 'replay', part, '--data', dir, '--quiet']));
+    const probe = run ? await attempt(`history ${hours} h probe`, () => runNode(benchScript('huntHistory.ts', ['--data', dir, '--from', new Date(end - 2 * 3_600_000).toISOString()]))) : null;
+    if (run && probe) {
+      const h = /hunts\s+(\d+) event-time windows in ([\d.]+) s/.exec(run.stdout);
+      const lines = /lines read\s+(\d+)/.exec(run.stdout);
+      const j = probe.json as { windows: number; totalMs: number; perHunt: Record<string, number> };
+      historyRuns.push({
+        hours,
+        lines: Number(lines?.[1] ?? 0),
+        wallMs: run.wallMs,
+        huntsMs: Number(h?.[2] ?? 0) * 1000,
+        huntWindows: Number(h?.[1] ?? 0),
+        lastWindows: j.windows,
+        lastMs: j.totalMs,
+        perHunt: j.perHunt,
+        maxRssKb: run.usage?.maxRssKb ?? 0,
+      });
+      log(`  last 2 h: ${j.windows} windows, ${j.totalMs} ms`);
+    }
+    if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+    rmSync(part, { force: true });
+  }
+  if (!opts.keep) rmSync(runsHist, { recursive: true, force: true });
+}
+
 // ---------------------------------------------------------------------------------------------- 7. report
 
 const load1 = loadavg();
@@ -415,12 +497,43 @@ if (bares.length > 0 && tws.length > 0) {
       `Best run: bare ${int(rate(LINES, best(bareWall)))} lines/s, tilewatch ${int(rate(LINES, best(twWall)))} lines/s.`,
     '',
   );
-  if (huntsRun?.hunts)
+  if (huntsRun?.hunts) {
+    const hw = huntsRun.run.wallMs;
     md.push(
-      `With the hunts on (one more run, right after): process wall ${sec(huntsRun.run.wallMs)} (${x(lt.run.wallMs / huntsRun.run.wallMs)} the --no-hunts run's rate), ` +
-        `of which ${huntsRun.hunts.windows} hunt windows took ${sec(huntsRun.hunts.ms)} (${(huntsRun.hunts.ms / huntsRun.hunts.windows).toFixed(0)} ms each); alerts: ${huntsRun.alerts}.`,
+      `**Default replay (hunts on)**, one more run right after the pairs: process wall ${sec(hw)}, ${int(rate(LINES, hw))} lines/s, ` +
+        `**${x(median(bareWall) / hw)} the bare engine** (median bare wall), ${x(lt.run.wallMs / hw)} the --no-hunts run's rate; ` +
+        `peak RSS ${huntsRun.run.usage ? mb(huntsRun.run.usage.maxRssKb * 1024) : '?'}; ` +
+        `hunts ${huntsRun.hunts.windows} windows in ${sec(huntsRun.hunts.ms)} (${(huntsRun.hunts.ms / huntsRun.hunts.windows).toFixed(0)} ms each), ` +
+        `**${((100 * huntsRun.hunts.ms) / hw).toFixed(0)} % of the replay's wall**; alerts: ${huntsRun.alerts}.`,
       '',
     );
+  }
+}
+
+if (historyRuns.length > 0) {
+  const base = historyRuns.find((h) => h.hours === 6);
+  md.push(
+    `Hunt cost per window against stored history (a 72 h simulation, seed ${opts.seed}, scale ${opts.historyScale}: the same last two hours hunted after 6, 24 and 72 h of history; each a replay with the hunts on, costs from \`hunt_runs\`):`,
+    '',
+  );
+  row('history', 'lines replayed', 'replay wall', 'hunts (all windows)', 'last 2 h: windows', 'last 2 h: ms per window', 'per hunt (ms, last 2 h)', 'vs 6 h', 'peak RSS');
+  row('---', '---:', '---:', '---:', '---:', '---:', '---', '---:', '---:');
+  for (const h of historyRuns) {
+    const per = h.lastWindows > 0 ? h.lastMs / h.lastWindows : 0;
+    const basePer = base && base.lastWindows > 0 ? base.lastMs / base.lastWindows : 0;
+    row(
+      `${h.hours} h`,
+      int(h.lines),
+      sec(h.wallMs),
+      `${h.huntWindows} in ${sec(h.huntsMs)}`,
+      h.lastWindows,
+      per.toFixed(0),
+      Object.entries(h.perHunt).map(([k, v]) => `${k} ${v}`).join(', '),
+      basePer > 0 ? x(per / basePer) : '–',
+      h.maxRssKb ? mb(h.maxRssKb * 1024) : '?',
+    );
+  }
+  md.push('');
 }
 
 // Stages
