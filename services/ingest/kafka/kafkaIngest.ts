@@ -56,7 +56,7 @@ export interface KafkaIngestOptions {
   readonly detect?: boolean;
   /** Also produce each dead letter here (raw value; headers reason, source topic/partition/offset), before the commit. */
   readonly deadLetterTopic?: { readonly topic: string; readonly producer: MessageProducer };
-  /** Re-publish every parsed request, keyed by client, as a compact JSON record (see {@link republishValue}), before the commit. */
+  /** Re-publish every parsed request, keyed by client, as a compact JSON record (see {@link republishValue}), acknowledged before its batch is stored. */
   readonly republish?: { readonly topic: string; readonly producer: MessageProducer };
   readonly onAlert: (alert: Alert) => void;
   /** Called after each stored batch (alert sinks flush here). */
@@ -439,7 +439,7 @@ export class KafkaIngest {
   }
 
   /**
-   * Dead-letter topic, inserts (storeRows.ts), re-publish; then, off the insert path, {@link release}:
+   * Re-publish (acknowledged), dead-letter topic, inserts (storeRows.ts); then, off the insert path, {@link release}:
    * alert sinks and one commit for every partition in the batch. The insert waits for the release of
    * the batch two before it, so at most one stored batch waits for its commit.
    */
@@ -448,13 +448,16 @@ export class KafkaIngest {
     await this.releasedBefore;
     const t0 = performance.now();
     const attempt = (what: string, fn: () => Promise<void>): Promise<void> => this.retry(what, c, fn);
-    const { rowCount, deadCount } = await storeRows({ store: this.opts.store, deadLetterTopic: this.opts.deadLetterTopic, attempt, now: this.now }, b, batchToken(this.source, c.ranges));
-    this.offsets.stored(c.ranges);
+    // Re-publish first, acknowledged by the brokers, then store: once a batch's rows are stored its
+    // offsets are skipped on a re-read, so a crash between the two must find them not yet stored (it
+    // re-produces the batch: at least once on the keyed topic, never lost).
     const rp = this.opts.republish;
     if (b.republished.length > 0 && rp) {
       await attempt('re-publish topic', () => rp.producer.send(rp.topic, b.republished));
       this.stats.republished += b.republished.length;
     }
+    const { rowCount, deadCount } = await storeRows({ store: this.opts.store, deadLetterTopic: this.opts.deadLetterTopic, attempt, now: this.now }, b, batchToken(this.source, c.ranges));
+    this.offsets.stored(c.ranges);
     this.recordStored(c, performance.now() - t0, rowCount, deadCount);
     this.startup.firstStoredMs ??= performance.now();
     const stored: StoredCut = { no: c.no, ranges: c.ranges };
