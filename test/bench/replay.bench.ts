@@ -1,13 +1,13 @@
 /**
  * `npm run bench` — replay throughput against the bare engine, measured side by side in one run.
  *
- *   npm run bench                 full size: simulated day, seed 1, scale 12 (≈ 2.36 M lines)
- *   npm run bench -- --quick      scale 1 (≈ 313 k lines), for a quick check
+ *   npm run bench                 full size: simulated day, seed 1, scale 7 (≈ 2.5 M lines)
+ *   npm run bench -- --quick      scale 1 (≈ 430 k lines), for a quick check
  *   npm run bench -- --scale 6 --runs 1 --no-insert --keep
  *   npm run bench -- --no-history     skip the hunt-cost-against-history runs (72 h simulation, --history-scale N, default 1)
  *
  * Flags (or environment): --quick (BENCH_QUICK=1), --scale N (BENCH_SCALE), --lines N (BENCH_LINES: picks
- * the scale from the simulator's ≈ 141 k + 185 k × scale lines/day), --seed S (BENCH_SEED), --hours H,
+ * the scale from the simulator's ≈ 78 k + 349 k × scale lines/day), --seed S (BENCH_SEED), --hours H,
  * --runs N (BENCH_RUNS, default 2: bare and tilewatch alternate), --batch-lines N (default 50,000),
  * --no-stages, --no-insert, --no-profile, --keep (keep the chDB directories).
  *
@@ -48,10 +48,10 @@ const num = (name: string, env: string | undefined, def: number): number => {
   return n;
 };
 
-const FULL_SCALE = 12;
+const FULL_SCALE = 7;
 const quick = flag('--quick', 'BENCH_QUICK');
 const linesWanted = value('--lines', 'BENCH_LINES');
-const scaleFromLines = linesWanted ? Math.max(0.25, Math.round(((Number(linesWanted) - 141_000) / 185_000) * 4) / 4) : undefined;
+const scaleFromLines = linesWanted ? Math.max(0.25, Math.round(((Number(linesWanted) - 78_000) / 349_000) * 4) / 4) : undefined;
 const opts = {
   seed: value('--seed', 'BENCH_SEED') ?? '1',
   hours: num('--hours', undefined, 24),
@@ -198,8 +198,8 @@ for (let i = 1; i <= opts.runs; i++) {
 
 // ---------------------------------------------------------------------------------------------- 5. bytes per row
 
-const TW_TABLES = ['tile_requests', 'image_requests', 'traffic_minute', 'client_minute', 'client_image_hour', 'ingest_batches', 'dead_letters', 'alerts', 'images'];
-const AGG_TABLES = ['image_requests', 'traffic_minute', 'client_minute', 'client_image_hour'];
+const TW_TABLES = ['tile_requests', 'image_requests', 'hunt_cells', 'traffic_minute', 'client_minute', 'client_image_hour', 'ingest_batches', 'dead_letters', 'alerts', 'images'];
+const AGG_TABLES = ['image_requests', 'hunt_cells', 'traffic_minute', 'client_minute', 'client_image_hour'];
 interface Probe {
   asLeft: TableStorage[];
   optimized: TableStorage[] | null;
