@@ -29,7 +29,11 @@ export interface Metrics {
 
 export function createMetrics(): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: 'tilewatch_' });
+  // The runtime's metrics under their standard names (process_cpu_seconds_total, nodejs_heap_size_used_bytes …),
+  // as every Node.js dashboard expects them, except three gauges prom-client names like counters
+  // (`…_total`), which `promtool check metrics` rejects.
+  collectDefaultMetrics({ register: registry });
+  for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
   const r = [registry];
   // The version and runtime of this process, as a constant 1 (Prometheus build_info convention).
   new Gauge({ name: 'tilewatch_build_info', help: 'tilewatch version and Node.js runtime of this process (always 1)', labelNames: ['version', 'node'], registers: r }).set(
@@ -46,7 +50,7 @@ export function createMetrics(): Metrics {
     insertSeconds: new Histogram({ name: 'tilewatch_insert_seconds', help: 'time to store a batch (with retries)', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60], registers: r }),
     insertErrors: new Counter({ name: 'tilewatch_insert_errors_total', help: 'failed insert attempts (retried)', registers: r }),
     backpressureSeconds: new Counter({ name: 'tilewatch_backpressure_seconds_total', help: 'time consumption waited on the store', registers: r }),
-    lag: new Gauge({ name: 'tilewatch_consumer_lag', help: 'messages behind the high watermark', labelNames: ['topic', 'partition'], registers: r }),
+    lag: new Gauge({ name: 'tilewatch_consumer_lag_messages', help: 'messages behind the high watermark', labelNames: ['topic', 'partition'], registers: r }),
     eventTimeLagSeconds: new Gauge({ name: 'tilewatch_event_time_lag_seconds', help: 'wall clock minus the newest event time consumed', registers: r }),
     alerts: new Counter({ name: 'tilewatch_alerts_total', help: 'alerts raised or updated', labelNames: ['kind', 'severity'], registers: r }),
     detectorClients: new Gauge({ name: 'tilewatch_detector_clients', help: 'clients held by the streaming detector', registers: r }),

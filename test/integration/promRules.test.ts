@@ -47,6 +47,30 @@ test('every tilewatch_* metric in the rules is registered by tilewatch', async (
     assert.match(rules, new RegExp(`alert: ${alert}\\b`));
 });
 
+test('promtool check metrics accepts what a tilewatch process exposes (names, units, types), runtime metrics under their standard names', async () => {
+  const metrics = createMetrics();
+  createSinkMetrics(metrics.registry);
+  // Values with labels, so every family has samples.
+  metrics.lag.set({ topic: 't', partition: '0' }, 3);
+  metrics.deadLetters.inc({ topic: 't' }, 2);
+  metrics.alerts.inc({ kind: 'bulk-harvest', severity: 'high' });
+  metrics.batchRows.observe(100);
+  const text = await metrics.registry.metrics();
+  assert.match(text, /^process_cpu_seconds_total /m, 'the runtime metrics keep their standard names');
+  assert.match(text, /^tilewatch_build_info\{version="[^"]+",node="[^"]+"\} 1$/m);
+  const child = execFile(PROMTOOL, ['check', 'metrics']);
+  const out = new Promise<{ code: number | null; output: string }>((resolve) => {
+    let output = '';
+    child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+    child.on('close', (code) => resolve({ code, output }));
+  });
+  child.stdin!.end(text);
+  const r = await out;
+  assert.equal(r.output.trim(), '', `promtool check metrics found problems:\n${r.output}`);
+  assert.equal(r.code, 0);
+});
+
 test('amtool accepts the Alertmanager config; incidents take the per-incident route, the rest the default one', { skip: existsSync(AMTOOL) ? false : `${AMTOOL} not installed (apt-get install prometheus-alertmanager)` }, async () => {
   const check = await run(AMTOOL, ['check-config', AM_CONFIG]);
   assert.match(check.stdout, /SUCCESS/);
