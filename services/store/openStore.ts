@@ -85,13 +85,16 @@ export async function openStore(target: StoreTarget): Promise<Store> {
       target,
       description: `ClickHouse server ${redactUrl(target.url)}`,
       insertRaw: async (ins) => {
-        await client.insert({
-          table: ins.table,
-          ...(ins.columns ? { columns: [...ins.columns] as [string, ...string[]] } : {}),
+        // The encoded bytes as the request body of `INSERT … FORMAT …` (exec): the client's insert()
+        // takes JSON formats only as streams of objects and would refuse these bytes.
+        const columns = ins.columns ? ` (${ins.columns.join(', ')})` : '';
+        const r = await client.exec({
+          query: `INSERT INTO ${ins.table}${columns} FORMAT ${ins.format}`,
           values: Readable.from([ins.body], { objectMode: false }),
-          format: ins.format,
           ...(ins.settings ? { clickhouse_settings: ins.settings as ClickHouseSettings } : {}),
         });
+        // Read the (empty) response to its end so the socket goes back to the pool cleanly.
+        for await (const chunk of r.stream) void chunk;
       },
       close: () => client.close(),
     };
