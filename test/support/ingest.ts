@@ -4,9 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
 import { openStore } from '../../services/store/openStore.ts';
 import { BIN, REPO_ROOT, childEnv } from './cli.ts';
 import { freePort, waitFor } from './kafka.ts';
@@ -51,8 +49,6 @@ export interface IngestArgs {
   readonly alertsOut?: string;
   /** More CLI flags. */
   readonly extra?: readonly string[];
-  /** NODE_OPTIONS of the child (e.g. `--import` of {@link serverInsertPatch}). */
-  readonly nodeOptions?: string;
 }
 
 export async function startIngest(a: IngestArgs): Promise<Ingest> {
@@ -60,8 +56,7 @@ export async function startIngest(a: IngestArgs): Promise<Ingest> {
   const args = [BIN, 'ingest', '--brokers', a.bootstrap, '--topic', a.topic, '--group', a.group, '--data', a.data, '--http-port', String(port), '--quiet'];
   if (a.alertsOut) args.push('--alerts-out', a.alertsOut);
   args.push('--max-batch-ms', '300', '--session-timeout-ms', '3000', '--log-level', 'warn', ...(a.extra ?? []));
-  const env = a.nodeOptions ? { ...childEnv(), NODE_OPTIONS: a.nodeOptions } : childEnv();
-  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: REPO_ROOT, env: childEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
   let err = '';
   child.stderr.on('data', (b: Buffer) => (err += b.toString()));
   child.stdout.resume();
@@ -125,112 +120,4 @@ export function alertLines(file: string): Array<{ id: string; version: number; c
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { id: string; version: number; client: { ip: string } });
-}
-
-/** Undoes the TSV escaping of an HTTP query parameter (chDB's binder escapes it again). */
-function tsvUnescape(s: string): string {
-  const map: Record<string, string> = { '\\': '\\', '0': '\0', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', "'": "'" };
-  return s.replace(/\\(.)/gs, (m, c: string) => map[c] ?? m);
-}
-
-/** URL parameters of ClickHouse's HTTP interface that are not settings. */
-const NOT_SETTINGS = new Set(['query', 'query_id', 'database', 'session_id', 'user', 'password', 'default_format', 'enable_http_compression', 'wait_end_of_query']);
-
-export interface SharedStore {
-  /** `--clickhouse-url` for the children. */
-  readonly url: string;
-  readonly requests: () => number;
-  close(): Promise<void>;
-}
-
-/**
- * One embedded store for several `tilewatch` processes: chDB binds a data directory to one process,
- * so this process opens it and serves ClickHouse's HTTP interface over it (as much of it as
- * @clickhouse/client uses: /ping; POST with the statement in the body, or `query=` in the URL and the
- * insert's data in the body; `param_*` query parameters; other URL parameters as settings). Errors
- * answer 500 with the engine's message, as a server does. Test-only: no auth, no compression.
- */
-export async function startSharedStore(dataDir: string): Promise<SharedStore> {
-  const { createServer } = await import('node:http');
-  const { createChdbConnection } = await import('chdb/connection');
-  const conn = createChdbConnection({ path: dataDir });
-  let served = 0;
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
-      void (async () => {
-        served++;
-        const url = new URL(req.url ?? '/', 'http://x');
-        if (url.pathname === '/ping') {
-          res.end('Ok.\n');
-          return;
-        }
-        const body = Buffer.concat(chunks).toString('utf8');
-        const inUrl = url.searchParams.get('query');
-        const sql = inUrl === null ? body : body.length > 0 ? `${inUrl}\n${body}` : inUrl;
-        const query_params: Record<string, string> = {};
-        const clickhouse_settings: Record<string, string> = {};
-        for (const [k, v] of url.searchParams) {
-          if (k.startsWith('param_')) query_params[k.slice(6)] = tsvUnescape(v);
-          else if (!NOT_SETTINGS.has(k)) clickhouse_settings[k] = v;
-        }
-        const format = url.searchParams.get('default_format');
-        if (format) clickhouse_settings.default_format = format;
-        try {
-          const r = await conn.exec({ query: sql, query_params, clickhouse_settings, query_id: url.searchParams.get('query_id') ?? undefined } as never);
-          const out: Buffer[] = [];
-          for await (const c of (r as { stream: AsyncIterable<Buffer> }).stream) out.push(Buffer.from(c));
-          res.writeHead(200, { 'content-type': 'text/plain; charset=UTF-8', 'x-clickhouse-summary': '{}' });
-          res.end(Buffer.concat(out));
-        } catch (err) {
-          const msg = String((err as Error).message ?? err);
-          const code = /Code: (\d+)/.exec(msg)?.[1] ?? '1000';
-          res.writeHead(500, { 'content-type': 'text/plain; charset=UTF-8', 'x-clickhouse-exception-code': code });
-          res.end(/Code: \d+\./.test(msg) ? msg : `Code: ${code}. DB::Exception: ${msg}. (UNKNOWN_EXCEPTION)`);
-        }
-      })();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const addr = server.address();
-  const port = typeof addr === 'object' && addr ? addr.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    requests: () => served,
-    async close() {
-      server.closeAllConnections();
-      await new Promise<void>((r) => server.close(() => r()));
-      await conn.close();
-    },
-  };
-}
-
-/**
- * A preload (`--import`) for children on a ClickHouse server: services/store/openStore.ts hands
- * @clickhouse/client a byte stream for JSONEachRow inserts (alerts, hunt_runs, images), which the
- * client refuses for JSON formats ("expected Readable Stream with enabled object mode"), so against a
- * server those inserts fail today. Until openStore is fixed, this turns such a stream into rows
- * before the client sees it (a no-op for object-mode streams). Returns the file to import.
- */
-export function serverInsertPatch(dir: string): string {
-  const client = join(REPO_ROOT, 'node_modules', '@clickhouse', 'client', 'dist', 'index.js');
-  const file = join(dir, 'server-insert-patch.mjs');
-  writeFileSync(
-    file,
-    `import { ClickHouseClient } from ${JSON.stringify(pathToFileURL(client).href)};
-import { Readable } from 'node:stream';
-const insert = ClickHouseClient.prototype.insert;
-ClickHouseClient.prototype.insert = async function (params) {
-  if (/^JSON/.test(params.format ?? '') && params.values instanceof Readable && !params.values.readableObjectMode) {
-    const chunks = [];
-    for await (const c of params.values) chunks.push(Buffer.from(c));
-    const rows = Buffer.concat(chunks).toString('utf8').split('\\n').filter(Boolean).map((l) => JSON.parse(l));
-    params = { ...params, values: rows };
-  }
-  return insert.call(this, params);
-};
-`,
-  );
-  return file;
 }
