@@ -11,9 +11,8 @@
 -- hunts' band, computed with their expression (services/hunts/huntQueries.ts). Rows deduplicate with
 -- the same insert tokens as the other aggregates.
 --
--- Retention: partitions are days of event time, so old days can be dropped whole
--- (ALTER TABLE hunt_cells DROP PARTITION 'YYYYMMDD') once no hunt look-back reaches them. No TTL:
--- a TTL counts from the wall clock and would empty the table during a replay of old archives.
+-- Retention: partitions are days of event time; the hunt runner drops the days no look-back reaches
+-- any more and records the horizon (009_hunt_cells_retention.sql).
 CREATE TABLE IF NOT EXISTS hunt_cells
 (
     bucket      DateTime('UTC'),

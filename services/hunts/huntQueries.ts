@@ -25,6 +25,11 @@ import type { CampaignCandidateRow, CampaignMemberRow, ClientImageCoverageRow, I
 export interface HuntWindow {
   readonly from: number;
   readonly to: number;
+  /**
+   * hunt_cells holds every bucket from this time on (epoch ms; older day partitions were dropped, see
+   * 009_hunt_cells_retention.sql). A window starting earlier reads tile_requests. Default: complete.
+   */
+  readonly cellsSince?: number;
   /** Start of the last hunt step: only images/clients active in [recentFrom, to) are re-examined. Default `from`. */
   readonly recentFrom?: number;
 }
@@ -78,7 +83,8 @@ function windowCtes(scope: 'images' | 'clients' | 'all', w?: HuntWindow): string
   // whole buckets — the same images and clients (every request with an image id is in it) — else
   // from tile_requests, where a time range scans the partition (it is ordered by client).
   const recentFrom = w?.recentFrom ?? w?.from;
-  const inCells = w !== undefined && recentFrom !== undefined && recentFrom % CELL_BUCKET_MS === 0 && w.to % CELL_BUCKET_MS === 0;
+  const inCells =
+    w !== undefined && recentFrom !== undefined && recentFrom % CELL_BUCKET_MS === 0 && w.to % CELL_BUCKET_MS === 0 && recentFrom >= (w.cellsSince ?? Number.NEGATIVE_INFINITY);
   const touched = (column: string): string =>
     inCells
       ? `SELECT DISTINCT ${column} FROM hunt_cells WHERE bucket >= toDateTime({recentFrom:DateTime64(3, 'UTC')}) AND bucket < toDateTime({to:DateTime64(3, 'UTC')})`
@@ -122,7 +128,13 @@ export type HuntSource = 'auto' | 'tile_requests';
 
 /** Whether a window's bounds are whole buckets of hunt_cells, so that it can be read from there exactly. */
 function inWholeBuckets(w: HuntWindow, source: HuntSource = 'auto'): boolean {
-  return source === 'auto' && w.from % CELL_BUCKET_MS === 0 && w.to % CELL_BUCKET_MS === 0 && (w.recentFrom ?? w.from) % CELL_BUCKET_MS === 0;
+  return (
+    source === 'auto' &&
+    w.from % CELL_BUCKET_MS === 0 &&
+    w.to % CELL_BUCKET_MS === 0 &&
+    (w.recentFrom ?? w.from) % CELL_BUCKET_MS === 0 &&
+    w.from >= (w.cellsSince ?? Number.NEGATIVE_INFINITY)
+  );
 }
 
 /**

@@ -20,7 +20,8 @@ import { CELL_BUCKET_MS } from '../core/hunts/huntCells.ts';
 import { IncrementalCampaigns, IncrementalExposure } from './incrementalHunts.ts';
 import type { Store } from '../store/openStore.ts';
 import { jsonEachRow } from '../store/openStore.ts';
-import { readRows } from '../store/sql.ts';
+import { clusterOf } from '../store/migrate.ts';
+import { execute, readRows } from '../store/sql.ts';
 import * as q from './huntQueries.ts';
 
 export interface HuntRunnerOptions {
@@ -167,6 +168,10 @@ export class HuntRunner {
   totalMs = 0;
   private readonly campaign: IncrementalCampaigns | null;
   private readonly exposure: IncrementalExposure | null;
+  /** hunt_cells is complete from here on (hunt_cells_retained; -Infinity: nothing dropped). */
+  private cellsSince = Number.NEGATIVE_INFINITY;
+  /** The newest retention cutoff already examined (a day's partitions are listed once). */
+  private retainCheckedUpTo = Number.NEGATIVE_INFINITY;
 
   constructor(private readonly opts: HuntRunnerOptions) {
     const cfg = opts.config;
@@ -207,6 +212,7 @@ export class HuntRunner {
     this.state = stateFromStored(stored);
     for (const a of stored) this.noteHuntAlert(a);
     this.completed = await lastCompletedWindowEnd(this.opts.store);
+    this.cellsSince = await cellsRetainedSince(this.opts.store);
     this.started = true;
   }
 
@@ -251,7 +257,7 @@ export class HuntRunner {
     };
 
     // low-and-slow
-    const slowW = { from: windowEnd - cfg.lowAndSlow.lookbackMs, to: windowEnd, recentFrom: windowEnd - cfg.lowAndSlow.everyMs };
+    const slowW = { from: windowEnd - cfg.lowAndSlow.lookbackMs, to: windowEnd, recentFrom: windowEnd - cfg.lowAndSlow.everyMs, cellsSince: this.cellsSince };
     const slow = !due(cfg.lowAndSlow.everyMs) ? [] : await q.slowClients(client, slowW, ex, p, { minTiles: cfg.lowAndSlow.minTiles, minActiveHours: cfg.lowAndSlow.minActiveHours });
     if (slow.length > 0) {
       const hist = await q.activeHoursHistogram(client, slowW, ex, p);
@@ -268,11 +274,11 @@ export class HuntRunner {
     lap('low-and-slow');
 
     // campaigns
-    const campW = { from: windowEnd - cfg.campaign.lookbackMs, to: windowEnd, recentFrom: windowEnd - cfg.campaign.everyMs };
+    const campW = { from: windowEnd - cfg.campaign.lookbackMs, to: windowEnd, recentFrom: windowEnd - cfg.campaign.everyMs, cellsSince: this.cellsSince };
     const gates = { minMembers: cfg.campaign.minMembers, minUnionCoverage: cfg.campaign.minUnionCoverage };
     const cands = !due(cfg.campaign.everyMs)
       ? []
-      : this.campaign
+      : this.campaign && campW.from >= this.cellsSince
         ? await this.campaign.candidates(windowEnd, gates)
         : await q.campaignCandidates(client, campW, ex, p, gates);
     const plausible = cands.filter((c) => isPlausibleCampaign(c, cfg));
@@ -289,10 +295,10 @@ export class HuntRunner {
     if (this.campaign) timings['campaign-state-pairs'] = this.campaign.held;
 
     // image exposure
-    const expW = { from: windowEnd - cfg.imageExposure.lookbackMs, to: windowEnd, recentFrom: windowEnd - cfg.imageExposure.everyMs };
+    const expW = { from: windowEnd - cfg.imageExposure.lookbackMs, to: windowEnd, recentFrom: windowEnd - cfg.imageExposure.everyMs, cellsSince: this.cellsSince };
     if (due(cfg.imageExposure.everyMs)) {
       const expGates = { minUnionCoverage: cfg.imageExposure.minUnionCoverage, minEdgeRatio: cfg.imageExposure.minEdgeRatio };
-      const exposed = this.exposure ? await this.exposure.exposed(windowEnd, expGates) : await q.exposedImages(client, expW, ex, p, expGates);
+      const exposed = this.exposure && expW.from >= this.cellsSince ? await this.exposure.exposed(windowEnd, expGates) : await q.exposedImages(client, expW, ex, p, expGates);
       if (exposed.length > 0) {
         // Attribution: who fetched these images like a script, and whom other alerts (this run's included) already accuse.
         const contributors = await q.imageContributors(client, expW, ex, p, [...new Set(exposed.map((r) => r.imageId))]);
@@ -334,7 +340,38 @@ export class HuntRunner {
         ).map(([hunt, w, n]) => ({ hunt, window_start: sqlTime(w.from), window_end: sqlTime(w.to), ran_at: sqlTime(now), alerts: n, duration_ms: timings[hunt] ?? 0 })),
       ),
     });
+    await this.retainCells(windowEnd, now);
     return { windowEnd, findings: { 'low-and-slow': nSlow, campaign: nCampaign, 'image-exposure': nExposure }, emitted: versions.length, durationMs };
+  }
+
+  /**
+   * Event-time retention of hunt_cells: drops the day partitions wholly before the day preceding the
+   * longest look-back of this window, and records from when on hunt_cells is complete (windows that
+   * reach further back — backfills — then read tile_requests). Not on a cluster, where hunt_cells is a
+   * Distributed table over per-node parts (documented; drop partitions there by hand).
+   */
+  private async retainCells(windowEnd: number, now: number): Promise<void> {
+    if (clusterOf(this.opts.store)) return;
+    const cfg = this.opts.config;
+    const longest = Math.max(cfg.lowAndSlow.lookbackMs, cfg.campaign.lookbackMs, cfg.imageExposure.lookbackMs);
+    const cutoff = Math.floor((windowEnd - longest) / DAY_MS) * DAY_MS - DAY_MS;
+    if (!(cutoff > this.cellsSince) || !(cutoff > this.retainCheckedUpTo)) return;
+    this.retainCheckedUpTo = cutoff;
+    const day = new Date(cutoff).toISOString().slice(0, 10).replace(/-/g, '');
+    const parts = await readRows<{ partition: string }>(
+      this.opts.store.client,
+      `SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = 'hunt_cells' AND active AND partition < {day:String} ORDER BY partition`,
+      { day },
+    );
+    if (parts.length === 0) return;
+    for (const { partition } of parts) {
+      // Partition ids of toYYYYMMDD come from system.parts; checked before they enter the statement.
+      if (!/^\d{8}$/.test(partition)) throw new Error(`unexpected hunt_cells partition id ${JSON.stringify(partition)}`);
+      await execute(this.opts.store.client, `ALTER TABLE hunt_cells DROP PARTITION ID '${partition}'`);
+    }
+    await this.opts.store.insertRaw({ table: 'hunt_cells_retained', format: 'JSONEachRow', body: jsonEachRow([{ since: sqlTime(cutoff).slice(0, 19), dropped_at: sqlTime(now) }]) });
+    // The incremental states hold buckets of their look-back only, all after the cutoff: nothing to rebuild.
+    this.cellsSince = cutoff;
   }
 }
 
@@ -352,6 +389,14 @@ async function lastCompletedWindowEnd(store: Store): Promise<number> {
   );
   return rows.length === 0 ? Number.NEGATIVE_INFINITY : Math.min(...rows.map((r) => r.last));
 }
+
+/** From when on hunt_cells is complete (the newest `hunt_cells_retained.since`), or -Infinity if nothing was dropped. */
+async function cellsRetainedSince(store: Store): Promise<number> {
+  const rows = await readRows<{ n: number; since: number }>(store.client, 'SELECT count() AS n, toUnixTimestamp(max(since)) * 1000 AS since FROM hunt_cells_retained');
+  return rows[0] && rows[0].n > 0 ? rows[0].since : Number.NEGATIVE_INFINITY;
+}
+
+const DAY_MS = 86_400_000;
 
 /** Window ends (epoch ms, ascending) in (from, to] that already have a run in `hunt_runs`: what a backfill runs again. */
 export async function completedWindowEnds(store: Store, from: number, to: number): Promise<number[]> {
