@@ -39,6 +39,18 @@ export interface Store {
   close(): Promise<void>;
 }
 
+/**
+ * Settings of every statement on a cluster (`--clickhouse-cluster`), where the application reads and
+ * writes Distributed tables:
+ * - `distributed_product_mode = 'global'`: an IN or JOIN subquery over a Distributed table (the hunts'
+ *   "active in the last step", the restore and incident queries) runs once and is sent to every shard,
+ *   where the default 'deny' refuses the statement;
+ * - `insert_distributed_sync = 1`: an insert is acknowledged once every shard stored its rows, not when
+ *   it is queued, so committing a Kafka offset after it means the rows are stored;
+ * - `insert_quorum = 'auto'`: and once a majority of each shard's replicas has them.
+ */
+export const CLUSTER_SETTINGS: ClickHouseSettings = { distributed_product_mode: 'global', insert_distributed_sync: 1, insert_quorum: 'auto' };
+
 /** Encodes plain objects as JSONEachRow for {@link Store.insertRaw}. */
 export function jsonEachRow(rows: readonly object[]): Buffer {
   return Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
@@ -74,6 +86,7 @@ export async function openStore(target: StoreTarget): Promise<Store> {
       ...(target.password !== undefined ? { password: target.password } : {}),
       request_timeout: 300_000,
       compression: { request: false, response: true },
+      ...(target.cluster ? { clickhouse_settings: CLUSTER_SETTINGS } : {}),
     });
     const ping = await client.ping();
     if (!ping.success) {

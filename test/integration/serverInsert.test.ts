@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { createServer, type IncomingMessage } from 'node:http';
 import { test } from 'node:test';
-import { jsonEachRow, openStore } from '../../services/store/openStore.ts';
+import { CLUSTER_SETTINGS, jsonEachRow, openStore } from '../../services/store/openStore.ts';
 
 test('server inserts: TabSeparated and JSONEachRow bodies go out as INSERT … FORMAT with their settings', async (t) => {
   const seen: Array<{ query: string; body: string; settings: Record<string, string> }> = [];
@@ -41,4 +41,30 @@ test('server inserts: TabSeparated and JSONEachRow bodies go out as INSERT … F
   assert.equal(seen[0]!.settings.insert_deduplication_token, 'tok-1');
   assert.equal(seen[1]!.query, 'INSERT INTO tile_requests (ts, client) FORMAT TabSeparated');
   assert.equal(seen[1]!.body, '2026-01-01 00:00:00\t::1\n');
+});
+
+test('on a cluster every statement carries GLOBAL subqueries, synchronous distributed inserts and a quorum', async (t) => {
+  const seen: Array<{ query: string; settings: Record<string, string> }> = [];
+  const server = createServer((req: IncomingMessage, res) => {
+    req.resume();
+    req.on('end', () => {
+      const url = new URL(req.url ?? '/', 'http://x');
+      if (url.pathname === '/ping') return void res.end('Ok.\n');
+      seen.push({ query: url.searchParams.get('query') ?? '', settings: Object.fromEntries(url.searchParams) });
+      res.writeHead(200, { 'x-clickhouse-summary': '{}', 'content-type': 'application/json' });
+      res.end('');
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  t.after(() => new Promise<void>((r) => server.close(() => r())));
+  const port = (server.address() as { port: number }).port;
+  const store = await openStore({ kind: 'server', url: `http://127.0.0.1:${port}/`, cluster: '{cluster}' });
+  t.after(() => store.close());
+  await store.insertRaw({ table: 'alerts', format: 'JSONEachRow', body: jsonEachRow([{ id: 'a' }]) });
+  await store.client.command({ query: 'SELECT 1' });
+  assert.equal(seen.length, 2);
+  for (const s of seen) {
+    for (const [k, v] of Object.entries(CLUSTER_SETTINGS)) assert.equal(s.settings[k], String(v), `${k} on ${s.query || 'the command'}`);
+  }
+  assert.equal(CLUSTER_SETTINGS.distributed_product_mode, 'global');
 });
