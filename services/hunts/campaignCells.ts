@@ -6,6 +6,7 @@
  */
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { BucketExtent, CatalogueSize, HuntCellRow } from '../core/hunts/huntCells.ts';
+import type { ProfileRow } from '../core/hunts/profileState.ts';
 import { fromIpv6Text } from '../store/clientIp.ts';
 import { NO_TIME_LIMIT, readRows } from '../store/sql.ts';
 import { cidrBounds, type HuntExclusions } from './huntQueries.ts';
@@ -109,6 +110,42 @@ FROM hunt_cells WHERE ${inRange('active')}`);
     }
   }
   return out;
+}
+
+/** Per (bucket, image, client) of the buckets in [from, to): the sums of the members' profiles over every band (hunted rows, excluded clients left out). */
+export async function profileRows(client: ClickHouseClient, range: BucketRange, ex: HuntExclusions, protectedBand: number): Promise<ProfileRow[]> {
+  if (!(range.to > range.from)) return [];
+  type Raw = Omit<ProfileRow, 'bucket' | 'client' | 'requests'> & { bucketMs: number; clientText: string; allRequests: number };
+  const raw = await readRows<Raw>(
+    client,
+    `SELECT toUnixTimestamp(bucket) * 1000 AS bucketMs, image_id AS imageId, IPv6NumToString(client) AS clientText, min(toString(user_agent)) AS userAgent,
+       sum(requests) AS allRequests, sumIf(requests, band <= {protectedBand:Int8}) AS deepRequests, min(band) AS minBand, max(band) AS maxBand,
+       min(level) AS minLevel, max(level) AS maxLevel, toUnixTimestamp64Milli(min(first_ts)) AS firstTs, toUnixTimestamp64Milli(max(last_ts)) AS lastTs
+     FROM hunt_cells
+     WHERE bucket >= toDateTime({from:DateTime64(3, 'UTC')}) AND bucket < toDateTime({to:DateTime64(3, 'UTC')}) AND hunted = 1 AND ${NOT_EXCLUDED}
+     GROUP BY bucket, image_id, client`,
+    { ...exclusionParams(ex), from: ts(range.from), to: ts(range.to), protectedBand },
+    NO_TIME_LIMIT,
+  );
+  const clients = new Map<string, string>();
+  return raw.map((r) => {
+    let c = clients.get(r.clientText);
+    if (c === undefined) clients.set(r.clientText, (c = fromIpv6Text(r.clientText)));
+    return {
+      bucket: r.bucketMs,
+      imageId: r.imageId,
+      client: c,
+      userAgent: r.userAgent,
+      requests: r.allRequests,
+      deepRequests: r.deepRequests,
+      minBand: r.minBand,
+      maxBand: r.maxBand,
+      minLevel: r.minLevel,
+      maxLevel: r.maxLevel,
+      firstTs: r.firstTs,
+      lastTs: r.lastTs,
+    };
+  });
 }
 
 /** Catalogue sizes (newest entry per image) of the given images. */

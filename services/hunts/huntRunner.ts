@@ -276,16 +276,13 @@ export class HuntRunner {
     // campaigns
     const campW = { from: windowEnd - cfg.campaign.lookbackMs, to: windowEnd, recentFrom: windowEnd - cfg.campaign.everyMs, cellsSince: this.cellsSince };
     const gates = { minMembers: cfg.campaign.minMembers, minUnionCoverage: cfg.campaign.minUnionCoverage };
-    const cands = !due(cfg.campaign.everyMs)
-      ? []
-      : this.campaign && campW.from >= this.cellsSince
-        ? await this.campaign.candidates(windowEnd, gates)
-        : await q.campaignCandidates(client, campW, ex, p, gates);
+    const incremental = this.campaign !== null && campW.from >= this.cellsSince ? this.campaign : null;
+    const cands = !due(cfg.campaign.everyMs) ? [] : incremental ? await incremental.candidates(windowEnd, gates) : await q.campaignCandidates(client, campW, ex, p, gates);
     const plausible = cands.filter((c) => isPlausibleCampaign(c, cfg));
     if (plausible.length > 0) {
       const ips = [...new Set(plausible.flatMap((c) => c.members))];
       const images = [...new Set(plausible.map((c) => c.imageId))];
-      const members = await q.campaignMembers(client, campW, ex, p, ips, images);
+      const members = incremental ? await incremental.members(ips, images) : await q.campaignMembers(client, campW, ex, p, ips, images);
       const hourly = hourOfDayBaselines(await q.hourlyTilesByHourOfDay(client, campW));
       const peaks = await q.clientPeakHours(client, campW, ips);
       findings.push(...campaignFindings(plausible, members, hourly, peaks, cfg));

@@ -9,9 +9,10 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import { CampaignState, type CampaignGates } from '../core/hunts/campaignState.ts';
 import { ExposureState, type ExposureGates } from '../core/hunts/exposureState.ts';
-import type { CampaignCandidateRow, ImageExposureRow } from '../core/hunts/findings.ts';
+import type { CampaignCandidateRow, CampaignMemberRow, ImageExposureRow } from '../core/hunts/findings.ts';
+import { ProfileState } from '../core/hunts/profileState.ts';
 import type { BucketExtent, CatalogueSize, HuntCellRow } from '../core/hunts/huntCells.ts';
-import { catalogueSizes, cellDelta } from './campaignCells.ts';
+import { catalogueSizes, cellDelta, profileRows, type BucketRange } from './campaignCells.ts';
 import type { HuntExclusions } from './huntQueries.ts';
 
 export interface IncrementalHuntOptions {
@@ -57,18 +58,18 @@ export class IncrementalHunt<S extends MovableState> {
     this.dirty = true;
   }
 
-  /** Moves the state to the look-back of the window ending at `end` (a bucket boundary); returns the images active in its last step and their catalogue sizes. */
-  protected async moveTo(end: number): Promise<{ active: string[]; catalogue: Map<string, CatalogueSize> }> {
+  /**
+   * Moves the state to the look-back of the window ending at `end` (a bucket boundary); returns the
+   * images active in its last step, their catalogue sizes, and the buckets that entered and left
+   * (`rebuilt`: the state was built anew from `enter`).
+   */
+  protected async moveTo(end: number): Promise<{ active: string[]; catalogue: Map<string, CatalogueSize>; rebuilt: boolean; enter: BucketRange; leave: BucketRange }> {
     const from = end - this.o.lookbackMs;
     const active = { from: end - this.o.stepMs, to: end };
     const rebuild = this.dirty || Number.isNaN(this.lo) || from >= this.hi || from < this.lo || end < this.hi;
     const none = { from: 0, to: 0 };
-    const d = await cellDelta(
-      this.client,
-      rebuild ? { enter: { from, to: end }, leave: none, active } : { enter: { from: this.hi, to: end }, leave: { from: this.lo, to: from }, active },
-      this.o.exclusions,
-      this.o.protectedBand,
-    );
+    const ranges = rebuild ? { enter: { from, to: end }, leave: none, active } : { enter: { from: this.hi, to: end }, leave: { from: this.lo, to: from }, active };
+    const d = await cellDelta(this.client, ranges, this.o.exclusions, this.o.protectedBand);
     try {
       if (rebuild) {
         this.state.clear();
@@ -85,19 +86,41 @@ export class IncrementalHunt<S extends MovableState> {
     this.lo = from;
     this.hi = end;
     this.dirty = false;
-    return { active: d.active, catalogue: await catalogueSizes(this.client, d.active) };
+    return { active: d.active, catalogue: await catalogueSizes(this.client, d.active), rebuilt: rebuild, enter: ranges.enter, leave: ranges.leave };
   }
 }
 
-/** Campaign candidates, as huntQueries.campaignCandidates returns them. */
+/** Campaign candidates and their members' profiles, as huntQueries.campaignCandidates and campaignMembers return them. */
 export class IncrementalCampaigns extends IncrementalHunt<CampaignState> {
-  constructor(client: ClickHouseClient, o: IncrementalHuntOptions) {
-    super(client, o, new CampaignState(o.protectedBand));
+  private readonly profiles = new ProfileState();
+  private catalogue = new Map<string, CatalogueSize>();
+
+  constructor(
+    private readonly store: ClickHouseClient,
+    o: IncrementalHuntOptions,
+  ) {
+    super(store, o, new CampaignState(o.protectedBand));
   }
 
   async candidates(end: number, gates: CampaignGates): Promise<CampaignCandidateRow[]> {
-    const { active, catalogue } = await this.moveTo(end);
-    return this.state.candidates(active, catalogue, this.o.openDataLongEdge, gates);
+    const moved = await this.moveTo(end);
+    // The members' profiles follow the same buckets.
+    const added = await profileRows(this.store, moved.enter, this.o.exclusions, this.o.protectedBand);
+    if (moved.rebuilt) this.profiles.clear();
+    else this.profiles.remove(moved.leave.from, moved.leave.to);
+    this.profiles.add(added);
+    this.catalogue = moved.catalogue;
+    return this.state.candidates(moved.active, moved.catalogue, this.o.openDataLongEdge, gates);
+  }
+
+  /**
+   * Profiles of the given clients on the given images over the look-back of the last {@link candidates}
+   * window. Catalogue sizes are those of the images active in its last step; the candidates' images are among them.
+   */
+  async members(clients: readonly string[], images: readonly string[]): Promise<CampaignMemberRow[]> {
+    const missing = images.filter((i) => !this.catalogue.has(i));
+    const catalogue = missing.length > 0 ? new Map([...this.catalogue, ...(await catalogueSizes(this.store, missing))]) : this.catalogue;
+    return this.profiles.profiles(images, new Set(clients), (imageId, client) => this.state.coveredArea(imageId, client, catalogue, this.o.openDataLongEdge));
   }
 }
 

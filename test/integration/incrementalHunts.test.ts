@@ -51,6 +51,8 @@ test('incremental campaign candidates and exposure rows equal the SQL hunts on e
       ['no exclusions', { cidrs: [], userAgentPatterns: [] }],
       ['a CIDR and a user agent excluded', { cidrs: [RANGES.internalStaff, '203.0.113.0/24'], userAgentPatterns: [`(?i)${campusUa.slice(0, 20).replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`] }],
     ] as const) {
+      const ids = await readRows<{ c: string; i: string }>(store.client, `SELECT DISTINCT IPv6NumToString(client) AS c, image_id AS i FROM tile_requests WHERE image_id != ''`);
+      const everyone = { clients: [...new Set(ids.map((r) => fromIpv6Text(r.c)))], images: [...new Set(ids.map((r) => r.i))] };
       const res = await compareCampaigns(store.client, ends, {
         lookbackMs: 2 * 3_600_000,
         stepMs: STEP,
@@ -58,9 +60,12 @@ test('incremental campaign candidates and exposure rows equal the SQL hunts on e
         protectedScale: 0.5,
         openDataLongEdge: 2048,
         gates: { minMembers: 4, minUnionCoverage: 0.5 },
-      });
+      }, everyone);
       assert.equal(res.length, ends.length);
       for (const r of res) assert.deepEqual(r.incremental, r.sql, `${name}: window ending ${new Date(r.windowEnd).toISOString()}`);
+      // Member profiles (every client on every image) from the state equal the SQL over tile_requests.
+      for (const r of res) assert.deepEqual(r.membersIncremental, r.membersSql, `${name}: member profiles, window ending ${new Date(r.windowEnd).toISOString()}`);
+      assert.ok(res.some((r) => r.membersSql.length > 50), `${name}: the member comparison covers profiles`);
       const found = res.filter((r) => r.sql.length > 0).length;
       assert.ok(found >= 3, `${name}: the comparison covers windows with candidates (${found} of ${res.length})`);
 

@@ -7,7 +7,7 @@
 import type { ClickHouseClient } from '@clickhouse/client';
 import type { CampaignCandidateRow, ImageExposureRow } from '../../services/core/hunts/findings.ts';
 import { IncrementalCampaigns, IncrementalExposure } from '../../services/hunts/incrementalHunts.ts';
-import { campaignCandidates, exposedImages, type HuntExclusions } from '../../services/hunts/huntQueries.ts';
+import { campaignCandidates, campaignMembers, exposedImages, type HuntExclusions } from '../../services/hunts/huntQueries.ts';
 
 export interface CompareOptions {
   readonly lookbackMs: number;
@@ -30,17 +30,32 @@ export function canonical(rows: ReadonlyArray<CampaignCandidateRow | ImageExposu
   return rows.map((r) => JSON.stringify('members' in r ? { ...r, members: [...r.members].sort() } : r)).sort();
 }
 
-export async function compareCampaigns(client: ClickHouseClient, ends: readonly number[], o: CompareOptions): Promise<WindowComparison[]> {
+/**
+ * `members`: also compare the members' profiles of these clients on these images (campaignMembers
+ * against IncrementalCampaigns.members) on every window, as `membersSql` / `membersIncremental`.
+ */
+export async function compareCampaigns(
+  client: ClickHouseClient,
+  ends: readonly number[],
+  o: CompareOptions,
+  members?: { readonly clients: readonly string[]; readonly images: readonly string[] },
+): Promise<Array<WindowComparison & { membersSql: string[]; membersIncremental: string[] }>> {
   const protectedBand = 0 - Math.round(Math.log2(o.protectedScale));
   const inc = new IncrementalCampaigns(client, { lookbackMs: o.lookbackMs, stepMs: o.stepMs, exclusions: o.exclusions, protectedBand, openDataLongEdge: o.openDataLongEdge });
-  const out: WindowComparison[] = [];
+  const out: Array<WindowComparison & { membersSql: string[]; membersIncremental: string[] }> = [];
+  const lines = (rows: readonly object[]): string[] => rows.map((r) => JSON.stringify(r, Object.keys(r).sort())).sort();
   for (const end of ends) {
+    const w = { from: end - o.lookbackMs, to: end, recentFrom: end - o.stepMs };
+    const p = { protectedScale: o.protectedScale, openDataLongEdge: o.openDataLongEdge };
     let t = performance.now();
-    const sqlRows = await campaignCandidates(client, { from: end - o.lookbackMs, to: end, recentFrom: end - o.stepMs }, o.exclusions, { protectedScale: o.protectedScale, openDataLongEdge: o.openDataLongEdge }, o.gates);
+    const sqlRows = await campaignCandidates(client, w, o.exclusions, p, o.gates);
     const sqlMs = performance.now() - t;
     t = performance.now();
     const incRows = await inc.candidates(end, o.gates);
-    out.push({ windowEnd: end, sql: canonical(sqlRows), incremental: canonical(incRows), sqlMs, incrementalMs: performance.now() - t });
+    const incrementalMs = performance.now() - t;
+    const membersSql = members ? lines(await campaignMembers(client, w, o.exclusions, p, members.clients, members.images, 'tile_requests')) : [];
+    const membersIncremental = members ? lines(await inc.members(members.clients, members.images)) : [];
+    out.push({ windowEnd: end, sql: canonical(sqlRows), incremental: canonical(incRows), sqlMs, incrementalMs, membersSql, membersIncremental });
   }
   return out;
 }

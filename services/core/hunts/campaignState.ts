@@ -85,6 +85,8 @@ export class CampaignState {
   private readonly groupsByImage = new Map<string, Set<Group>>();
   private readonly extents = new ImageExtents();
   private rowCount = 0;
+  /** image → client → band → area of the distinct rectangles it requested there (from its network group: each client is in exactly one). */
+  private readonly covered = new Map<string, Map<string, Map<number, number>>>();
   /** One string per distinct client, rectangle key and group name held (rows arrive as fresh strings). */
   private readonly strings = new Map<string, string>();
 
@@ -100,6 +102,7 @@ export class CampaignState {
     this.groups.clear();
     this.groupsByImage.clear();
     this.extents.clear();
+    this.covered.clear();
     this.strings.clear();
     this.rowCount = 0;
   }
@@ -170,10 +173,12 @@ export class CampaignState {
     if (after < 0) throw new Error(`campaign state: removing a client never added (${key} ${rk} ${r.client})`);
     setCount(rect, client, after);
     if (before === 0 && after > 0) {
+      if (name.startsWith('net:')) this.addCovered(r.imageId, client, r.band, rect.area);
       g.pairArea += rect.area;
       g.members.set(client, (g.members.get(client) ?? 0) + 1);
       this.rowCount++;
     } else if (before > 0 && after === 0) {
+      if (name.startsWith('net:')) this.addCovered(r.imageId, client, r.band, -rect.area);
       g.pairArea -= rect.area;
       const m = (g.members.get(client) ?? 0) - 1;
       if (m <= 0) g.members.delete(client);
@@ -190,6 +195,34 @@ export class CampaignState {
         if (set?.size === 0) this.groupsByImage.delete(g.imageId);
       }
     }
+  }
+
+  private addCovered(imageId: string, client: string, band: number, area: number): void {
+    let byClient = this.covered.get(imageId);
+    if (!byClient) this.covered.set(imageId, (byClient = new Map()));
+    let byBand = byClient.get(client);
+    if (!byBand) byClient.set(client, (byBand = new Map()));
+    const n = (byBand.get(band) ?? 0) + area;
+    if (n === 0) {
+      byBand.delete(band);
+      if (byBand.size === 0) byClient.delete(client);
+      if (byClient.size === 0) this.covered.delete(imageId);
+    } else byBand.set(band, n);
+  }
+
+  /**
+   * Area of the distinct rectangles the client requested of the image at high-resolution bands beyond
+   * the open-data edge (the SQL's `coveredArea` of a member or contributor), with the image's size as
+   * {@link candidates} takes it.
+   */
+  coveredArea(imageId: string, client: string, catalogue: ReadonlyMap<string, CatalogueSize>, openDataLongEdge: number): number {
+    const byBand = this.covered.get(imageId)?.get(client);
+    if (!byBand) return 0;
+    const { w, h, od } = this.extents.size(imageId, catalogue.get(imageId), openDataLongEdge);
+    if (!(w > 0 && h > 0)) return 0;
+    let sum = 0;
+    for (const [band, area] of byBand) if (Math.max(w, h) * Math.pow(2, -band) > od) sum += area;
+    return sum;
   }
 
   /**
