@@ -9,25 +9,14 @@ import type { BucketExtent, CatalogueSize, HuntCellRow } from '../core/hunts/hun
 import type { ProfileRow } from '../core/hunts/profileState.ts';
 import { fromIpv6Text } from '../store/clientIp.ts';
 import { NO_TIME_LIMIT, readRows } from '../store/sql.ts';
-import { cidrBounds, type HuntExclusions } from './huntQueries.ts';
-
-function ts(ms: number): string {
-  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
-}
+import { cidrBounds, groupText, NOT_EXCLUDED, ts, type HuntExclusions } from './huntQueries.ts';
 
 function exclusionParams(ex: HuntExclusions): Record<string, unknown> {
   const { lo, hi } = cidrBounds(ex.cidrs);
   return { allowLo: lo, allowHi: hi, allowUa: [...ex.userAgentPatterns] };
 }
 
-const NOT_EXCLUDED = `NOT arrayExists((lo, hi) -> client >= lo AND client <= hi, {allowLo:Array(IPv6)}, {allowHi:Array(IPv6)})
-    AND NOT multiMatchAny(toString(user_agent), {allowUa:Array(String)})`;
 
-/** `net:<network>/<bits>` as people write it (a mapped /24 as `net:a.b.c.0/24`), like the SQL hunt's group names. */
-function netText(raw: string): string {
-  const m = /^net:(.*)\/(\d+)$/.exec(raw);
-  return m ? `net:${fromIpv6Text(m[1]!)}/${m[2]!}` : raw;
-}
 
 /** A half-open range of event time [from, to), epoch ms, on bucket boundaries. */
 export interface BucketRange {
@@ -104,7 +93,7 @@ FROM hunt_cells WHERE ${inRange('active')}`);
       let c = clients.get(r.clientText);
       if (c === undefined) clients.set(r.clientText, (c = fromIpv6Text(r.clientText)));
       let n = nets.get(r.netRaw);
-      if (n === undefined) nets.set(r.netRaw, (n = netText(r.netRaw)));
+      if (n === undefined) nets.set(r.netRaw, (n = groupText(r.netRaw)));
       const row = { bucket: r.bucketMs, imageId: r.imageId, band: r.band, client: c, net: n, userAgent: r.userAgent, rectX: r.rectX, rectY: r.rectY, rectW: r.rectW, rectH: r.rectH, firstTs: r.firstTs, lastTs: r.lastTs };
       (r.part === 0 ? out.added : out.gone).push(row);
     }

@@ -45,7 +45,8 @@ export interface HuntParams {
   readonly openDataLongEdge: number;
 }
 
-function ts(ms: number): string {
+/** Epoch ms as a DateTime64(3) parameter value. */
+export function ts(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '');
 }
 
@@ -72,6 +73,33 @@ export function cidrBounds(cidrs: readonly string[]): { lo: string[]; hi: string
   return { lo, hi };
 }
 
+/** Catalogue sizes, newest entry per image. */
+const IMG_CAT = `img_cat AS (
+  SELECT image_id, argMax(width, updated_at) AS cw, argMax(height, updated_at) AS ch, argMax(open_data_long_edge, updated_at) AS cod
+  FROM images GROUP BY image_id
+),`;
+
+/**
+ * Image sizes (the catalogue's, else the largest extent requested in `req`) and `prot`: the rows of
+ * `req` at high-resolution bands beyond the open-data edge, with their image's size and band edge.
+ */
+const IMG_AND_PROT = `img AS (
+  SELECT l.image_id AS image_id,
+         if(c.cw > 0, toUInt64(c.cw), l.lw) AS w, if(c.ch > 0, toUInt64(c.ch), l.lh) AS h,
+         if(c.cod > 0, toFloat64(c.cod), toFloat64({openData:UInt32})) AS od
+  FROM (SELECT image_id, max(toUInt64(rect_x) + rect_w) AS lw, max(toUInt64(rect_y) + rect_h) AS lh FROM req GROUP BY image_id) AS l
+  LEFT JOIN img_cat AS c ON c.image_id = l.image_id
+),
+prot AS (
+  SELECT r.*, i.w AS w, i.h AS h, i.od AS od, greatest(i.w, i.h) * pow(2, -r.band) AS edge
+  FROM req AS r INNER JOIN img AS i ON i.image_id = r.image_id
+  WHERE r.band <= {protectedBand:Int8} AND greatest(i.w, i.h) * pow(2, -r.band) > i.od AND i.w > 0 AND i.h > 0
+)`;
+
+/** Leaves out allow-listed clients ({allowLo}/{allowHi} address ranges, {allowUa} RE2 patterns); a condition on `client` and `user_agent`. */
+export const NOT_EXCLUDED = `NOT arrayExists((lo, hi) -> client >= lo AND client <= hi, {allowLo:Array(IPv6)}, {allowHi:Array(IPv6)})
+    AND NOT multiMatchAny(toString(user_agent), {allowUa:Array(String)})`;
+
 /**
  * Shared CTEs: the window's successful image requests by non-excluded clients, and image sizes.
  * `scope` restricts the window to what the last hunt step touched (images or clients active since
@@ -91,32 +119,17 @@ function windowCtes(scope: 'images' | 'clients' | 'all', w?: HuntWindow): string
       : `SELECT DISTINCT ${column} FROM tile_requests WHERE ts >= {recentFrom:DateTime64(3, 'UTC')} AND ts < {to:DateTime64(3, 'UTC')} AND image_id != ''`;
   const recent = scope === 'images' ? `AND image_id IN (${touched('image_id')})` : scope === 'clients' ? `AND client IN (${touched('client')})` : '';
   return `
-img_cat AS (
-  SELECT image_id, argMax(width, updated_at) AS cw, argMax(height, updated_at) AS ch, argMax(open_data_long_edge, updated_at) AS cod
-  FROM images GROUP BY image_id
-),
+${IMG_CAT}
 req AS (
   SELECT ts, client, user_agent, referer, image_id, level, toInt8(round(-log2(greatest(scale, 1e-6)))) AS band, rect_x, rect_y, rect_w, rect_h,
          toUInt64(rect_w) * rect_h AS area
   FROM tile_requests
   WHERE ts >= {from:DateTime64(3, 'UTC')} AND ts < {to:DateTime64(3, 'UTC')}
     AND kind IN ('tile', 'region', 'full') AND scale > 0 AND image_id != '' AND status < 400
-    AND NOT arrayExists((lo, hi) -> client >= lo AND client <= hi, {allowLo:Array(IPv6)}, {allowHi:Array(IPv6)})
-    AND NOT multiMatchAny(toString(user_agent), {allowUa:Array(String)})
+    AND ${NOT_EXCLUDED}
     ${recent}
 ),
-img AS (
-  SELECT l.image_id AS image_id,
-         if(c.cw > 0, toUInt64(c.cw), l.lw) AS w, if(c.ch > 0, toUInt64(c.ch), l.lh) AS h,
-         if(c.cod > 0, toFloat64(c.cod), toFloat64({openData:UInt32})) AS od
-  FROM (SELECT image_id, max(toUInt64(rect_x) + rect_w) AS lw, max(toUInt64(rect_y) + rect_h) AS lh FROM req GROUP BY image_id) AS l
-  LEFT JOIN img_cat AS c ON c.image_id = l.image_id
-),
-prot AS (
-  SELECT r.*, i.w AS w, i.h AS h, i.od AS od, greatest(i.w, i.h) * pow(2, -r.band) AS edge
-  FROM req AS r INNER JOIN img AS i ON i.image_id = r.image_id
-  WHERE r.band <= {protectedBand:Int8} AND greatest(i.w, i.h) * pow(2, -r.band) > i.od AND i.w > 0 AND i.h > 0
-)`;
+${IMG_AND_PROT}`;
 }
 
 /**
@@ -147,30 +160,15 @@ function cellCtes(onlyImages = false): string {
   // Image sizes come from each image's own rows (all clients), so restricting to given images is exact.
   const images = onlyImages ? 'AND image_id IN {images:Array(String)}' : '';
   return `
-img_cat AS (
-  SELECT image_id, argMax(width, updated_at) AS cw, argMax(height, updated_at) AS ch, argMax(open_data_long_edge, updated_at) AS cod
-  FROM images GROUP BY image_id
-),
+${IMG_CAT}
 req AS (
   SELECT bucket, client, user_agent, image_id, level, band, rect_x, rect_y, rect_w, rect_h, toUInt64(rect_w) * rect_h AS area,
          requests, first_ts, last_ts
   FROM hunt_cells
   WHERE bucket >= toDateTime({from:DateTime64(3, 'UTC')}) AND bucket < toDateTime({to:DateTime64(3, 'UTC')}) AND hunted = 1 ${images}
-    AND NOT arrayExists((lo, hi) -> client >= lo AND client <= hi, {allowLo:Array(IPv6)}, {allowHi:Array(IPv6)})
-    AND NOT multiMatchAny(toString(user_agent), {allowUa:Array(String)})
+    AND ${NOT_EXCLUDED}
 ),
-img AS (
-  SELECT l.image_id AS image_id,
-         if(c.cw > 0, toUInt64(c.cw), l.lw) AS w, if(c.ch > 0, toUInt64(c.ch), l.lh) AS h,
-         if(c.cod > 0, toFloat64(c.cod), toFloat64({openData:UInt32})) AS od
-  FROM (SELECT image_id, max(toUInt64(rect_x) + rect_w) AS lw, max(toUInt64(rect_y) + rect_h) AS lh FROM req GROUP BY image_id) AS l
-  LEFT JOIN img_cat AS c ON c.image_id = l.image_id
-),
-prot AS (
-  SELECT r.*, i.w AS w, i.h AS h, i.od AS od, greatest(i.w, i.h) * pow(2, -r.band) AS edge
-  FROM req AS r INNER JOIN img AS i ON i.image_id = r.image_id
-  WHERE r.band <= {protectedBand:Int8} AND greatest(i.w, i.h) * pow(2, -r.band) > i.od AND i.w > 0 AND i.h > 0
-)`;
+${IMG_AND_PROT}`;
 }
 
 function baseParams(w: HuntWindow, ex: HuntExclusions, p: HuntParams): Record<string, unknown> {
@@ -316,7 +314,7 @@ HAVING length(members) >= {minMembers:UInt32} AND unionCoverage >= {minUnion:Flo
 }
 
 /** `net:<network>/<bits>` with the network as people write it (a mapped /24 as `net:a.b.c.0/24`); `ua:…` unchanged. */
-function groupText(group: string): string {
+export function groupText(group: string): string {
   const m = /^net:(.*)\/(\d+)$/.exec(group);
   return m ? `net:${fromIpv6Text(m[1]!)}/${m[2]!}` : group;
 }
