@@ -43,13 +43,18 @@ export interface ConsumerHandlers {
   onRebalancing(): void;
   /** The client crashed and will not restart by itself. */
   onCrash(err: Error): void;
+  /** The group coordinator accepted a heartbeat: this member still belonged to the group just now (the hunt lease's fence). */
+  onHeartbeat?(): void;
 }
+
+/** A commit: the next offset to read of a partition and, optionally, a short note kept with it by the group (Kafka's offset metadata). */
+export type CommitOffset = TopicPartition & { readonly offset: string; readonly metadata?: string };
 
 export interface KafkaConsumer {
   /** Connects, subscribes and starts delivering batches; resolves once running. */
   start(handlers: ConsumerHandlers): Promise<void>;
   /** Commits `offset` = next offset to read, per partition. Only offsets of stored data are committed. */
-  commit(offsets: ReadonlyArray<TopicPartition & { readonly offset: string }>): Promise<void>;
+  commit(offsets: readonly CommitOffset[]): Promise<void>;
   /** Stops fetching, waits for the batch in progress, leaves the group. */
   stop(): Promise<void>;
 }

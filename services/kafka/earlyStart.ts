@@ -49,6 +49,7 @@ export function startEarly(consumer: KafkaConsumer): KafkaConsumer {
       if (handlers) handlers.onCrash(err);
       else void attached.then((h) => h.onCrash(err));
     },
+    onHeartbeat: () => handlers?.onHeartbeat?.(),
   });
   // A failure to start is reported by start() (or ignored by stop()); never an unhandled rejection.
   started.catch(() => undefined);

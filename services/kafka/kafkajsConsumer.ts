@@ -67,6 +67,7 @@ export function createKafkajsConsumer(settings: KafkaSettings, logger: Logger, o
         const assigned = Object.entries(e.payload.memberAssignment).flatMap(([topic, parts]) => parts.map((partition) => ({ topic, partition })));
         handlers.onAssigned(assigned).catch((err: unknown) => handlers.onCrash(err as Error));
       });
+      c.on(c.events.HEARTBEAT, () => handlers.onHeartbeat?.());
       c.on(c.events.CRASH, (e) => {
         if (!e.payload.restart) handlers.onCrash(e.payload.error);
       });
@@ -92,7 +93,7 @@ export function createKafkajsConsumer(settings: KafkaSettings, logger: Logger, o
     },
     async commit(offsets) {
       if (!consumer || offsets.length === 0) return;
-      await consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset })));
+      await consumer.commitOffsets(offsets.map((o) => ({ topic: o.topic, partition: o.partition, offset: o.offset, ...(o.metadata !== undefined ? { metadata: o.metadata } : {}) })));
     },
     async stop() {
       if (!consumer) return;

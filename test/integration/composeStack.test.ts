@@ -187,10 +187,15 @@ test('ingest instances send incidents to a webhook and to Alertmanager, configur
     );
   }
   assert.match(readFileSync(join(REPO_ROOT, 'services', 'api', 'web', 'app.js'), 'utf8'), /URLSearchParams\(location\.search\)\.get\('incident'\)/, 'the page opens ?incident=');
-  // Hunts read the whole store: one instance of the group runs them (the others --no-hunts), or each
-  // hunt notice reaches the sinks once per instance.
+  // Hunts: every ingest instance has them on and the hunt lease runs them on one member of the group
+  // at a time (test/integration/kafkaHuntLease.test.ts), so each instance can take over from the
+  // other. That needs one group and one shared store (the lease's hunter reads every partition's rows).
   const hunters = ingest.filter(([, s]) => !words(s).includes('--no-hunts')).map(([n]) => n);
-  assert.equal(hunters.length, 1, `exactly one ingest instance runs the hunts: ${hunters.join(', ')}`);
+  assert.deepEqual(hunters, ingest.map(([n]) => n), 'every ingest instance may hunt (the lease picks one)');
+  assert.ok(ingest.length >= 2, 'two ingest instances: a hunter and one to take over');
+  assert.equal(new Set(ingest.map(([, s]) => flag(words(s), '--group'))).size, 1, 'the ingest instances are one consumer group');
+  const stores = new Set(ingest.map(([, s]) => flag(words(s), '--clickhouse-url')));
+  assert.ok(stores.size === 1 && !stores.has(undefined), `the ingest instances share one ClickHouse server: ${[...stores].join(', ')}`);
 });
 
 test('Alertmanager routes to receivers that have an integration (an example webhook the operator replaces)', async () => {

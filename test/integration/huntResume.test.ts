@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { runCliOk, tempDir } from '../support/cli.ts';
 import { BROWSER_UA, T0, combined, iiifTile, writeLines } from '../support/logs.ts';
 import { sqlRows } from '../support/store.ts';
-import { startIngest, stopGracefully, waitReady } from '../support/ingest.ts';
+import { startIngest, stopGracefully, waitHunted, waitReady } from '../support/ingest.ts';
 import { produceLines, startCluster, stopCluster, waitUntilCommitted } from '../support/kafka.ts';
 
 const H = 3_600_000;
@@ -125,10 +125,13 @@ test('an ingest started on a store with hunted history runs only the windows of 
   const later = viewerLog(T0 + 5 * H, 1).map((value) => ({ value }));
   await produceLines(cluster.bootstrap, topic, later);
   const t2 = Date.now();
-  const ing = await startIngest({ bootstrap: cluster.bootstrap, topic, group, data });
+  const ing = await startIngest({ bootstrap: cluster.bootstrap, topic, group, data, extra: ['--log-level', 'info'] });
   try {
     await waitReady(ing);
     await waitUntilCommitted(cluster.bootstrap, group, topic, 90_000);
+    // Ingest hunts on the member holding the hunt lease, one session timeout after it took it: wait
+    // for the first window of the new data before stopping (the assertions below read hunt_runs).
+    await waitHunted(ing, T0 + 5 * H + STEP);
   } finally {
     await stopGracefully(ing);
   }

@@ -10,7 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import { openStore } from '../../services/store/openStore.ts';
 import { tempDir } from '../support/cli.ts';
 import { sqlRows } from '../support/store.ts';
-import { background, metric, startIngest as startShared, stopGracefully, tileLine, waitReady, type Ingest } from '../support/ingest.ts';
+import { background, metric, startIngest as startShared, stopGracefully, tileLine, waitHunted, waitReady, type Ingest } from '../support/ingest.ts';
 import { produceLines, startCluster, stopCluster, waitFor, waitUntilCommitted, type MockKafkaCluster } from '../support/kafka.ts';
 
 const TOPIC = 'tile-access';
@@ -111,9 +111,12 @@ describe('tilewatch ingest against the mock Kafka cluster', () => {
     }
     await producing;
     assert.equal(produced, msgs.length);
-    const ing = await startIngest(cluster.bootstrap, data, alertsOut);
+    const ing = await startShared({ bootstrap: cluster.bootstrap, topic: TOPIC, group: GROUP, data, alertsOut, extra: ['--log-level', 'info'] });
     await waitReady(ing);
     await waitUntilCommitted(cluster.bootstrap, GROUP, TOPIC, 90_000);
+    // The hunts: the member holding the hunt lease runs them one session timeout after taking it.
+    // Window 10:10 is due once every partition is stored past it plus the lateness (the scrape runs to 10:21).
+    await waitHunted(ing, t0 + 10 * 60_000);
     await stopGracefully(ing);
     const c = await storedCounts(data);
     assert.equal(c.rows, msgs.length, 'every produced request is stored');

@@ -78,6 +78,38 @@ export async function waitReady(ing: Ingest, timeoutMs = 60_000): Promise<void> 
   await waitFor(async () => (await fetch(`http://127.0.0.1:${ing.port}/readyz`).catch(() => null))?.status === 200, timeoutMs, `ingest /readyz (stderr: ${ing.stderr().slice(-300)})`, 200);
 }
 
+/** The child's JSON log lines (it logs at `--log-level info` or lower) whose message starts with `msg`. */
+export function loggedLines(ing: Ingest, msg: string): Array<{ time: number; windowEnd?: string } & Record<string, unknown>> {
+  return ing
+    .stderr()
+    .split('\n')
+    .filter((l) => l.includes(`"msg":"${msg}`))
+    .flatMap((l) => {
+      try {
+        return [JSON.parse(l) as { time: number; windowEnd?: string }];
+      } catch {
+        return []; // a line still being written
+      }
+    });
+}
+
+/**
+ * Waits until the child (run with `--log-level info`) has hunted the window ending at `windowEnd`
+ * (epoch ms): it logged a window run ending at or after it, or resumed after it (an earlier process
+ * ran it: hunt_runs). Ingest hunts on the member holding the hunt lease, which waits one session
+ * timeout after taking it: a test that stops an ingest as soon as its data is committed waits here
+ * first for the hunts it asserts.
+ */
+export async function waitHunted(ing: Ingest, windowEnd: number, timeoutMs = 60_000): Promise<void> {
+  const at = (iso: unknown): number => (typeof iso === 'string' ? Date.parse(iso) : Number.NaN);
+  const done = (): boolean =>
+    loggedLines(ing, 'hunt window run').some((l) => at(l.windowEnd) >= windowEnd) || loggedLines(ing, 'hunts resumed').some((l) => at(l.after) >= windowEnd);
+  await waitFor(done, timeoutMs, `the hunt window ending ${new Date(windowEnd).toISOString()}`, 200).catch((err: Error) => {
+    const hunts = loggedLines(ing, 'hunt').slice(-3).map((l) => JSON.stringify(l));
+    throw new Error(`${err.message}; last hunt log lines: ${hunts.join(' ') || 'none'}; stderr: ${ing.stderr().slice(-500)}`, { cause: err });
+  });
+}
+
 export async function stopGracefully(ing: Ingest): Promise<void> {
   ing.child.kill('SIGTERM');
   const r = await ing.exited;
@@ -120,4 +152,83 @@ export function alertLines(file: string): Array<{ id: string; version: number; c
     .split('\n')
     .filter(Boolean)
     .map((l) => JSON.parse(l) as { id: string; version: number; client: { ip: string } });
+}
+
+/** Undoes the TSV escaping of an HTTP query parameter (chDB's binder escapes it again). */
+function tsvUnescape(s: string): string {
+  const map: Record<string, string> = { '\\': '\\', '0': '\0', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', "'": "'" };
+  return s.replace(/\\(.)/gs, (m, c: string) => map[c] ?? m);
+}
+
+/** URL parameters of ClickHouse's HTTP interface that are not settings. */
+const NOT_SETTINGS = new Set(['query', 'query_id', 'database', 'session_id', 'user', 'password', 'default_format', 'enable_http_compression', 'wait_end_of_query']);
+
+export interface SharedStore {
+  /** `--clickhouse-url` for the children. */
+  readonly url: string;
+  readonly requests: () => number;
+  close(): Promise<void>;
+}
+
+/**
+ * One embedded store for several `tilewatch` processes: chDB binds a data directory to one process,
+ * so this process opens it and serves ClickHouse's HTTP interface over it (as much of it as
+ * @clickhouse/client uses: /ping; POST with the statement in the body, or `query=` in the URL and the
+ * insert's data in the body; `param_*` query parameters; other URL parameters as settings). Errors
+ * answer 500 with the engine's message, as a server does. Test-only: no auth, no compression.
+ */
+export async function startSharedStore(dataDir: string): Promise<SharedStore> {
+  const { createServer } = await import('node:http');
+  const { createChdbConnection } = await import('chdb/connection');
+  const conn = createChdbConnection({ path: dataDir });
+  let served = 0;
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      void (async () => {
+        served++;
+        const url = new URL(req.url ?? '/', 'http://x');
+        if (url.pathname === '/ping') {
+          res.end('Ok.\n');
+          return;
+        }
+        const body = Buffer.concat(chunks).toString('utf8');
+        const inUrl = url.searchParams.get('query');
+        const sql = inUrl === null ? body : body.length > 0 ? `${inUrl}\n${body}` : inUrl;
+        const query_params: Record<string, string> = {};
+        const clickhouse_settings: Record<string, string> = {};
+        for (const [k, v] of url.searchParams) {
+          if (k.startsWith('param_')) query_params[k.slice(6)] = tsvUnescape(v);
+          else if (!NOT_SETTINGS.has(k)) clickhouse_settings[k] = v;
+        }
+        const format = url.searchParams.get('default_format');
+        if (format) clickhouse_settings.default_format = format;
+        try {
+          const r = await conn.exec({ query: sql, query_params, clickhouse_settings, query_id: url.searchParams.get('query_id') ?? undefined } as never);
+          const out: Buffer[] = [];
+          for await (const c of (r as { stream: AsyncIterable<Buffer> }).stream) out.push(Buffer.from(c));
+          res.writeHead(200, { 'content-type': 'text/plain; charset=UTF-8', 'x-clickhouse-summary': '{}' });
+          res.end(Buffer.concat(out));
+        } catch (err) {
+          const msg = String((err as Error).message ?? err);
+          const code = /Code: (\d+)/.exec(msg)?.[1] ?? '1000';
+          res.writeHead(500, { 'content-type': 'text/plain; charset=UTF-8', 'x-clickhouse-exception-code': code });
+          res.end(/Code: \d+\./.test(msg) ? msg : `Code: ${code}. DB::Exception: ${msg}. (UNKNOWN_EXCEPTION)`);
+        }
+      })();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const addr = server.address();
+  const port = typeof addr === 'object' && addr ? addr.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}/`,
+    requests: () => served,
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((r) => server.close(() => r()));
+      await conn.close();
+    },
+  };
 }

@@ -1,7 +1,6 @@
-import { readRows } from '../../store/sql.ts';
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { HuntRunner, HuntSchedule, huntActivitySpanMs } from '../../hunts/huntRunner.ts';
-import { activeSteps } from '../../hunts/huntQueries.ts';
+import { GroupHunts, groupStoredUpTo } from '../../ingest/kafka/huntLease.ts';
+import { createKafkajsGroupOffsets } from '../../kafka/groupOffsets.ts';
 import { openAlertOutputs } from './alertOutputs.ts';
 import { DEFAULT_API_CONFIG } from '../../api/apiConfig.ts';
 import { startApiServer, type RunningServer } from '../../api/server.ts';
@@ -115,48 +114,26 @@ export async function runIngest(flags: IngestFlags, wiring: IngestWiring = {}): 
     log.info({ alert: { id: a.id, kind: a.kind, severity: a.severity, score: a.score, version: a.version, status: a.status }, client: { ip: a.client.ip } }, 'alert');
     if (!flags.quiet) process.stdout.write(formatAlertLine(a));
   };
-  // Hunts in event time over what is stored. Every instance of a group may hunt (ids are
-  // deterministic, the alerts table collapses repeats); run them on one (`--no-hunts` on the others)
-  // to keep sinks from hearing an alert twice.
+  // Hunts in event time over what is stored, on one member of the group: the one holding partition 0
+  // (the lease; services/ingest/kafka/huntLease.ts). `--no-hunts` (or "hunts": false) never hunts.
   const hunts = config.hunts && flags.store && !flags.republishTopic ? config.hunts : null;
-  const hunter = hunts
-    ? new HuntRunner({
-        store,
-        config: hunts,
-        exclusions: huntExclusions(config.allowlist),
-        onAlert: emit,
-        onRun: (r) => log.debug({ windowEnd: new Date(r.windowEnd).toISOString(), ms: r.timings }, 'hunt run'),
-      })
-    : null;
-  const schedule = hunts ? new HuntSchedule(hunts.everyMs, hunts.latenessMs, huntActivitySpanMs(hunts)) : null;
-  let scannedTo = Number.NEGATIVE_INFINITY;
-  let hunting: Promise<void> | null = null;
-  let lastHuntCheck = 0;
-  const maybeHunt = (): void => {
-    if (!hunts || !hunter || !schedule || hunting || Date.now() - lastHuntCheck < 5_000) return;
-    lastHuntCheck = Date.now();
-    hunting = (async () => {
-      // The event-time span stored so far (partition key min/max: answered from part metadata).
-      const [span] = await readRows<{ lo: number; hi: number }>(store.client, 'SELECT toUnixTimestamp64Milli(min(ts)) AS lo, toUnixTimestamp64Milli(max(ts)) AS hi FROM tile_requests');
-      if (!span || span.hi <= 0) return;
-      if (!Number.isFinite(scannedTo)) {
-        // Resume where the hunts stopped (hunt_runs): a restart never re-walks the windows of stored history.
-        const resumed = await hunter.resumePoint();
-        schedule.resumeAfter(resumed);
-        if (Number.isFinite(resumed)) scannedTo = resumed - huntActivitySpanMs(hunts);
-      }
-      // Windows follow the stored data (per-minute aggregate), so a stray old or future event costs a few windows, not the span between.
-      const hi = span.hi;
-      for (const step of await activeSteps(store.client, hunts.everyMs, Math.max(span.lo, scannedTo), hi + 1)) schedule.observe(step);
-      scannedTo = Math.max(scannedTo, hi - huntActivitySpanMs(hunts));
-      for (const end of schedule.due(hi)) await hunter.runAt(end);
-      await outputs.flush();
-    })()
-      .catch((err: unknown) => log.error({ err }, 'hunt failed; will retry at the next batch'))
-      .finally(() => {
-        hunting = null;
-      });
-  };
+  const groupOffsets = hunts ? createKafkajsGroupOffsets(connection, logger) : null;
+  let ingestRef: KafkaIngest | null = null;
+  const hunter =
+    hunts && groupOffsets
+      ? new GroupHunts({
+          store,
+          hunts,
+          exclusions: huntExclusions(config.allowlist),
+          onAlert: emit,
+          flush: () => outputs.flush(),
+          lease: () => ingestRef?.holdsHuntLease(flags.sessionTimeoutMs) ?? false,
+          storedUpTo: async () => groupStoredUpTo(await groupOffsets.read(flags.topic, flags.group)),
+          handoverMs: flags.sessionTimeoutMs,
+          checkEveryMs: Math.min(5_000, flags.sessionTimeoutMs),
+          logger,
+        })
+      : null;
   let alertsOut: WriteStream | null = flags.alertsOut ? createWriteStream(flags.alertsOut, { flags: 'a' }) : null;
   if (!consumer) throw new Error('the Kafka consumer was not started'); // openContext ran the preflight
   // One producer for the dead-letter and re-publish topics, when either is asked for.
@@ -213,9 +190,10 @@ export async function runIngest(flags: IngestFlags, wiring: IngestWiring = {}): 
         );
       }
       await outputs.flush();
-      maybeHunt();
+      hunter?.check();
     },
   });
+  ingestRef = ingest;
   const app = buildOpsApp({ ready: () => ingest.health(), metrics: metrics.registry });
   await app.listen({ host: flags.httpHost, port: flags.httpPort }).catch(abandon);
   marks.listeningMs = performance.now();
@@ -240,9 +218,10 @@ export async function runIngest(flags: IngestFlags, wiring: IngestWiring = {}): 
       }, flags.shutdownTimeoutMs);
       timer.unref();
       try {
+        await hunter?.stop();
         await ingest.stop();
         await api?.close();
-        if (hunting) await hunting;
+        await groupOffsets?.close();
         await outputs.close();
         await producer?.disconnect();
         await app.close();
@@ -262,10 +241,13 @@ export async function runIngest(flags: IngestFlags, wiring: IngestWiring = {}): 
   return new Promise<number>((resolve) => {
     process.once('SIGTERM', () => void shutdown('SIGTERM').then(resolve));
     process.once('SIGINT', () => void shutdown('SIGINT').then(resolve));
-    ingest.start().catch((err: unknown) => {
-      log.error({ err }, 'consumer failed to start');
-      void shutdown('start-failure').then(() => resolve(EXIT.FAILURE));
-    });
+    ingest
+      .start()
+      .then(() => hunter?.start())
+      .catch((err: unknown) => {
+        log.error({ err }, 'consumer failed to start');
+        void shutdown('start-failure').then(() => resolve(EXIT.FAILURE));
+      });
     const watchdog = setInterval(() => {
       if (ingest.crash) {
         clearInterval(watchdog);

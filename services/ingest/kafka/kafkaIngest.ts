@@ -154,6 +154,10 @@ export class KafkaIngest {
   /** The release of the batch before the newest stored one: an insert waits for it (at most one release lags). */
   private releasedBefore: Promise<void> = Promise.resolve();
   private busy = false;
+  /** Between a rebalance signal and the assignment that ends it: membership of partition 0 is not known. */
+  private rebalancing = false;
+  /** Wall time of the last proof of group membership (an accepted heartbeat, the assignment, a commit). */
+  private memberSeenAt = Number.NEGATIVE_INFINITY;
   stats = { messages: 0, rows: 0, deadLetters: 0, batches: 0, skippedStored: 0, republished: 0, heldMessages: 0 };
   /**
    * When the startup phases ended, in ms since the process started (performance.now()): the consumer
@@ -203,6 +207,17 @@ export class KafkaIngest {
     return this.offsets.partitions();
   }
 
+  /**
+   * The hunt lease (services/ingest/kafka/huntLease.ts): this member holds partition 0 of the topic —
+   * the lowest partition, which the group always assigns to exactly one member — and still belongs to
+   * the group as far as it can tell: running, not inside a rebalance, and the coordinator accepted a
+   * heartbeat (or assigned or committed) less than `maxSilenceMs` ago. An evicted member (its session
+   * expired: a long pause, a partition) sees its last heartbeat age past the session timeout and lets go.
+   */
+  holdsHuntLease(maxSilenceMs: number): boolean {
+    return this.running && !this.stopping && !this.crashed && !this.rebalancing && this.offsets.holds(0) && this.clock.now() - this.memberSeenAt < maxSilenceMs;
+  }
+
   async start(): Promise<void> {
     this.ticker = new AbortController();
     void this.tick(Math.max(50, Math.floor(this.maxMs / 4)), this.ticker.signal);
@@ -213,10 +228,12 @@ export class KafkaIngest {
         return this.withLock(() => this.assign(tps)).then(() => void (this.startup.assignedMs ??= performance.now()));
       },
       onRebalancing: () => {
+        this.rebalancing = true;
         this.opts.metrics.rebalances.inc();
         this.withLock(() => this.flushAll()).catch((err: unknown) => this.fail(err as Error));
       },
       onCrash: (err) => this.fail(err),
+      onHeartbeat: () => void (this.memberSeenAt = this.clock.now()),
     });
     this.startup.consumerStartMs = performance.now();
     this.running = true;
@@ -268,6 +285,8 @@ export class KafkaIngest {
     await this.releasing;
     const mine = new Set(tps.filter((t) => t.topic === this.opts.topic).map((t) => t.partition));
     const fresh = this.offsets.reassign(mine);
+    this.rebalancing = false;
+    this.memberSeenAt = this.clock.now();
     this.opts.metrics.assignedPartitions.set(mine.size);
     if (fresh.length === 0) return;
     const stored = await storedOffsets(this.opts.store, this.source, fresh);
@@ -360,6 +379,7 @@ export class KafkaIngest {
         if (this.opts.republish) this.batch.addRepublished({ key: p.clientKey, value: republishValue(p.record, this.opts.topic, partition, offset) });
         if (this.detect) this.detector.push(p.event);
         if (p.record.ts > this.lastEventTs) this.lastEventTs = p.record.ts;
+        this.offsets.noteEventTime(partition, p.record.ts);
       }
     }
     if (resolved !== null) control.resolveOffset(resolved);
@@ -475,6 +495,7 @@ export class KafkaIngest {
     const offsets = commitOffsets(this.opts.topic, c.ranges);
     try {
       await this.opts.consumer.commit(offsets);
+      this.memberSeenAt = this.clock.now();
     } catch (err) {
       // Stored but not committed (e.g. a rebalance): the next owner skips it by reading ClickHouse.
       this.log.warn({ err, offsets }, 'commit failed after store; the stored offsets protect against duplicates');

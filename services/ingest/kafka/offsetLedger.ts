@@ -4,6 +4,12 @@ import { createHash } from 'node:crypto';
 export interface OffsetRange {
   readonly first: number;
   readonly last: number;
+  /**
+   * The newest event time (ms) among the requests of this partition consumed up to `last` (this batch
+   * and the earlier ones since the partition was assigned); absent when none parsed. Committed with
+   * the offset as its metadata, it is the partition's stored event-time watermark (the hunt lease reads it).
+   */
+  readonly eventTs?: number;
 }
 
 /** Highest offsets of a partition already in ClickHouse (-1: none): tile_requests and dead_letters apart. */
@@ -28,6 +34,8 @@ interface PartitionOffsets {
   storedDead: number;
   /** The partition's high watermark when last delivered (null: not delivered since it was assigned). */
   highWatermark: number | null;
+  /** Newest event time consumed since the partition was assigned (-Infinity: none). */
+  eventTs: number;
 }
 
 /**
@@ -38,7 +46,7 @@ interface PartitionOffsets {
 export class OffsetLedger {
   private readonly parts = new Map<number, PartitionOffsets>();
   /** Offset range per partition of the batch being filled. */
-  private open = new Map<number, { first: number; last: number }>();
+  private open = new Map<number, { first: number; last: number; eventTs?: number }>();
 
   /** The partitions held now, ascending. */
   partitions(): number[] {
@@ -60,7 +68,7 @@ export class OffsetLedger {
 
   /** A partition joins with the highest offsets ClickHouse already holds for it. */
   add(partition: number, stored: StoredOffsets): void {
-    this.parts.set(partition, { lastOffset: -1, storedData: stored.data, storedDead: stored.dead, highWatermark: null });
+    this.parts.set(partition, { lastOffset: -1, storedData: stored.data, storedDead: stored.dead, highWatermark: null, eventTs: Number.NEGATIVE_INFINITY });
   }
 
   /**
@@ -77,6 +85,12 @@ export class OffsetLedger {
     else this.open.set(partition, { first: offset, last: offset });
     ps.lastOffset = offset;
     return { newData: offset > ps.storedData, newDead: offset > ps.storedDead };
+  }
+
+  /** A request of `partition` (consumed into the open batch) happened at `ts` (event time, ms). */
+  noteEventTime(partition: number, ts: number): void {
+    const ps = this.parts.get(partition);
+    if (ps && ts > ps.eventTs) ps.eventTs = ts;
   }
 
   /** A delivery of `partition` said its log ends before `highWatermark` (the next offset to be written). */
@@ -105,6 +119,10 @@ export class OffsetLedger {
   takeRanges(): ReadonlyMap<number, OffsetRange> {
     const ranges = this.open;
     this.open = new Map();
+    for (const [p, r] of ranges) {
+      const ts = this.parts.get(p)?.eventTs;
+      if (ts !== undefined && Number.isFinite(ts)) r.eventTs = ts;
+    }
     return ranges;
   }
 
@@ -119,9 +137,28 @@ export class OffsetLedger {
   }
 }
 
-/** What may be committed once a batch is stored: the next offset to read (`last + 1`) of every partition in it. */
-export function commitOffsets(topic: string, ranges: ReadonlyMap<number, OffsetRange>): Array<{ topic: string; partition: number; offset: string }> {
-  return [...ranges].map(([partition, r]) => ({ topic, partition, offset: String(r.last + 1) }));
+/**
+ * What may be committed once a batch is stored: the next offset to read (`last + 1`) of every
+ * partition in it, with the partition's stored event-time watermark as metadata ({@link watermarkMetadata}).
+ */
+export function commitOffsets(topic: string, ranges: ReadonlyMap<number, OffsetRange>): Array<{ topic: string; partition: number; offset: string; metadata?: string }> {
+  return [...ranges].map(([partition, r]) => ({ topic, partition, offset: String(r.last + 1), ...(r.eventTs !== undefined ? { metadata: watermarkMetadata(r.eventTs) } : {}) }));
+}
+
+/** The offset metadata of a commit: `{"eventTs":ms}`, the newest event time stored in the partition up to that offset. */
+export function watermarkMetadata(eventTs: number): string {
+  return JSON.stringify({ eventTs });
+}
+
+/** The event time a commit's metadata carries (null: none, or not tilewatch's). */
+export function parseWatermarkMetadata(metadata: string | null | undefined): number | null {
+  if (!metadata) return null;
+  try {
+    const v = (JSON.parse(metadata) as { eventTs?: unknown }).eventTs;
+    return typeof v === 'number' && Number.isFinite(v) ? v : null;
+  } catch {
+    return null;
+  }
 }
 
 /** The insert deduplication token of a batch: its source and a hash of its partition offset ranges (identical on every retry). */

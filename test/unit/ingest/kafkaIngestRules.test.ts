@@ -115,10 +115,11 @@ describe('Kafka ingest rules on fakes', () => {
     await idle();
     assert.equal(r.store.lineage('tile_requests').length, 100);
     assert.ok(r.store.rows('tile_requests').every((x) => x.source === SOURCE), 'lineage: source kafka:topic');
+    // Each commit carries its partition's stored event-time watermark (the hunt lease reads it): the newest request's time.
     assert.deepEqual(r.consumer.commits, [
       [
-        { topic: TOPIC, partition: 0, offset: '60' },
-        { topic: TOPIC, partition: 1, offset: '40' },
+        { topic: TOPIC, partition: 0, offset: '60', metadata: JSON.stringify({ eventTs: Math.floor((T0 + 59 * 10) / 1000) * 1000 }) },
+        { topic: TOPIC, partition: 1, offset: '40', metadata: JSON.stringify({ eventTs: Math.floor((T0 + 39 * 10) / 1000) * 1000 }) },
       ],
     ]);
     const insert = r.journal.findIndex((e) => e.startsWith('insert tile_requests'));
@@ -151,6 +152,27 @@ describe('Kafka ingest rules on fakes', () => {
     assert.deepEqual(r.ingest.assigned(), [0]);
   });
 
+  it('holds the hunt lease only with partition 0 and while it has heard from the group within the session timeout', async (t) => {
+    const r = await rig(t);
+    const SESSION = 3000;
+    assert.equal(r.ingest.holdsHuntLease(SESSION), false, 'nothing assigned yet');
+    await r.consumer.assign([0, 1]);
+    assert.equal(r.ingest.holdsHuntLease(SESSION), true, 'partition 0, just assigned');
+    await r.clock.advance(SESSION);
+    assert.equal(r.ingest.holdsHuntLease(SESSION), false, 'a session timeout without a heartbeat, assignment or commit: maybe evicted');
+    r.consumer.append(0, browsing(5));
+    await r.consumer.deliver(0);
+    await r.clock.advance(1300);
+    assert.equal(r.consumer.committed.get(0), 5);
+    assert.equal(r.ingest.holdsHuntLease(SESSION), true, 'a commit the group accepted');
+    await settle(r.clock, r.consumer.rebalance([1]));
+    assert.equal(r.ingest.holdsHuntLease(SESSION), false, 'partition 0 moved to another member');
+    await settle(r.clock, r.consumer.rebalance([0, 1]));
+    assert.equal(r.ingest.holdsHuntLease(SESSION), true, 'partition 0 back');
+    await stopOn(r.clock, r.ingest);
+    assert.equal(r.ingest.holdsHuntLease(SESSION), false, 'a stopped member holds nothing');
+  });
+
   it('retries a failed insert with the same token and bytes, commits nothing meanwhile, and backs off on the clock', async (t) => {
     const r = await rig(t, { backoffMs: 200, maxBackoffMs: 1000 });
     await r.consumer.assign([0]);
@@ -178,7 +200,10 @@ describe('Kafka ingest rules on fakes', () => {
     );
     assert.equal(new Set(attempts.map((a) => a.token)).size, 1, 'one deduplication token');
     assert.ok(attempts.every((a) => a.body.equals(attempts[0]!.body)), 'identical bytes');
-    assert.deepEqual(r.consumer.commits, [[{ topic: TOPIC, partition: 0, offset: '100' }]]);
+    assert.deepEqual(
+      r.consumer.commits.map((c) => c.map(({ topic, partition, offset }) => ({ topic, partition, offset }))),
+      [[{ topic: TOPIC, partition: 0, offset: '100' }]],
+    );
     assert.equal(r.ingest.health().ready, true, 'ready again without a restart');
   });
 
