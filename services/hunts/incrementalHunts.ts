@@ -43,7 +43,7 @@ export class IncrementalHunt<S extends MovableState> {
   rebuilds = 0;
 
   constructor(
-    private readonly client: ClickHouseClient,
+    protected readonly client: ClickHouseClient,
     protected readonly o: IncrementalHuntOptions,
     protected readonly state: S,
   ) {}
@@ -95,17 +95,14 @@ export class IncrementalCampaigns extends IncrementalHunt<CampaignState> {
   private readonly profiles = new ProfileState();
   private catalogue = new Map<string, CatalogueSize>();
 
-  constructor(
-    private readonly store: ClickHouseClient,
-    o: IncrementalHuntOptions,
-  ) {
-    super(store, o, new CampaignState(o.protectedBand));
+  constructor(client: ClickHouseClient, o: IncrementalHuntOptions) {
+    super(client, o, new CampaignState(o.protectedBand));
   }
 
   async candidates(end: number, gates: CampaignGates): Promise<CampaignCandidateRow[]> {
     const moved = await this.moveTo(end);
     // The members' profiles follow the same buckets.
-    const added = await profileRows(this.store, moved.enter, this.o.exclusions, this.o.protectedBand);
+    const added = await profileRows(this.client, moved.enter, this.o.exclusions, this.o.protectedBand);
     if (moved.rebuilt) this.profiles.clear();
     else this.profiles.remove(moved.leave.from, moved.leave.to);
     this.profiles.add(added);
@@ -119,7 +116,7 @@ export class IncrementalCampaigns extends IncrementalHunt<CampaignState> {
    */
   async members(clients: readonly string[], images: readonly string[]): Promise<CampaignMemberRow[]> {
     const missing = images.filter((i) => !this.catalogue.has(i));
-    const catalogue = missing.length > 0 ? new Map([...this.catalogue, ...(await catalogueSizes(this.store, missing))]) : this.catalogue;
+    const catalogue = missing.length > 0 ? new Map([...this.catalogue, ...(await catalogueSizes(this.client, missing))]) : this.catalogue;
     return this.profiles.profiles(images, new Set(clients), (imageId, client) => this.state.coveredArea(imageId, client, catalogue, this.o.openDataLongEdge));
   }
 }
