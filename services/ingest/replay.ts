@@ -227,7 +227,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
  * The first lines mostly do not parse: the format is wrong, not the lines. Stopping (exit 2) with one
  * of them, the format tried and where it failed beats storing a run of dead letters.
  */
-function misfitError(input: string, firstLine: number, fit: FormatFit, format: string): LogFormatError {
+export function misfitError(input: string, firstLine: number, fit: FormatFit, format: string): LogFormatError {
   const f = fit.first!;
   const shown = f.line.length > 300 ? `${f.line.slice(0, 300)}…` : f.line;
   return new LogFormatError(

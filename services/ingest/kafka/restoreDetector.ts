@@ -6,7 +6,8 @@ import { detectorEvent, type Normalizer } from '../normalizer.ts';
 
 export interface RestoreOptions {
   readonly store: Store;
-  readonly source: string;
+  /** The lineage source (`kafka:topic`), or several (the paths `tilewatch follow` stored rows under). */
+  readonly source: string | readonly string[];
   readonly partitions: readonly number[];
   /** How far back (event time, from each partition's newest stored request) state matters: the detector's idle window. */
   readonly windowMs: number;
@@ -27,6 +28,7 @@ interface Row {
   user_agent: string;
   partition: number;
   line: string;
+  source: string;
 }
 
 /**
@@ -36,22 +38,23 @@ interface Row {
  * the ids (and versions) they had. Returns the number of requests replayed.
  */
 export async function restoreDetector(opts: RestoreOptions): Promise<number> {
-  if (opts.partitions.length === 0) return 0;
+  const sources = typeof opts.source === 'string' ? [opts.source] : [...opts.source];
+  if (opts.partitions.length === 0 || sources.length === 0) return 0;
   const rows = await readRows<Row>(
     opts.store.client,
     `
       WITH bounds AS (
         SELECT partition, max(ts) AS newest FROM tile_requests
-        WHERE source = {source:String} AND partition IN {parts:Array(Int32)} GROUP BY partition)
+        WHERE source IN {sources:Array(String)} AND partition IN {parts:Array(Int32)} GROUP BY partition)
       SELECT toUnixTimestamp64Milli(t.ts) AS ts,
              replaceRegexpOne(IPv6NumToString(t.client), '^::ffff:', '') AS ip,
              t.method AS method, t.status AS status, t.bytes AS bytes, t.host AS host, t.path AS path,
-             t.referer AS referer, t.user_agent AS user_agent, t.partition AS partition, toString(t.line) AS line
+             t.referer AS referer, t.user_agent AS user_agent, t.partition AS partition, toString(t.line) AS line, toString(t.source) AS source
       FROM tile_requests AS t INNER JOIN bounds AS b ON t.partition = b.partition
-      WHERE t.source = {source:String} AND t.partition IN {parts:Array(Int32)}
+      WHERE t.source IN {sources:Array(String)} AND t.partition IN {parts:Array(Int32)}
         AND t.ts >= b.newest - toIntervalMillisecond({window:UInt64})
-      ORDER BY t.ts, t.partition, t.line`,
-    { source: opts.source, parts: [...opts.partitions], window: opts.windowMs },
+      ORDER BY t.ts, t.partition, t.source, t.line`,
+    { sources, parts: [...opts.partitions], window: opts.windowMs },
     NO_TIME_LIMIT,
   );
   for (const r of rows) {
@@ -67,7 +70,7 @@ export async function restoreDetector(opts: RestoreOptions): Promise<number> {
       host: r.host,
     };
     const n = opts.normalizer.normalizeRecord(rec);
-    if (n.ok) opts.detector.push(detectorEvent(n, { source: opts.source, line: Number(r.line), partition: Number(r.partition) }));
+    if (n.ok) opts.detector.push(detectorEvent(n, { source: r.source, line: Number(r.line), partition: Number(r.partition) }));
   }
   return rows.length;
 }
