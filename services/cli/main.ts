@@ -14,6 +14,7 @@ import { runSimulate } from './commands/simulate.ts';
 import { runEvaluate } from './commands/evaluate.ts';
 import { runDemo } from './commands/demo.ts';
 import { runIngest, type IngestWiring } from './commands/ingest.ts';
+import { runFollow } from './commands/follow.ts';
 import { runHunt } from './commands/hunt.ts';
 import { runCheckConfig } from './commands/checkConfig.ts';
 import { registerIncidentCommands } from './commands/incidentCommands.ts';
@@ -81,10 +82,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option('--quiet', 'no progress and no alert lines on stdout; only the summary'),
   ).action(async (files: string[], o) => setExit(await runReplay(files, o)));
 
-  const ingestOptions = (cmd: Command): Command =>
+  const ingestOptions = (cmd: Command, brokers: 'required' | 'optional' = 'required'): Command =>
     storeOptions(
-      cmd
-        .requiredOption('--brokers <list>', 'bootstrap brokers host:port[,host:port…]')
+      (brokers === 'required' ? cmd.requiredOption('--brokers <list>', 'bootstrap brokers host:port[,host:port…]') : cmd.option('--brokers <list>', 'bootstrap brokers host:port[,host:port…] (Kafka input; or give PATHs to follow)'))
         .option('--topic <name>', 'topic with access-log messages (keyed by client IP)', 'tile-access')
         .option('--group <id>', 'consumer group', 'tilewatch')
         .option('--client-id <id>', 'Kafka client id', 'tilewatch-ingest')
@@ -118,10 +118,51 @@ export async function main(argv: readonly string[]): Promise<number> {
   ingestOptions(
     program.command('ingest').description('consume access logs from Kafka, store them in ClickHouse exactly once, detect live (until SIGTERM/SIGINT)'),
   ).action(async (o) => setExit(await runIngest(o, await ingestWiring(o))));
-  ingestOptions(program.command('serve').description('ingest + detection + hunts + the incident API in one process (the embedded store allows one process)'))
+  // Options of `follow` that `serve PATH…` takes too.
+  const followOptions = (cmd: Command): Command =>
+    cmd
+      .option('--poll-ms <ms>', 'how often followed files are read', (v) => positiveInt(v, '--poll-ms'), 200)
+      .option('--from-end', 'a log seen for the first time at start is read from its end, not its start');
+  followOptions(
+    ingestOptions(
+      program
+        .command('serve')
+        .description('ingest (Kafka with --brokers, or live log files: PATHs as for follow) + detection + hunts + the incident API in one process (the embedded store allows one process)')
+        .argument('[paths...]', 'log files or quoted globs to follow instead of Kafka (as for follow)'),
+      'optional',
+    ),
+  )
     .option('--listen <host:port>', 'incident API address', '127.0.0.1:8080')
     .option('--rate-limit <n>', 'API requests per minute per client', (v) => positiveInt(v, '--rate-limit'))
-    .action(async (o) => setExit(await runIngest(o, await ingestWiring(o))));
+    .action(async (paths: string[], o) => {
+      if (paths.length > 0 && o.brokers) throw new UsageError('serve reads Kafka (--brokers) or files (PATHs), not both');
+      if (paths.length > 0) return setExit(await runFollow(paths, o));
+      if (!o.brokers) throw new UsageError('serve needs --brokers (Kafka) or PATHs to follow (log files or quoted globs)');
+      return setExit(await runIngest(o, await ingestWiring(o)));
+    });
+
+  storeOptions(
+    followOptions(
+      program
+        .command('follow')
+        .description('follow live log files like tail -F (rotation, copytruncate, new files in a quoted glob), store them at least once a second, detect and hunt live, resume exactly where it stopped (until SIGTERM/SIGINT)')
+        .argument('<paths...>', 'log files (they may not exist yet) or quoted globs such as "/var/log/nginx/*access.log"')
+        .option('--format <format>', 'log format (as for replay; default: logFormat of the config file, else auto)')
+        .option('--trusted-proxy <cidr>', 'honour X-Forwarded-For from this proxy CIDR (repeatable)', collect)
+        .option('--allow-cidr <cidr>', 'never score clients in this CIDR (repeatable)', collect)
+        .option('--catalog <file>', 'image catalogue (as for replay)')
+        .addOption(new Option('--client-key <key>', 'group requests by (as for replay)').choices(['ip', 'ip+ua']))
+        .option('--max-batch-rows <n>', 'store once this many lines wait', (v) => positiveInt(v, '--max-batch-rows'), 50_000)
+        .option('--max-batch-ms <ms>', '… or once the oldest unstored line is this old', (v) => positiveInt(v, '--max-batch-ms'), 1000)
+        .option('--http-host <host>', 'metrics/health listen address', '127.0.0.1')
+        .option('--http-port <port>', 'metrics/health port (/metrics, /healthz, /readyz; 0 picks a free one)', (v) => positiveInt(v, '--http-port', true), 9464)
+        .option('--shutdown-timeout-ms <ms>', 'bound on a graceful stop', (v) => positiveInt(v, '--shutdown-timeout-ms'), 30_000)
+        .option('--alerts-out <file>', 'append one JSON line per alert and per update')
+        .option('--quiet', 'no alert lines on stdout')
+        .option('--no-hunts', 'do not run the hunts')
+        .option('--hunt-every <minutes>', 'event-time minutes between hunt windows (default 10)', (v) => positiveInt(v, '--hunt-every')),
+    ),
+  ).action(async (paths: string[], o) => setExit(await runFollow(paths, o)));
 
   storeOptions(
     program
