@@ -2,25 +2,31 @@
  * Composition root: the only place that reads argv/env, builds config, the logger, the store, the
  * pipeline and the sinks, and wires them together. Commands live in ./commands/.
  */
-import { packageVersion } from '../observability/metrics.ts';
+import { packageVersion } from '../observability/packageVersion.ts';
 import { LogFormatError } from '../core/logformat/logFormatError.ts';
 import { Command, CommanderError, Option } from 'commander';
 import { ConfigError } from './config.ts';
 import { EXIT, UsageError } from './exitCodes.ts';
-import { runMigrate } from './commands/migrate.ts';
-import { runQuery } from './commands/query.ts';
-import { runReplay } from './commands/replay.ts';
-import { runSimulate } from './commands/simulate.ts';
-import { runEvaluate } from './commands/evaluate.ts';
-import { runDemo } from './commands/demo.ts';
-import { runIngest, type IngestWiring } from './commands/ingest.ts';
-import { runFollow } from './commands/follow.ts';
-import { runHunt } from './commands/hunt.ts';
-import { runCheckConfig } from './commands/checkConfig.ts';
+import type { IngestWiring } from './commands/ingest.ts';
 import { registerIncidentCommands } from './commands/incidentCommands.ts';
 import { registerTriageCommands } from './commands/triageCommands.ts';
-import { StoreLockedError, StoreUnreachableError } from '../store/openStore.ts';
+import { StoreLockedError, StoreUnreachableError } from '../store/storeErrors.ts';
 import { detachStdin } from './detachStdin.ts';
+
+// Command implementations are imported when their command runs: `--help` and `--version` load
+// neither the store client nor kafkajs nor fastify.
+const commands = {
+  migrate: () => import('./commands/migrate.ts'),
+  query: () => import('./commands/query.ts'),
+  replay: () => import('./commands/replay.ts'),
+  simulate: () => import('./commands/simulate.ts'),
+  evaluate: () => import('./commands/evaluate.ts'),
+  demo: () => import('./commands/demo.ts'),
+  ingest: () => import('./commands/ingest.ts'),
+  follow: () => import('./commands/follow.ts'),
+  hunt: () => import('./commands/hunt.ts'),
+  checkConfig: () => import('./commands/checkConfig.ts'),
+};
 
 const collect = (v: string, prev: string[] = []): string[] => [...prev, v];
 
@@ -59,10 +65,10 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option('--hunt-every <minutes>', 'minutes between windows (default 10)', (v) => positiveInt(v, '--hunt-every'))
       .option('--json', 'print the alert versions and a summary as JSON')
       .option('--quiet', 'only the summary'),
-  ).action(async (o) => setExit(await runHunt(o)));
+  ).action(async (o) => setExit(await (await commands.hunt()).runHunt(o)));
 
   storeOptions(program.command('migrate').description('apply schema migrations (idempotent; replay and ingest also do this at start)')).action(
-    async (o) => setExit(await runMigrate(o)),
+    async (o) => setExit(await (await commands.migrate()).runMigrate(o)),
   );
 
   storeOptions(
@@ -80,7 +86,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option('--no-hunts', 'do not run the hunts (low-and-slow, campaigns, image exposure) in event time')
       .option('--hunt-every <minutes>', 'event-time minutes between hunt windows (default 10)', (v) => positiveInt(v, '--hunt-every'))
       .option('--quiet', 'no progress and no alert lines on stdout; only the summary'),
-  ).action(async (files: string[], o) => setExit(await runReplay(files, o)));
+  ).action(async (files: string[], o) => setExit(await (await commands.replay()).runReplay(files, o)));
 
   const ingestOptions = (cmd: Command, brokers: 'required' | 'optional' = 'required'): Command =>
     storeOptions(
@@ -117,12 +123,14 @@ export async function main(argv: readonly string[]): Promise<number> {
     );
   ingestOptions(
     program.command('ingest').description('consume access logs from Kafka, store them in ClickHouse exactly once, detect live (until SIGTERM/SIGINT)'),
-  ).action(async (o) => setExit(await runIngest(o, await ingestWiring(o))));
+  ).action(async (o) => setExit(await (await commands.ingest()).runIngest(o, await ingestWiring(o))));
   // Options of `follow` that `serve PATH…` takes too.
   const followOptions = (cmd: Command): Command =>
     cmd
       .option('--poll-ms <ms>', 'how often followed files are read', (v) => positiveInt(v, '--poll-ms'), 200)
-      .option('--from-end', 'a log seen for the first time at start is read from its end, not its start');
+      .option('--from-end', 'a log seen for the first time at start is read from its end, not its start')
+      // Development and test only: SIGKILL after the Nth batch's intent (intent:N) or its inserted rows (rows:N).
+      .addOption(new Option('--debug-kill <phase:n>', 'dev only').hideHelp());
   followOptions(
     ingestOptions(
       program
@@ -136,9 +144,9 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--rate-limit <n>', 'API requests per minute per client', (v) => positiveInt(v, '--rate-limit'))
     .action(async (paths: string[], o) => {
       if (paths.length > 0 && o.brokers) throw new UsageError('serve reads Kafka (--brokers) or files (PATHs), not both');
-      if (paths.length > 0) return setExit(await runFollow(paths, o));
+      if (paths.length > 0) return setExit(await (await commands.follow()).runFollow(paths, o));
       if (!o.brokers) throw new UsageError('serve needs --brokers (Kafka) or PATHs to follow (log files or quoted globs)');
-      return setExit(await runIngest(o, await ingestWiring(o)));
+      return setExit(await (await commands.ingest()).runIngest(o, await ingestWiring(o)));
     });
 
   storeOptions(
@@ -162,7 +170,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         .option('--no-hunts', 'do not run the hunts')
         .option('--hunt-every <minutes>', 'event-time minutes between hunt windows (default 10)', (v) => positiveInt(v, '--hunt-every')),
     ),
-  ).action(async (paths: string[], o) => setExit(await runFollow(paths, o)));
+  ).action(async (paths: string[], o) => setExit(await (await commands.follow()).runFollow(paths, o)));
 
   storeOptions(
     program
@@ -171,7 +179,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       .argument('<sql>', 'a SELECT / WITH / SHOW / DESCRIBE / EXPLAIN statement')
       .addOption(new Option('--output <fmt>', 'output').choices(['table', 'json']).default('table'))
       .option('--param <name=value>', 'query parameter for {name:Type} placeholders (repeatable)', collect),
-  ).action(async (sql: string, o) => setExit(await runQuery(sql, o)));
+  ).action(async (sql: string, o) => setExit(await (await commands.query()).runQuery(sql, o)));
 
   program
     .command('simulate')
@@ -180,7 +188,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--seed <n>', 'random seed', (v) => positiveInt(v, '--seed', true), 1)
     .option('--hours <h>', 'simulated hours', (v) => positiveNumber(v, '--hours'), 24)
     .option('--scale <x>', 'multiplier on benign human volume', (v) => positiveNumber(v, '--scale'), 1)
-    .action(async (o) => setExit(await runSimulate(o)));
+    .action(async (o) => setExit(await (await commands.simulate()).runSimulate(o)));
 
   program
     .command('evaluate')
@@ -190,7 +198,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     .option('--baseline-log <file>', 'also score a naive requests-per-minute rule over this access log, side by side')
     .option('--baseline-rpm <n>', 'the naive rule fires above this many requests in one minute (default 60)', (v) => positiveInt(v, '--baseline-rpm'))
     .option('--json', 'print the report as JSON')
-    .action(async (o) => setExit(await runEvaluate(o)));
+    .action(async (o) => setExit(await (await commands.evaluate()).runEvaluate(o)));
 
   storeOptions(
     program
@@ -199,7 +207,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option('--seed <n>', 'random seed', (v) => positiveInt(v, '--seed', true), 7)
       .option('--hours <h>', 'simulated hours', (v) => positiveNumber(v, '--hours'), 24)
       .option('--out <dir>', 'where the simulated log, labels and alerts go', './demo'),
-  ).action(async (o) => setExit(await runDemo(o)));
+  ).action(async (o) => setExit(await (await commands.demo()).runDemo(o)));
 
   storeOptions(
     program
@@ -212,7 +220,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       .addOption(new Option('--client-key <key>', 'as for replay').choices(['ip', 'ip+ua']))
       .option('--no-hunts', 'as for replay')
       .option('--hunt-every <minutes>', 'as for replay', (v) => positiveInt(v, '--hunt-every')),
-  ).action((o) => setExit(runCheckConfig(o)));
+  ).action(async (o) => setExit((await commands.checkConfig()).runCheckConfig(o)));
 
   registerIncidentCommands(program, { storeOptions, setExit });
   registerTriageCommands(program, { storeOptions, setExit });

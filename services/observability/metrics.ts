@@ -1,11 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { packageVersion } from './packageVersion.ts';
 
-/** The version in package.json. */
-export function packageVersion(): string {
-  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
-  return pkg.version ?? 'unknown';
-}
+export { packageVersion };
 
 /** Prometheus metrics of one tilewatch process, on its own registry (no global state). */
 export interface Metrics {

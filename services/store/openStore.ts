@@ -1,7 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Readable } from 'node:stream';
+import { StoreLockedError, StoreUnreachableError } from './storeErrors.ts';
 import { createClient, type ClickHouseClient, type ClickHouseClientConfigOptions, type ClickHouseSettings } from '@clickhouse/client';
+
+export { StoreLockedError, StoreUnreachableError };
 
 /** Where the data lives: an embedded chDB directory (default) or a ClickHouse server. */
 export type StoreTarget =
@@ -54,23 +57,6 @@ export const CLUSTER_SETTINGS: ClickHouseSettings = { distributed_product_mode: 
 /** Encodes plain objects as JSONEachRow for {@link Store.insertRaw}. */
 export function jsonEachRow(rows: readonly object[]): Buffer {
   return Buffer.from(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-}
-
-/** Raised when the embedded directory is held by another process (chDB allows one per directory). */
-/** A ClickHouse server that does not answer (exit code 3, like a locked embedded directory). */
-export class StoreUnreachableError extends Error {
-  readonly code = 'STORE_UNREACHABLE';
-}
-
-export class StoreLockedError extends Error {
-  readonly code = 'STORE_LOCKED';
-  constructor(dataDir: string, cause: unknown) {
-    super(
-      `The data directory ${dataDir} is in use by another tilewatch process (chDB allows one process per directory). ` +
-        'Stop that process, query through its API, or point both at a ClickHouse server with --clickhouse-url.',
-    );
-    this.cause = cause;
-  }
 }
 
 /**

@@ -6,8 +6,10 @@ import { Option, type Command } from 'commander';
 import { BUCKETS_S } from '../../incidents/timeline.ts';
 import { ROLES } from '../../incidents/roles.ts';
 import { UsageError } from '../exitCodes.ts';
-import { runApi, runTokenCreate, runTokenList, runTokenRevoke } from './api.ts';
-import { runDigest, runEvidence, runExposure, runReport, runTimeline } from './incidents.ts';
+
+// Implementations load when their command runs (a fast `--help`).
+const api = () => import('./api.ts');
+const incidents = () => import('./incidents.ts');
 
 export interface CommandWiring {
   /** Adds --config/--data/--clickhouse-url/--log-level (main.ts). */
@@ -44,7 +46,7 @@ export function registerIncidentCommands(program: Command, w: CommandWiring): vo
       .description('serve the incident API and its web page (alerts, timelines, exposure, reports, evidence) until SIGTERM/SIGINT')
       .option('--listen <host:port>', 'listen address (port 0 picks one)', '127.0.0.1:8480')
       .option('--rate-limit <n>', 'requests per minute per token (per address without a valid token; health and readiness exempt)', int('--rate-limit', 1, 1_000_000)),
-  ).action(async (o) => setExit(await runApi(o)));
+  ).action(async (o) => setExit(await (await api()).runApi(o)));
 
   const token = program.command('token').description('API tokens (stored hashed; roles viewer < analyst < admin)');
   storeOptions(
@@ -54,15 +56,15 @@ export function registerIncidentCommands(program: Command, w: CommandWiring): vo
       .requiredOption('--name <name>', 'who or what uses it')
       .addOption(new Option('--role <role>', 'role').choices([...ROLES]).makeOptionMandatory())
       .option('--json', 'print JSON'),
-  ).action(async (o) => setExit(await runTokenCreate(o)));
-  storeOptions(token.command('list').description('list tokens (never the secrets)').option('--json', 'print JSON lines')).action(async (o) => setExit(await runTokenList(o)));
-  storeOptions(token.command('revoke').description('revoke a token by id').argument('<id>', 'token id (token list)')).action(async (id: string, o) => setExit(await runTokenRevoke(id, o)));
+  ).action(async (o) => setExit(await (await api()).runTokenCreate(o)));
+  storeOptions(token.command('list').description('list tokens (never the secrets)').option('--json', 'print JSON lines')).action(async (o) => setExit(await (await api()).runTokenList(o)));
+  storeOptions(token.command('revoke').description('revoke a token by id').argument('<id>', 'token id (token list)')).action(async (id: string, o) => setExit(await (await api()).runTokenRevoke(id, o)));
 
   storeOptions(
     range(program.command('timeline').description("a client's timeline: requests over time, images touched, exposure growth, alerts").argument('<ip>', 'client IP')).addOption(
       new Option('--bucket <seconds>', 'bucket width').choices(BUCKETS_S.map(String)).argParser(Number),
     ),
-  ).action(async (ip: string, o) => setExit(await runTimeline(ip, o)));
+  ).action(async (ip: string, o) => setExit(await (await incidents()).runTimeline(ip, o)));
 
   storeOptions(
     range(program.command('exposure').description('who reached which resolution of an image, when; coverage per client and together').argument('<image>', 'image id')).option(
@@ -70,7 +72,7 @@ export function registerIncidentCommands(program: Command, w: CommandWiring): vo
       'fraction of a band that counts as reconstructable',
       fraction('--min-coverage'),
     ),
-  ).action(async (image: string, o) => setExit(await runExposure(image, o)));
+  ).action(async (image: string, o) => setExit(await (await incidents()).runExposure(image, o)));
 
   storeOptions(
     program
@@ -78,7 +80,7 @@ export function registerIncidentCommands(program: Command, w: CommandWiring): vo
       .description('exposure digest of a day: images newly reconstructable beyond policy that day, by whom, and their incidents')
       .requiredOption('--day <YYYY-MM-DD>', 'calendar day (UTC)')
       .option('--json', 'print JSON'),
-  ).action(async (o) => setExit(await runDigest(o)));
+  ).action(async (o) => setExit(await (await incidents()).runDigest(o)));
 
   storeOptions(
     range(
@@ -89,7 +91,7 @@ export function registerIncidentCommands(program: Command, w: CommandWiring): vo
     )
       .option('--min-long-edge <px>', 'smallest reconstructable long edge that counts', int('--min-long-edge', 0, 1_000_000), 0)
       .option('--min-coverage <f>', 'fraction of a band that counts as reconstructable', fraction('--min-coverage')),
-  ).action(async (o) => setExit(await runReport(o)));
+  ).action(async (o) => setExit(await (await incidents()).runReport(o)));
 
   storeOptions(
     range(
@@ -103,5 +105,5 @@ export function registerIncidentCommands(program: Command, w: CommandWiring): vo
     )
       .option('--min-long-edge <px>', 'report: smallest reconstructable long edge', int('--min-long-edge', 0, 1_000_000))
       .option('--min-coverage <f>', 'report: coverage that counts as reconstructable', fraction('--min-coverage')),
-  ).action(async (o) => setExit(await runEvidence(o)));
+  ).action(async (o) => setExit(await (await incidents()).runEvidence(o)));
 }

@@ -9,7 +9,7 @@
  * incident; 3 when the store is unavailable.
  */
 import type { AlertKind, Severity } from '../../core/alert.ts';
-import { alertExists, getAlert, listAlerts, recordAlertAction, type AlertAction, type AlertDetail, type EffectiveStatus } from '../../incidents/alerts.ts';
+import { alertExists, getAlert, listAlerts, recordAlertAction, type AlertDetail, type EffectiveStatus } from '../../incidents/alerts.ts';
 import { writeAudit, type AuditTargetType } from '../../incidents/audit.ts';
 import { getIncident, recordIncidentAction, type IncidentDetail } from '../../incidents/incidentDetail.ts';
 import { listIncidents, type IncidentPage } from '../../incidents/incidentList.ts';
@@ -20,6 +20,7 @@ import type { Store } from '../../store/openStore.ts';
 import { EXIT, UsageError } from '../exitCodes.ts';
 import { formatTable } from '../formatTable.ts';
 import { openContext, type CommonFlags } from './context.ts';
+import type { TRIAGE_VERBS } from './triageVerbs.ts';
 import { cliActor, parsed } from './incidents.ts';
 
 const LIMITS = DEFAULT_API_CONFIG;
@@ -64,13 +65,6 @@ export function parseUntil(text: string, now: number): number {
   return ms;
 }
 
-/** The verbs of the CLI and the action each records (as the API's ACTION_ROUTES). */
-export const TRIAGE_VERBS: ReadonlyArray<{ readonly verb: 'ack' | 'mute' | 'resolve' | 'reopen'; readonly action: AlertAction; readonly done: string }> = [
-  { verb: 'ack', action: 'acknowledge', done: 'acknowledged' },
-  { verb: 'mute', action: 'mute', done: 'muted' },
-  { verb: 'resolve', action: 'resolve', done: 'resolved' },
-  { verb: 'reopen', action: 'reopen', done: 'reopened' },
-];
 
 interface ListFlags extends CommonFlags {
   readonly kind?: AlertKind;

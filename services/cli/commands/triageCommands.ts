@@ -7,7 +7,10 @@ import { ALERT_KINDS, SEVERITIES } from '../../core/alert.ts';
 import { EFFECTIVE_STATUSES } from '../../incidents/alerts.ts';
 import { INCIDENT_STATUSES } from '../../incidents/incidentView.ts';
 import type { CommandWiring } from './incidentCommands.ts';
-import { runAlertAction, runAlertList, runAlertShow, runIncidentAction, runIncidentList, runIncidentShow, TRIAGE_VERBS } from './triage.ts';
+import { TRIAGE_VERBS } from './triageVerbs.ts';
+
+// Implementations load when their command runs (a fast `--help`).
+const triage = () => import('./triage.ts');
 
 export function registerTriageCommands(program: Command, w: CommandWiring): void {
   const { storeOptions, setExit } = w;
@@ -26,10 +29,10 @@ export function registerTriageCommands(program: Command, w: CommandWiring): void
       '--client <ip>',
       'only alerts naming this client IP (audited)',
     ),
-  ).action(async (o) => setExit(await runAlertList(o)));
+  ).action(async (o) => setExit(await (await triage()).runAlertList(o)));
   storeOptions(
     alerts.command('show').description('one alert: status, incident, client, reasons, evidence lineage, action history').argument('<id>', 'alert id (tw-…)').option('--json', 'print JSON'),
-  ).action(async (id: string, o) => setExit(await runAlertShow(id, o)));
+  ).action(async (id: string, o) => setExit(await (await triage()).runAlertShow(id, o)));
 
   const incidents = program.command('incidents').description('incidents (one per actor): list, show one, and act on every alert of one (recorded as cli:<user>)');
   storeOptions(
@@ -38,14 +41,14 @@ export function registerTriageCommands(program: Command, w: CommandWiring): void
       INCIDENT_STATUSES,
       'an alert of this kind among its alerts',
     ),
-  ).action(async (o) => setExit(await runIncidentList(o)));
+  ).action(async (o) => setExit(await (await triage()).runIncidentList(o)));
   storeOptions(
     incidents
       .command('show')
       .description('one incident with its alerts (status, reasons, evidence lineage, actions)')
       .argument('<id>', 'incident id (ti-…) or the id of an alert in it')
       .option('--json', 'print JSON'),
-  ).action(async (id: string, o) => setExit(await runIncidentShow(id, o)));
+  ).action(async (id: string, o) => setExit(await (await triage()).runIncidentShow(id, o)));
 
   for (const v of TRIAGE_VERBS) {
     const what = v.verb === 'ack' ? 'acknowledge' : v.verb;
@@ -54,9 +57,9 @@ export function registerTriageCommands(program: Command, w: CommandWiring): void
       if (v.action === 'mute') cmd.requiredOption('--until <time>', 'expiry: an ISO-8601 time or a duration from now (30m, 2h, 7d, 2w)');
       return storeOptions(cmd);
     };
-    action(alerts.command(v.verb).description(`${what} an alert`).argument('<id>', 'alert id (tw-…)')).action(async (id: string, o) => setExit(await runAlertAction(v, id, o)));
+    action(alerts.command(v.verb).description(`${what} an alert`).argument('<id>', 'alert id (tw-…)')).action(async (id: string, o) => setExit(await (await triage()).runAlertAction(v, id, o)));
     action(incidents.command(v.verb).description(`${what} every alert of an incident`).argument('<id>', 'incident id (ti-…) or the id of an alert in it')).action(async (id: string, o) =>
-      setExit(await runIncidentAction(v, id, o)),
+      setExit(await (await triage()).runIncidentAction(v, id, o)),
     );
   }
 }
