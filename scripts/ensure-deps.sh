@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what tilewatch needs on a fresh Debian machine with Node 20: npm packages (from the lock
-# file) and, when given, Debian packages that are missing. Safe to run repeatedly.
+# file), when given, Debian packages that are missing, and the compiled build (npm run build). Safe
+# to run repeatedly.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,3 +23,5 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   # locked versions.
   npm install --no-audit --no-fund --loglevel=error
 fi
+# The compiled build bin/tilewatch.js starts from (dist/, git-ignored), rebuilt when a source is newer.
+node scripts/build.mjs --if-stale

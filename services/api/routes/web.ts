@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import type { ApiApp } from '../types.ts';
 
-const WEB_DIR = new URL('../web/', import.meta.url);
+// Through the repository root, so the compiled build (dist/api/routes/) serves the same files.
+const WEB_DIR = new URL('../../../services/api/web/', import.meta.url);
 
 /**
  * The built-in page: three static files, no build step. They hold no data (everything is fetched
