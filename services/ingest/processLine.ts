@@ -1,6 +1,7 @@
 import type { DetectorEvent } from '../core/detect/clientState.ts';
 import { clientKeyOf, type DetectorConfig } from '../core/detect/detectorConfig.ts';
 import type { AccessRecord, Lineage, TileRequest } from '../core/types.ts';
+import type { DeadLetterTally } from '../core/validate/deadLetterReason.ts';
 import { writeDeadLetterRow, writeTileRequestRow } from '../store/tileRequestRows.ts';
 import type { TsvBuffer } from '../store/tsvBuffer.ts';
 import { detectorEvent, type Normalized, type Normalizer } from './normalizer.ts';
@@ -20,6 +21,8 @@ export interface LineStep {
   readonly dead: TsvBuffer;
   /** Wall clock written as the dead letter's receipt time. */
   readonly now: () => number;
+  /** Counts each dead letter written to `dead` by its reason's category (the metric's `reason` label). */
+  readonly deadReasons?: DeadLetterTally;
 }
 
 export type ProcessedLine =
@@ -40,7 +43,10 @@ export function processLine(step: LineStep, line: string, lineage: Lineage, stor
   if (parsed === undefined) n = step.normalizer.normalize(line);
   else n = parsed.ok ? step.normalizer.normalizeRecord(parsed.record) : parsed;
   if (!n.ok) {
-    if (storeDead) writeDeadLetterRow(step.dead, step.now(), lineage, n.reason, line);
+    if (storeDead) {
+      writeDeadLetterRow(step.dead, step.now(), lineage, n.reason, line);
+      step.deadReasons?.add(n.reason);
+    }
     return n;
   }
   const clientKey = clientKeyOf(step.clientKey, n.record);

@@ -3,12 +3,22 @@ import { packageVersion } from './packageVersion.ts';
 
 export { packageVersion };
 
+/**
+ * `tilewatch_dead_letters_total{topic, reason}`: `reason` is the category of the dead letter's reason
+ * (DEAD_LETTER_CATEGORIES, e.g. format_mismatch, event_time_out_of_range, store_rejected), never its
+ * text, so the series stay few whatever the input.
+ */
+export function deadLetterCounter(registers: Registry[]): Counter<'topic' | 'reason'> {
+  return new Counter({ name: 'tilewatch_dead_letters_total', help: 'messages or lines sent to dead_letters, by reason category', labelNames: ['topic', 'reason'], registers });
+}
+
 /** Prometheus metrics of one tilewatch process, on its own registry (no global state). */
 export interface Metrics {
   readonly registry: Registry;
   readonly messages: Counter<'topic'>;
   readonly rows: Counter<'topic'>;
-  readonly deadLetters: Counter<'topic'>;
+  /** By topic and the reason's category (services/core/validate/deadLetterReason.ts: a closed set). */
+  readonly deadLetters: Counter<'topic' | 'reason'>;
   readonly batchRows: Histogram;
   readonly batchBytes: Histogram;
   readonly insertSeconds: Histogram;
@@ -40,7 +50,7 @@ export function createMetrics(): Metrics {
     registry,
     messages: new Counter({ name: 'tilewatch_ingest_messages_total', help: 'Kafka messages consumed', labelNames: ['topic'], registers: r }),
     rows: new Counter({ name: 'tilewatch_ingest_rows_total', help: 'requests stored in tile_requests', labelNames: ['topic'], registers: r }),
-    deadLetters: new Counter({ name: 'tilewatch_dead_letters_total', help: 'messages or lines sent to dead_letters', labelNames: ['topic'], registers: r }),
+    deadLetters: deadLetterCounter(r),
     batchRows: new Histogram({ name: 'tilewatch_batch_rows', help: 'rows per insert batch', buckets: [10, 100, 1000, 5000, 10_000, 50_000, 100_000], registers: r }),
     batchBytes: new Histogram({ name: 'tilewatch_batch_bytes', help: 'bytes per insert batch', buckets: [1e3, 1e4, 1e5, 1e6, 4e6, 16e6, 64e6], registers: r }),
     insertSeconds: new Histogram({ name: 'tilewatch_insert_seconds', help: 'time to store a batch (with retries)', buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 15, 60], registers: r }),

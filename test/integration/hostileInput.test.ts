@@ -110,7 +110,7 @@ describe('Kafka ingest never crash-loops on a message', () => {
           if (ing.child.exitCode !== null) throw new Error(`ingest exited ${ing.child.exitCode}: ${stderr.slice(-800)}`);
           const m = await fetch(`http://127.0.0.1:${ing.port}/metrics`).then((res) => res.text()).catch(() => '');
           const rows = Number(/^tilewatch_ingest_rows_total\{[^}]*\} (\d+)/m.exec(m)?.[1] ?? 0);
-          const dead = Number(/^tilewatch_dead_letters_total\{[^}]*\} (\d+)/m.exec(m)?.[1] ?? 0);
+          const dead = Number(/^tilewatch_dead_letters_total\{[^}]*reason="event_time_out_of_range"[^}]*\} (\d+)/m.exec(m)?.[1] ?? 0);
           return rows === 400 && dead === 1;
         },
         60_000,

@@ -52,7 +52,8 @@ test('promtool check metrics accepts what a tilewatch process exposes (names, un
   createSinkMetrics(metrics.registry);
   // Values with labels, so every family has samples.
   metrics.lag.set({ topic: 't', partition: '0' }, 3);
-  metrics.deadLetters.inc({ topic: 't' }, 2);
+  metrics.deadLetters.inc({ topic: 't', reason: 'format_mismatch' }, 2);
+  metrics.deadLetters.inc({ topic: 't', reason: 'store_rejected' });
   metrics.alerts.inc({ kind: 'bulk-harvest', severity: 'high' });
   metrics.batchRows.observe(100);
   const text = await metrics.registry.metrics();

@@ -69,8 +69,9 @@ describe('replay and Kafka ingest store the same rows for the same lines', { tim
           async () => {
             const m = await fetch(`http://127.0.0.1:${ing.port}/metrics`).then((r) => r.text());
             const stored = /^tilewatch_ingest_rows_total(?:\{[^}]*\})? (\d+)/m.exec(m);
-            const dead = /^tilewatch_dead_letters_total(?:\{[^}]*\})? (\d+)/m.exec(m);
-            return Number(stored?.[1] ?? 0) + Number(dead?.[1] ?? 0) >= log.length;
+            // One series per reason category: their sum.
+            const dead = [...m.matchAll(/^tilewatch_dead_letters_total(?:\{[^}]*\})? (\d+)/gm)].reduce((n, x) => n + Number(x[1]), 0);
+            return Number(stored?.[1] ?? 0) + dead >= log.length;
           },
           60_000,
           'every message stored',

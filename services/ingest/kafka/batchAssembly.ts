@@ -1,4 +1,5 @@
 import type { ProducedMessage } from '../../kafka/producer.ts';
+import { DeadLetterTally, type DeadLetterCategory } from '../../core/validate/deadLetterReason.ts';
 import { TsvBuffer } from '../../store/tsvBuffer.ts';
 
 /** How far a due batch may grow while the previous one is still being stored (× maxRows). */
@@ -41,6 +42,8 @@ export interface AssembledBatch {
   readonly rowCount: number;
   readonly dead: Buffer;
   readonly deadCount: number;
+  /** Its dead letters by reason category (they add up to deadCount). */
+  readonly deadReasons: ReadonlyMap<DeadLetterCategory, number>;
   /** Copies of its dead letters for the dead-letter topic. */
   readonly deadLetterMessages: readonly ProducedMessage[];
   /** Its parsed requests for the re-publish topic. */
@@ -61,6 +64,8 @@ export class BatchAssembly {
   readonly rows = new TsvBuffer(4 << 20);
   /** TSV rows for dead_letters. */
   readonly dead = new TsvBuffer(1 << 16);
+  /** Each row written to {@link dead} is counted here by its reason (the line step and decode failures). */
+  readonly deadReasons = new DeadLetterTally();
   private deadLetterMessages: ProducedMessage[] = [];
   /** Segment starts: partition, rows byte offset, dead byte offset (closed by the next start or take). */
   private starts: Array<{ partition: number; rows: number; dead: number }> = [];
@@ -141,6 +146,7 @@ export class BatchAssembly {
       rows: this.rows.take(),
       deadCount: this.dead.rows,
       dead: this.dead.take(),
+      deadReasons: this.deadReasons.take(),
       deadLetterMessages: this.deadLetterMessages,
       republished: this.republished,
     };

@@ -332,7 +332,14 @@ export class KafkaIngest {
 
   /** The line step of this topic (processLine.ts), built with the normalizer on the first message. */
   private lineStep(sample: readonly string[]): LineStep {
-    this.step ??= { normalizer: this.ensureNormalizer(sample), clientKey: this.opts.detector.clientKey, rows: this.batch.rows, dead: this.batch.dead, now: this.now };
+    this.step ??= {
+      normalizer: this.ensureNormalizer(sample),
+      clientKey: this.opts.detector.clientKey,
+      rows: this.batch.rows,
+      dead: this.batch.dead,
+      deadReasons: this.batch.deadReasons,
+      now: this.now,
+    };
     return this.step;
   }
 
@@ -361,6 +368,7 @@ export class KafkaIngest {
         if (!admitted.newDead) continue;
         const raw = msg.value ?? Buffer.alloc(0);
         writeDeadLetterRow(this.batch.dead, this.now(), lineage, decoded.reason, raw.toString('latin1'));
+        this.batch.deadReasons.add(decoded.reason);
         this.publishDeadLetter(partition, offset, decoded.reason, raw, msg.key);
         continue;
       }
@@ -476,9 +484,9 @@ export class KafkaIngest {
       await attempt('re-publish topic', () => rp.producer.send(rp.topic, b.republished));
       this.stats.republished += b.republished.length;
     }
-    const { rowCount, deadCount } = await storeRows({ store: this.opts.store, deadLetterTopic: this.opts.deadLetterTopic, attempt, now: this.now }, b, batchToken(this.source, c.ranges));
+    const { rowCount, deadCount, rejectedCount } = await storeRows({ store: this.opts.store, deadLetterTopic: this.opts.deadLetterTopic, attempt, now: this.now }, b, batchToken(this.source, c.ranges));
     this.offsets.stored(c.ranges);
-    this.recordStored(c, performance.now() - t0, rowCount, deadCount);
+    this.recordStored(c, performance.now() - t0, rowCount, deadCount, rejectedCount);
     this.startup.firstStoredMs ??= performance.now();
     const stored: StoredCut = { no: c.no, ranges: c.ranges };
     this.releasedBefore = this.releasing;
@@ -503,7 +511,7 @@ export class KafkaIngest {
   }
 
   /** Metrics and stats of a stored batch; the end of an outage. */
-  private recordStored(c: Cut, ms: number, rowCount: number, deadCount: number): void {
+  private recordStored(c: Cut, ms: number, rowCount: number, deadCount: number, rejectedCount: number): void {
     const m = this.opts.metrics;
     const secs = ms / 1000;
     if (this.outage) {
@@ -515,7 +523,8 @@ export class KafkaIngest {
     m.batchRows.observe(rowCount);
     m.batchBytes.observe(c.batch.rows.length);
     m.rows.inc({ topic: this.opts.topic }, rowCount);
-    m.deadLetters.inc({ topic: this.opts.topic }, deadCount);
+    for (const [reason, n] of c.batch.deadReasons) m.deadLetters.inc({ topic: this.opts.topic, reason }, n);
+    if (rejectedCount > 0) m.deadLetters.inc({ topic: this.opts.topic, reason: 'store_rejected' }, rejectedCount);
     this.stats.rows += rowCount;
     this.stats.deadLetters += deadCount;
     this.stats.batches++;

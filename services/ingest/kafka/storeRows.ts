@@ -21,7 +21,7 @@ export interface RowsTarget {
  * become dead letters: a poison message never stops the consumer), then dead_letters. Returns what
  * was stored.
  */
-export async function storeRows(t: RowsTarget, b: AssembledBatch, token: string): Promise<{ rowCount: number; deadCount: number }> {
+export async function storeRows(t: RowsTarget, b: AssembledBatch, token: string): Promise<{ rowCount: number; deadCount: number; rejectedCount: number }> {
   const dlt = t.deadLetterTopic;
   if (b.deadLetterMessages.length > 0 && dlt) await t.attempt('dead-letter topic', () => dlt.producer.send(dlt.topic, b.deadLetterMessages));
   const rejected =
@@ -41,5 +41,5 @@ export async function storeRows(t: RowsTarget, b: AssembledBatch, token: string)
       t.store.insertRaw({ table: 'dead_letters', columns: DEAD_LETTER_COLUMNS, body: dead, format: 'TabSeparated', settings: dedupSettings(`${token}:dl`) }),
     );
   }
-  return { rowCount: b.rowCount - rejected.length, deadCount };
+  return { rowCount: b.rowCount - rejected.length, deadCount, rejectedCount: rejected.length };
 }

@@ -323,4 +323,41 @@ describe('Kafka ingest rules on fakes', () => {
     const kinds = r.journal.filter((e) => e.startsWith('insert tile_requests') || e.startsWith('commit')).map((e) => e.split(' ')[0]);
     assert.deepEqual(kinds, ['insert', 'insert', 'commit', 'insert', 'commit', 'commit']);
   });
+  it('counts dead letters by topic and reason category once their batch is stored, the store\'s refusals as store_rejected', async (t) => {
+    const metrics = createMetrics();
+    const r = await rig(t, { metrics, maxBatchRows: 7 });
+    await r.consumer.assign([0]);
+    const good = browsing(2);
+    r.consumer.append(0, [
+      good[0]!,
+      'garbage that is no log line',
+      null, // an empty message
+      tileLine('198.51.100.7', Date.UTC(1990, 0, 1), 1, 1), // before limits.earliestEventMs
+      tileLine('198.51.100.8', T0, 1, 1).replace(' 31000 ', ' -5 '), // a negative size
+      'also garbage "with quotes" 12345',
+      good[1]!,
+    ]);
+    // The engine refuses the first of the two rows (bisected out; the other is stored).
+    r.store.failNext('tile_requests', 2, 'Code: 27. DB::Exception: Cannot parse input: expected \'\\t\' (CANNOT_PARSE_INPUT_ASSERTION_FAILED)');
+    const held = r.store.hold('tile_requests');
+    await r.consumer.deliver(0);
+    await idle();
+    const series = async (): Promise<Record<string, number>> => {
+      const m = await metrics.deadLetters.get();
+      return Object.fromEntries(m.values.map((v) => [`${v.labels.topic}/${v.labels.reason}`, v.value]));
+    };
+    assert.deepEqual(await series(), {}, 'nothing counted before the batch is stored');
+    held();
+    await idle();
+    assert.equal(r.store.lineage('tile_requests').length, 1);
+    assert.equal(r.store.lineage('dead_letters').length, 6);
+    assert.deepEqual(await series(), {
+      'tiles/format_mismatch': 2,
+      'tiles/empty': 1,
+      'tiles/event_time_out_of_range': 1,
+      'tiles/invalid_size': 1,
+      'tiles/store_rejected': 1,
+    });
+    assert.equal(r.ingest.stats.deadLetters, 6);
+  });
 });
