@@ -10,11 +10,14 @@ export function imageText(i: AlertImage): string {
   return `${i.id}: ${pct(i.coverage)} at ${band}${edge}, ${i.requests} requests`;
 }
 
-/** Who: the client address, and how many more addresses a campaign spans. */
+/** Who: the client address, its network when known, and how many more addresses a campaign spans. */
 export function clientText(a: Alert): string {
   const others = new Set(a.client.ips.filter((ip) => ip !== a.client.ip)).size;
   const who = a.client.ip !== '' ? a.client.ip : a.client.subnet !== '' ? a.client.subnet : 'unknown client';
-  return others > 0 ? `${who} (+${others} more IPs)` : who;
+  const n = a.client.network;
+  // Network context: `203.0.113.7 [AS16509, hosting]` (the organisation is in the reasons).
+  const net = n !== undefined && n.kind !== 'unknown' ? ` [AS${n.asn}, ${n.kind === 'hosting' ? 'hosting' : 'residential/other'}]` : '';
+  return others > 0 ? `${who}${net} (+${others} more IPs)` : `${who}${net}`;
 }
 
 /**

@@ -98,6 +98,9 @@ export function toAlertmanagerAlerts(alert: Alert, opts: AlertmanagerPayloadOpti
     alert_version: String(alert.version),
     client: alert.client.ip,
     subnet: alert.client.subnet,
+    // Network context (empty, hence left out, when unknown).
+    asn: alert.client.network && alert.client.network.asn > 0 ? `AS${alert.client.network.asn} ${alert.client.network.org}`.trim() : '',
+    network_kind: alert.client.network && alert.client.network.kind !== 'unknown' ? alert.client.network.kind : '',
     user_agent: alert.client.userAgent,
     images: alert.images.map(imageText).join('\n'),
     first_seen: alert.firstSeen,

@@ -51,6 +51,16 @@ export const AlertSummarySchema = {
     mutedUntil: nstr,
     lastAction: { type: ['object', 'null'], properties: { action: str, at: str } },
     incidentId: { type: 'string', description: 'the incident the alert belongs to (GET /api/v1/incidents/:id)' },
+    network: {
+      type: ['object', 'null'],
+      description: "network context of the alert's client from the ASN data (docs/network-context.md); null for alerts stored before it",
+      properties: {
+        asn: { type: 'integer', description: 'autonomous system number; 0 when unknown' },
+        org: str,
+        kind: { type: 'string', enum: ['hosting', 'residential/other', 'unknown'] },
+        provider: { type: 'string', description: "the hosting provider's name (hosting networks only)" },
+      },
+    },
   },
 } as const;
 

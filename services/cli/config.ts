@@ -8,6 +8,7 @@ import { DEFAULT_INPUT_LIMITS, type InputLimits } from '../core/validate/inputLi
 import type { StoreTarget } from '../store/openStore.ts';
 import { parseSinksConfig, SinksConfigError, type SinksConfig } from '../alerting/sinksConfig.ts';
 import { checkConfigFile } from './configSchema.ts';
+import { DEFAULT_NETWORK_SETTINGS, type NetworkSettings } from '../core/network/networkContext.ts';
 
 /**
  * tilewatch's configuration: read once (config file, then flags, then TILEWATCH_* environment for
@@ -26,6 +27,8 @@ export interface TilewatchConfig {
   readonly sinks: SinksConfig;
   /** Ranges every stored request must fit; lines outside them are dead letters (README "Bad input"). */
   readonly limits: InputLimits;
+  /** Where client addresses' ASN data comes from (docs/network-context.md). */
+  readonly network: NetworkSettings;
 }
 
 /**
@@ -53,6 +56,8 @@ export interface ConfigFile {
   readonly sinks?: unknown;
   /** Overrides of DEFAULT_INPUT_LIMITS. */
   readonly limits?: Record<string, unknown>;
+  /** ASN data for network context. */
+  readonly network?: { readonly asnDatabase?: string; readonly hostingAsns?: readonly number[] };
 }
 
 export interface ConfigFlags {
@@ -162,10 +167,15 @@ export function loadConfig(flags: ConfigFlags, env: NodeJS.ProcessEnv): Tilewatc
   for (const [k, v] of Object.entries(limits)) {
     if (!(Number.isFinite(v) && v >= 0)) throw new ConfigError(`limits.${k} must be a finite number ≥ 0`);
   }
+  const network: NetworkSettings = Object.freeze({
+    asnDatabase: file.network?.asnDatabase ?? DEFAULT_NETWORK_SETTINGS.asnDatabase,
+    hostingAsns: Object.freeze([...(file.network?.hostingAsns ?? [])]),
+  });
   return Object.freeze({
     hunts,
     sinks,
     limits,
+    network,
     store,
     parser: Object.freeze({ format: flags.format ?? file.logFormat ?? 'auto', trustedProxies }),
     recognise,

@@ -54,6 +54,25 @@ export interface AlertClient {
   readonly userAgent: string;
   /** /24 for IPv4, /48 for IPv6. */
   readonly subnet: string;
+  /** Network context of `ip` (ASN, organisation, hosting or not), set when the version is emitted (core/network/alertNetwork.ts). */
+  readonly network?: AlertNetwork;
+  /** Alerts naming several addresses: their networks, most addresses first. */
+  readonly networks?: readonly AlertNetworkGroup[];
+}
+
+/** An address's autonomous system and whether it is a hosting / cloud network. */
+export interface AlertNetwork {
+  /** 0 when unknown. */
+  readonly asn: number;
+  readonly org: string;
+  readonly kind: 'hosting' | 'residential/other' | 'unknown';
+  /** The hosting provider's name (hosting networks only). */
+  readonly provider?: string;
+}
+
+export interface AlertNetworkGroup extends AlertNetwork {
+  /** The alert's addresses in this network. */
+  readonly addresses: number;
 }
 
 /** The incident an alert version belongs to (one per actor; services/core/incidents/incidentCorrelator.ts). */

@@ -7,7 +7,7 @@
  * actor names, and its free text (reasons, action notes) passes through {@link redactPersonalData}
  * with the alert's own client values: viewers never see an IP, a subnet or a user agent.
  */
-import type { Alert, AlertKind, Severity } from '../core/alert.ts';
+import type { Alert, AlertKind, AlertNetwork, Severity } from '../core/alert.ts';
 import type { Store } from '../store/openStore.ts';
 import { fromIpv6Text } from '../store/clientIp.ts';
 import { canonicalIp } from '../core/logformat/canonicalIp.ts';
@@ -40,6 +40,11 @@ export interface AlertSummary {
   readonly lastAction: { readonly action: string; readonly at: string } | null;
   /** The incident this alert belongs to (`ti-…`; an alert stored before incidents is its own incident). */
   readonly incidentId: string;
+  /**
+   * Network context of the alert's client (ASN, organisation, hosting provider or not); null for
+   * versions stored before it. Shown to every role: it names a network operator, not a person.
+   */
+  readonly network: AlertNetwork | null;
 }
 
 export interface AlertFilter {
@@ -78,6 +83,8 @@ interface Row {
   subject: string;
   /** The incident of the newest version; '' in versions stored before incidents → the alert's own. */
   inc_id: string;
+  /** `client.network` of the detector document as JSON ('' when absent). */
+  network_json: string;
   body?: string;
 }
 
@@ -90,7 +97,7 @@ export const ALERTS_VIEW = `SELECT a.id AS id, a.version AS version, a.kind AS k
     toString(a.client) AS ip, a.client_ips AS client_ips, a.user_agent AS user_agent, a.subnet AS subnet,
     toUnixTimestamp64Milli(a.first_seen) AS first_ms, toUnixTimestamp64Milli(a.detected_at) AS detected_ms,
     toUnixTimestamp64Milli(a.last_seen) AS last_ms, a.image_ids AS image_ids, a.reasons AS reasons, a.body AS body,
-    JSONExtractString(a.body, 'subject') AS subject,
+    JSONExtractString(a.body, 'subject') AS subject, JSONExtractRaw(a.body, 'client', 'network') AS network_json,
     if(a.incident_id = '', concat('ti-', replaceRegexpOne(a.id, '^tw-', '')), a.incident_id) AS inc_id,
     toString(a.incident_severity) AS inc_severity,
     toString(a.status) AS detector_status, x.action AS action, x.action_ms AS action_ms, x.mute_until_ms AS mute_until_ms,
@@ -103,7 +110,7 @@ export const ALERTS_VIEW = `SELECT a.id AS id, a.version AS version, a.kind AS k
     FROM alert_actions GROUP BY alert_id
   ) AS x ON x.alert_id = a.id`;
 
-const COLS = 'id, version, kind, severity, score, ip, client_ips, user_agent, subnet, first_ms, detected_ms, last_ms, image_ids, reasons, detector_status, eff_status, action, action_ms, mute_until_ms, subject, inc_id';
+const COLS = 'id, version, kind, severity, score, ip, client_ips, user_agent, subnet, first_ms, detected_ms, last_ms, image_ids, reasons, detector_status, eff_status, action, action_ms, mute_until_ms, subject, inc_id, network_json';
 
 /** The alert's own personal values (to redact wherever they occur) and its image ids (shown anyway, kept). */
 function personalValues(r: Row): RedactionValues {
@@ -135,7 +142,20 @@ function toSummary(r: Row, withClient: boolean): AlertSummary {
     mutedUntil: r.eff_status === 'muted' ? iso(r.mute_until_ms) : null,
     lastAction: r.action ? { action: r.action, at: iso(r.action_ms) } : null,
     incidentId: r.inc_id,
+    network: networkOf(r.network_json),
   };
+}
+
+/** The stored `client.network`, or null when the version has none (or it is not what it should be). */
+function networkOf(json: string): AlertNetwork | null {
+  if (json === '') return null;
+  try {
+    const n = JSON.parse(json) as Partial<AlertNetwork>;
+    if (typeof n.asn !== 'number' || typeof n.org !== 'string' || (n.kind !== 'hosting' && n.kind !== 'residential/other' && n.kind !== 'unknown')) return null;
+    return n.provider !== undefined ? { asn: n.asn, org: n.org, kind: n.kind, provider: String(n.provider) } : { asn: n.asn, org: n.org, kind: n.kind };
+  } catch {
+    return null;
+  }
 }
 
 export function encodeCursor(detectedMs: number, id: string): string {

@@ -6,7 +6,8 @@
  * an alert or an incident (`alert_actions`: the whole incident of a muted alert falls silent until the
  * mute expires) apply to the sinks only (muted alerts are still stored); they are read at start and
  * again every `sinks.muteReloadMs` of wall time (default 30 s), so a mute added through the API or
- * the web page reaches a running ingest or serve.
+ * the web page reaches a running ingest or serve. Each version first gets its network context
+ * (core/network/alertNetwork.ts: ASN, organisation, hosting provider or not, and a reason saying so).
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
@@ -18,6 +19,9 @@ import type { SinkDispatcher } from '../../alerting/dispatcher.ts';
 import { createAnalystMutes, createMuteRuleSet, type AnalystMute, type SuppressionRule } from '../../alerting/muteRules.ts';
 import { DEFAULT_MUTE_RELOAD_MS } from '../../alerting/sinksConfig.ts';
 import type { Alert } from '../../core/alert.ts';
+import { withNetworkContext } from '../../core/network/alertNetwork.ts';
+import type { NetworkContext } from '../../core/network/networkContext.ts';
+import { loadNetworkContext } from '../../network/asnSources.ts';
 import { IncidentCorrelator } from '../../core/incidents/incidentCorrelator.ts';
 import type { Store } from '../../store/openStore.ts';
 import { NO_TIME_LIMIT, readRows } from '../../store/sql.ts';
@@ -52,10 +56,15 @@ export interface AlertOutputsDeps {
   readonly registry?: Registry;
   /** Wall clock of the sinks and of the mute reload cadence. Default: the system clock. */
   readonly clock?: SinkClock;
+  /** ASN data for the versions' network context. Default: loaded once here from `config.network`. */
+  readonly network?: NetworkContext;
 }
 
 export async function openAlertOutputs(deps: AlertOutputsDeps): Promise<AlertOutputs> {
   const log = deps.logger.child({ component: 'alerts' });
+  // Every version gets its network context (ASN, organisation, hosting or not) before anything sees it.
+  const network = deps.network ?? (await loadNetworkContext(deps.config.network));
+  if (network.source === null) log.info('no ASN data: network context of alerts is "unknown" (docs/network-context.md)');
   const clock = deps.clock ?? systemClock;
   const table = new AlertsTableSink(deps.store);
   const mutes = createMuteRuleSet();
@@ -138,7 +147,7 @@ export async function openAlertOutputs(deps: AlertOutputsDeps): Promise<AlertOut
   }
   return {
     emit(version) {
-      const { alert, notice } = correlator.assign(version);
+      const { alert, notice } = correlator.assign(withNetworkContext(version, network));
       table.push(alert);
       if (notice !== null) {
         notices++;

@@ -37,6 +37,16 @@ export interface NetworkContext {
   hostingAsn(ip: string): number;
 }
 
+/** Where the ASN data comes from (config `network`). */
+export interface NetworkSettings {
+  /** 'auto' (the npm package @ip-location-db/asn when installed), 'none', or a path to a .mmdb or .csv file or a directory of CSVs. */
+  readonly asnDatabase: string;
+  /** ASNs counted as hosting networks besides the built-in list. */
+  readonly hostingAsns: readonly number[];
+}
+
+export const DEFAULT_NETWORK_SETTINGS: NetworkSettings = Object.freeze({ asnDatabase: 'auto', hostingAsns: Object.freeze([]) as readonly number[] });
+
 export const UNKNOWN_NETWORK: NetworkInfo = Object.freeze({ asn: 0, org: '', kind: 'unknown' });
 
 export function createNetworkContext(table: AsnTable, source: NetworkSource | null, classifier: HostingClassifier = hostingClassifier()): NetworkContext {

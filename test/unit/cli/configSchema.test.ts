@@ -52,6 +52,7 @@ const EVERY_KEY = {
   clickhouseCluster: '{cluster}',
   logFormat: 'combined',
   trustedProxies: ['10.0.0.0/8', '2001:db8::/32'],
+  network: { asnDatabase: '/srv/GeoLite2-ASN.mmdb', hostingAsns: [64500] },
   protocols: {
     iiifVersion: 'iiif3',
     thumbnailMaxEdge: 300,
@@ -202,6 +203,7 @@ describe('schemas/config.schema.json', () => {
     assert.equal(c.detector.alertScore, 60);
     assert.equal(c.sinks.kafka?.sasl?.mechanism, 'plain');
     assert.equal(c.hunts?.lowAndSlow.skipAlerted, false);
+    assert.deepEqual(c.network, { asnDatabase: '/srv/GeoLite2-ASN.mmdb', hostingAsns: [64500] });
     // Every documented key appears in EVERY_KEY (so the file above exercised the whole schema) …
     const documented: string[] = [];
     walk(schema, '', (_node, at) => {
