@@ -101,6 +101,10 @@ export async function buildApp(deps: ApiDeps): Promise<FastifyInstance> {
         frameAncestors: ["'none'"],
         baseUri: ["'self'"],
         formAction: ["'self'"],
+        // helmet's default would add upgrade-insecure-requests: this server speaks plain HTTP (TLS,
+        // when there is any, ends at a proxy in front), and a browser told to upgrade would ask for
+        // the page's script and styles over HTTPS from a host that has none.
+        upgradeInsecureRequests: null,
       },
     },
   });

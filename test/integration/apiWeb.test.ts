@@ -8,11 +8,14 @@
 import { test, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pino from 'pino';
 import { chromium, type Page } from 'playwright-core';
 import { DEFAULT_API_CONFIG } from '../../services/api/apiConfig.ts';
 import { startApiServer } from '../../services/api/server.ts';
+import { listAudit } from '../../services/incidents/audit.ts';
 import { createToken } from '../../services/incidents/tokens.ts';
 import { openStore } from '../../services/store/openStore.ts';
 import { REPO_ROOT } from '../support/cli.ts';
@@ -20,7 +23,11 @@ import { craftTriageStore, replayScenario } from '../support/incidentStore.ts';
 
 const ARTIFACTS = join(REPO_ROOT, 'test-artifacts');
 
-/** The API on `dataDir` with an analyst and a viewer token, and a Chromium page collecting script errors. */
+/**
+ * The API on `dataDir` with an analyst and a viewer token, and a Chromium page collecting script errors.
+ * Chromium resolves `tilewatch.test` and `elsewhere.test` to 127.0.0.1, so the page can be opened under
+ * a name that is not loopback and another site can be served from the same machine.
+ */
 async function openPage(t: TestContext, dataDir: string) {
   const store = await openStore({ kind: 'embedded', dataDir });
   t.after(() => store.close());
@@ -29,9 +36,12 @@ async function openPage(t: TestContext, dataDir: string) {
   const server = await startApiServer({ store, logger: pino({ level: 'silent' }), clock: { now: () => Date.now() }, config: DEFAULT_API_CONFIG }, { host: '127.0.0.1', port: 0 });
   t.after(() => server.close());
   mkdirSync(ARTIFACTS, { recursive: true });
-  const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--host-resolver-rules=MAP tilewatch.test 127.0.0.1, MAP elsewhere.test 127.0.0.1'],
+  });
   t.after(() => browser.close());
-  const page = await browser.newPage({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true });
+  const page = await (await browser.newContext({ viewport: { width: 1400, height: 1000 }, acceptDownloads: true })).newPage();
   const consoleErrors: string[] = [];
   page.on('console', (m) => {
     if (m.type() === 'error') consoleErrors.push(m.text());
@@ -43,7 +53,7 @@ async function openPage(t: TestContext, dataDir: string) {
     await page.click('#token-form button[type=submit]');
     await page.waitForSelector('#incidents li');
   };
-  return { page, analyst, viewer, consoleErrors, signIn };
+  return { page, analyst, viewer, consoleErrors, signIn, store, server, browser };
 }
 
 const re = (text: string): RegExp => new RegExp(text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
@@ -104,7 +114,7 @@ test('web page: an incident with its alerts, timeline, coverage map and evidence
   assert.equal(await page.isVisible('#detail'), true);
   assert.ok((await page.locator('#detail-reasons li', { hasText: 'steady' }).textContent())?.includes('gap median'), 'reasons are listed whole for viewers too');
   assert.equal(await page.isVisible('#timeline-box'), false);
-  assert.equal(await page.isVisible('#incident-actions'), false);
+  assert.equal(await page.locator('#incident-actions button, #alert-actions button').count(), 0, 'no triage buttons for viewers');
   assert.equal(await page.locator('#incident-alerts button.export').count(), 0);
   assert.equal(await page.locator('#incident-alerts .evidence').count(), 0, 'no evidence lineage for viewers');
   assert.doesNotMatch((await page.textContent('#detail')) ?? '', scraper);
@@ -167,4 +177,177 @@ test('web page: a notification link (?incident=…) opens that incident once sig
   await page.goto(`${new URL(page.url()).origin}/?incident=not-an-id`);
   await page.waitForSelector('#incidents li');
   assert.equal(await page.isHidden('#incident-box'), true, 'a malformed id opens nothing');
+});
+
+/** GET or POST on the API from this process (not the browser). */
+async function call(base: string, path: string, opts: { token?: string; method?: string; body?: string; type?: string; origin?: string } = {}) {
+  const headers: Record<string, string> = {};
+  if (opts.token) headers.authorization = `Bearer ${opts.token}`;
+  if (opts.type) headers['content-type'] = opts.type;
+  if (opts.origin) headers.origin = opts.origin;
+  const res = await fetch(`${base}${path}`, { method: opts.method ?? 'GET', headers, ...(opts.body !== undefined ? { body: opts.body } : {}) });
+  const text = await res.text();
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- API answers, read field by field in the assertions
+  return { status: res.status, headers: res.headers, json: (text.startsWith('{') ? JSON.parse(text) : null) as Record<string, any> | null };
+}
+
+test('web page: acknowledge, mute with an expiry, resolve and reopen an alert and an incident; audited; viewers get no buttons and a 403', async (t) => {
+  const st = await craftTriageStore(t);
+  const { page, analyst, viewer, consoleErrors, signIn, store, server } = await openPage(t, st.dataDir);
+  await signIn(analyst.token);
+  const alertStatus = async (id: string) => (await call(server.url, `/api/v1/alerts/${id}`, { token: analyst.token })).json!.alert as { status: string; mutedUntil: string | null };
+  const shownStatus = (text: string) => page.locator('#detail-facts dd[data-fact="status"]', { hasText: text }).waitFor();
+
+  // One alert: the incident `high` holds only the bulk-harvest of 203.0.113.9.
+  const one = st.alerts.high.id;
+  await page.locator(`#incidents > li[data-incident-id="${st.incidents.high}"]`).click();
+  await page.locator('#detail-title', { hasText: 'bulk-harvest · high' }).waitFor();
+  const bar = page.locator('#alert-actions .triage');
+  assert.deepEqual(await bar.locator('button').evaluateAll((bs) => bs.map((b) => b.getAttribute('data-action'))), ['ack', 'mute', 'resolve', 'reopen']);
+  await page.screenshot({ path: join(ARTIFACTS, 'web-triage-alert.png'), fullPage: true });
+
+  await bar.locator('input.note').fill('looking into it');
+  await bar.locator('button[data-action="ack"]').click();
+  await shownStatus('acknowledged');
+  assert.equal((await alertStatus(one)).status, 'acknowledged');
+  await page.locator('#detail-history li[data-action="acknowledge"]', { hasText: 'looking into it' }).waitFor();
+  assert.match((await page.locator(`#incident-alerts > li[data-alert-id="${one}"]`).textContent()) ?? '', /acknowledged/, 'the incident pane shows the new status');
+
+  const before = Date.now();
+  await page.locator('#alert-actions .triage select.mute-for').selectOption('24h');
+  await page.locator('#alert-actions .triage button[data-action="mute"]').click();
+  await shownStatus('muted until');
+  const muted = await alertStatus(one);
+  assert.equal(muted.status, 'muted');
+  const until = Date.parse(muted.mutedUntil ?? '');
+  assert.ok(until >= before + 86_400_000 - 1000 && until <= Date.now() + 86_400_000 + 1000, `muted for 24 h (until ${muted.mutedUntil})`);
+  assert.match((await page.textContent('#detail-facts dd[data-fact="status"]')) ?? '', new RegExp(`muted until ${muted.mutedUntil!.slice(0, 16).replace('T', ' ')}`));
+
+  await page.locator('#alert-actions .triage button[data-action="resolve"]').click();
+  await shownStatus('resolved');
+  assert.equal((await alertStatus(one)).status, 'resolved');
+  await page.locator('#alert-actions .triage button[data-action="reopen"]').click();
+  await page.locator('#detail-history li[data-action="reopen"]').waitFor();
+  await shownStatus('open');
+  assert.equal((await alertStatus(one)).status, 'open');
+
+  // A whole incident: `critical` holds the critical bulk-harvest and the campaign.
+  const both = [st.alerts.critical.id, st.alerts.campaign.id];
+  await page.locator(`#incidents > li[data-incident-id="${st.incidents.critical}"]`).click();
+  await page.locator('#incident-title', { hasText: st.incidents.critical }).waitFor();
+  const incBar = page.locator('#incident-actions .triage');
+  assert.deepEqual(await incBar.locator('button').allTextContents(), ['Acknowledge all', 'Mute all', 'Resolve all', 'Reopen all']);
+  await incBar.locator('select.mute-for').selectOption('1h');
+  await incBar.locator('button[data-action="mute"]').click();
+  await page.locator('#incident-facts', { hasText: '0 open, 0 acknowledged, 2 muted' }).waitFor();
+  for (const id of both) {
+    const a = await alertStatus(id);
+    assert.equal(a.status, 'muted', id);
+    assert.ok(Math.abs(Date.parse(a.mutedUntil ?? '') - (Date.now() + 3_600_000)) < 60_000, `${id} muted for an hour`);
+  }
+  await page.screenshot({ path: join(ARTIFACTS, 'web-triage-incident.png'), fullPage: true });
+  await page.click('#incident-actions .triage button[data-action="ack"]');
+  await page.locator('#incident-facts', { hasText: '0 open, 2 acknowledged' }).waitFor();
+  await page.click('#incident-actions .triage button[data-action="resolve"]');
+  await page.locator('#incident-title', { hasText: `${st.incidents.critical} · critical · resolved` }).waitFor();
+  assert.equal(await page.locator(`#incidents > li[data-incident-id="${st.incidents.critical}"]`).count(), 0, 'gone from the open incidents');
+  await page.click('#incident-actions .triage button[data-action="reopen"]');
+  await page.locator('#incident-title', { hasText: `${st.incidents.critical} · critical · open` }).waitFor();
+  await page.locator(`#incidents > li[data-incident-id="${st.incidents.critical}"]`).waitFor();
+  for (const id of both) assert.equal((await alertStatus(id)).status, 'open');
+
+  // Every action is on record with the page's token as actor.
+  const audit = (await listAudit(store, { limit: 100 })).filter((r) => r.actor.startsWith('web-test ') && r.action.includes('.'));
+  assert.deepEqual(
+    audit.map((r) => `${r.action} ${r.target} ${r.status}`).reverse(),
+    [
+      ...['ack', 'mute', 'resolve', 'reopen'].map((a) => `alert.${a} ${one} 200`),
+      ...['mute', 'ack', 'resolve', 'reopen'].map((a) => `incident.${a} ${st.incidents.critical} 200`),
+    ],
+  );
+  assert.match(audit.find((r) => r.action === 'alert.ack')!.params, /looking into it/);
+  // (203.0.113.9 has no stored requests: its timeline answers 404, which the console reports.)
+  assert.deepEqual(consoleErrors.filter((e) => !/status of 404/.test(e)), [], 'no script errors or CSP violations');
+
+  // A viewer sees no buttons; a request forged with its token is refused (403) and audited, and changes nothing.
+  await page.click('#forget');
+  await signIn(viewer.token);
+  await page.locator(`#incidents > li[data-incident-id="${st.incidents.high}"]`).click();
+  await page.locator('#detail-title', { hasText: 'bulk-harvest · high' }).waitFor();
+  assert.equal(await page.locator('#incident-actions button, #alert-actions button, .triage').count(), 0, 'no triage controls for a viewer');
+  const forged = await page.evaluate(async ([id, tok]) => {
+    const res = await fetch(`/api/v1/alerts/${id}/resolve`, { method: 'POST', body: '{}', headers: { authorization: `Bearer ${tok}`, 'content-type': 'application/json' } });
+    return res.status;
+  }, [one, viewer.token] as const);
+  assert.equal(forged, 403);
+  assert.equal((await alertStatus(one)).status, 'open');
+  const refused = (await listAudit(store, { limit: 5 })).find((r) => r.actor.startsWith('web-viewer '));
+  assert.equal(`${refused?.action} ${refused?.target} ${refused?.status}`, `alert.resolve ${one} 403`);
+});
+
+test('web page: actions cannot be forged from another site (bearer token in a header, no cookie); the CSP does not upgrade plain-HTTP requests', async (t) => {
+  const st = await craftTriageStore(t);
+  const { page, analyst, signIn, server, browser } = await openPage(t, st.dataDir);
+  const target = st.alerts.high.id;
+  const port = new URL(server.url).port;
+
+  // Opened under a name that is not loopback (as on a LAN host): the page's script and styles load
+  // over plain HTTP, which they would not if the CSP told the browser to upgrade insecure requests.
+  await page.goto(`http://tilewatch.test:${port}/`);
+  await signIn(analyst.token);
+  const csp = (await call(server.url, '/')).headers.get('content-security-policy') ?? '';
+  assert.match(csp, /default-src 'self'/);
+  assert.doesNotMatch(csp, /upgrade-insecure-requests/);
+  assert.equal(await page.evaluate(() => (globalThis as unknown as { document: { cookie: string } }).document.cookie), '', 'the page keeps no cookie');
+
+  // Another site, in the same browser as the signed-in analyst, posts forms and a no-cors fetch to the action routes.
+  const api = `http://tilewatch.test:${port}`;
+  const evil = createServer((_req, res) => {
+    res.writeHead(200, { 'content-type': 'text/html' }).end(`<!doctype html><body>
+<iframe name="a"></iframe><iframe name="b"></iframe>
+<form id="f1" method="POST" target="a" enctype="text/plain" action="${api}/api/v1/alerts/${target}/resolve"><input name='{"note":"csrf","x":"' value='"}'></form>
+<form id="f2" method="POST" target="b" action="${api}/api/v1/incidents/${st.incidents.high}/mute"><input name="until" value="2099-01-01T00:00:00Z"></form>
+<script>
+document.getElementById('f1').submit();
+document.getElementById('f2').submit();
+fetch('${api}/api/v1/alerts/${target}/ack', { method: 'POST', mode: 'no-cors', credentials: 'include', headers: { 'content-type': 'text/plain' }, body: '{}' }).then(() => { document.title = 'sent'; }, () => { document.title = 'sent'; });
+</script></body>`);
+  });
+  await new Promise<void>((resolve) => evil.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => evil.close(() => resolve())));
+  const evilPort = (evil.address() as AddressInfo).port;
+  const attacker = await page.context().newPage();
+  // What the server answered, seen on its socket (the browser hides the answers from the other site:
+  // helmet's Cross-Origin-Resource-Policy and frame-ancestors block them, so Playwright sees no response for some).
+  const seen: Array<{ url: string; status: number; cookie: string | null; acao: string | null }> = [];
+  server.app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    res.on('finish', () => {
+      if (req.method === 'POST') seen.push({ url: req.url ?? '', status: res.statusCode, cookie: String(res.getHeader('set-cookie') ?? '') || null, acao: String(res.getHeader('access-control-allow-origin') ?? '') || null });
+    });
+  });
+  await attacker.goto(`http://elsewhere.test:${evilPort}/`);
+  await attacker.waitForFunction(() => (globalThis as unknown as { document: { title: string } }).document.title === 'sent');
+  const deadline = Date.now() + 10_000;
+  while (seen.length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(seen.map((s) => [s.url, s.status]).sort(), [
+    [`/api/v1/alerts/${target}/ack`, 401],
+    [`/api/v1/alerts/${target}/resolve`, 401],
+    [`/api/v1/incidents/${st.incidents.high}/mute`, 401],
+  ], 'each forged request reached the server and was refused: nothing the browser adds by itself authenticates');
+  assert.ok(seen.every((s) => s.cookie === null && s.acao === null), 'no cookie set, no cross-origin reads allowed');
+  await attacker.close();
+
+  const status = async () => (await call(server.url, `/api/v1/alerts/${target}`, { token: analyst.token })).json!.alert.status as string;
+  assert.equal(await status(), 'open', 'nothing changed');
+
+  // Even with a valid token, an action takes only a JSON body: what a form can send is refused.
+  const resolve = `/api/v1/alerts/${target}/resolve`;
+  assert.equal((await call(server.url, resolve, { token: analyst.token, method: 'POST', type: 'application/x-www-form-urlencoded', body: 'note=x' })).status, 415);
+  assert.equal((await call(server.url, resolve, { token: analyst.token, method: 'POST', type: 'text/plain', body: '{"note":"x"}' })).status, 400);
+  assert.equal((await call(server.url, resolve, { token: analyst.token, method: 'POST', type: 'multipart/form-data; boundary=x', body: '--x--' })).status, 415);
+  assert.equal(await status(), 'open');
+  // No CORS: a preflight from another origin is not granted.
+  const pre = await call(server.url, resolve, { method: 'OPTIONS', origin: `http://elsewhere.test:${evilPort}` });
+  assert.equal(pre.headers.get('access-control-allow-origin'), null);
+  void browser;
 });

@@ -4,6 +4,10 @@
 const $ = (id) => document.getElementById(id);
 const KEY = 'tilewatch.token';
 let role = null;
+// Roles that may acknowledge, mute, resolve and reopen (the API's `analyst` and above). Everyone else
+// (viewers, or a role this page does not know) gets no action buttons; the server refuses them anyway.
+const TRIAGE_ROLES = ['analyst', 'admin'];
+const canTriage = () => TRIAGE_ROLES.includes(role);
 
 function token() { return sessionStorage.getItem(KEY); }
 
@@ -91,7 +95,7 @@ function incidentItem(inc) {
   return li;
 }
 
-async function openIncident(id) {
+async function openIncident(id, { alertId = null } = {}) {
   showError('');
   for (const x of document.querySelectorAll('#incidents li')) x.classList.toggle('selected', x.dataset.incidentId === id);
   try {
@@ -107,11 +111,12 @@ async function openIncident(id) {
       ['kinds', inc.kinds.join(', ')], ['images', inc.imageIds.join(', ')]];
     if (inc.addresses) facts.splice(2, 0, ['addresses', inc.addresses.join(', ')]);
     $('incident-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
-    $('incident-actions').hidden = role === 'viewer';
+    $('incident-actions').replaceChildren(...(canTriage() ? [triageBar('incident', inc.id)] : []));
     $('incident-alerts').replaceChildren(...d.alerts.map(memberItem));
-    // The most severe alert opens with its timeline and coverage (the API lists them oldest first).
+    // The most severe alert opens with its timeline and coverage (the API lists them oldest first),
+    // unless an alert of the incident was asked for (the one just acted on).
     const rank = ['low', 'medium', 'high', 'critical'];
-    const first = [...d.alerts].sort((a, b) => rank.indexOf(b.alert.severity) - rank.indexOf(a.alert.severity))[0];
+    const first = d.alerts.find((x) => x.alert.id === alertId) ?? [...d.alerts].sort((a, b) => rank.indexOf(b.alert.severity) - rank.indexOf(a.alert.severity))[0];
     if (first) await openAlert(first.alert.id);
   } catch (e) {
     showError(e.message);
@@ -153,16 +158,59 @@ async function exportEvidence(alertId) {
   link.remove();
 }
 
-async function act(action) {
-  const id = $('incident-box').dataset.incidentId;
-  if (!id) return;
+// Triage: acknowledge, mute (until a chosen expiry), resolve, reopen — one alert, or every alert of
+// an incident. Only built for TRIAGE_ROLES. The request carries the token in the Authorization
+// header, as every call does: no cookie is involved, so another site cannot make the browser send one.
+const ACTIONS = [['ack', 'Acknowledge'], ['mute', 'Mute'], ['resolve', 'Resolve'], ['reopen', 'Reopen']];
+const MUTE_FOR = [['1h', 3_600_000, '1 hour'], ['8h', 8 * 3_600_000, '8 hours'], ['24h', 86_400_000, '24 hours'], ['7d', 7 * 86_400_000, '7 days']];
+
+function triageBar(scope, id) {
+  const all = scope === 'incident' ? ' all' : '';
+  const note = el('input', { class: 'note', name: 'note', maxlength: '2000', placeholder: 'note (optional)', 'aria-label': `note for the ${scope} action` });
+  const muteFor = el('select', { class: 'mute-for', name: 'mute-for', 'aria-label': 'mute for' }, ...MUTE_FOR.map(([v, , label]) => el('option', { value: v }, label)));
+  muteFor.value = '8h';
+  const bar = el('div', { class: 'triage', 'data-scope': scope, 'data-id': id, role: 'group', 'aria-label': `${scope} actions` }, note);
+  for (const [action, label] of ACTIONS) {
+    const b = el('button', { type: 'button', 'data-action': action }, `${label}${all}`);
+    b.addEventListener('click', (ev) => {
+      ev.stopPropagation();
+      void act(scope, id, action, bar).catch((e) => showError(e.message));
+    });
+    bar.append(b);
+    if (action === 'mute') bar.append(el('label', { class: 'mute-label' }, 'for ', muteFor));
+  }
+  return bar;
+}
+
+async function act(scope, id, action, bar) {
   showError('');
-  const res = await fetch(`/api/v1/incidents/${encodeURIComponent(id)}/${action}`, {
-    method: 'POST', cache: 'no-store', body: '{}', headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
-  });
-  if (!res.ok) { showError(`${action}: ${res.status}`); return; }
-  await loadIncidents();
-  await openIncident(id);
+  const body = {};
+  const note = bar.querySelector('input.note').value.trim();
+  if (note) body.note = note;
+  if (action === 'mute') {
+    const ms = MUTE_FOR.find(([v]) => v === bar.querySelector('select.mute-for').value)?.[1] ?? MUTE_FOR[1][1];
+    body.until = new Date(Date.now() + ms).toISOString();
+  }
+  const buttons = [...bar.querySelectorAll('button')];
+  for (const b of buttons) b.disabled = true;
+  try {
+    const res = await fetch(`/api/v1/${scope === 'alert' ? 'alerts' : 'incidents'}/${encodeURIComponent(id)}/${action}`, {
+      method: 'POST', cache: 'no-store', body: JSON.stringify(body), headers: { authorization: `Bearer ${token()}`, 'content-type': 'application/json' },
+    });
+    if (!res.ok) {
+      let msg = `${res.status}`;
+      try { const b = await res.json(); msg = `${b.error.code}: ${b.error.message}`; } catch { /* not JSON */ }
+      showError(`${action}: ${msg}`);
+      return;
+    }
+    const d = await res.json();
+    const incidentId = scope === 'incident' ? d.incident.id : d.alert.incidentId;
+    const alertId = scope === 'alert' ? id : $('detail').dataset.alertId;
+    await loadIncidents();
+    if (incidentId) await openIncident(incidentId, { alertId }); else await openAlert(id);
+  } finally {
+    for (const b of buttons) b.disabled = false;
+  }
 }
 
 async function openAlert(id) {
@@ -172,11 +220,18 @@ async function openAlert(id) {
     const d = await api(`/api/v1/alerts/${encodeURIComponent(id)}`);
     const a = d.alert;
     $('detail').hidden = false;
+    $('detail').dataset.alertId = a.id;
     $('detail-title').textContent = `${a.kind} · ${a.severity} · score ${a.score}`;
-    const facts = [['alert', a.id], ['incident', a.incidentId], ['status', a.status], ['first seen', when(a.firstSeen)], ['detected', when(a.detectedAt)], ['last seen', when(a.lastSeen)], ['images', a.imageIds.join(', ')]];
+    const status = a.status === 'muted' && a.mutedUntil ? `muted until ${when(a.mutedUntil)}` : a.status;
+    const facts = [['alert', a.id], ['incident', a.incidentId], ['status', status], ['first seen', when(a.firstSeen)], ['detected', when(a.detectedAt)], ['last seen', when(a.lastSeen)], ['images', a.imageIds.join(', ')]];
     if (a.client) facts.splice(2, 0, ['client', `${a.client.ip} (${a.client.subnet})`], ['user agent', a.client.userAgent]);
-    $('detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)]));
+    $('detail-facts').replaceChildren(...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', { 'data-fact': k }, v)]));
+    $('alert-actions').replaceChildren(...(canTriage() ? [triageBar('alert', a.id)] : []));
     $('detail-reasons').replaceChildren(...d.reasons.map((r) => el('li', {}, r)));
+    const history = d.actions ?? [];
+    $('history-box').hidden = history.length === 0;
+    $('detail-history').replaceChildren(...[...history].reverse().map((x) => el('li', { 'data-action': x.action },
+      `${when(x.at)} ${x.action}${x.muteUntil ? ` until ${when(x.muteUntil)}` : ''}${x.actor ? ` by ${x.actor}` : ''}${x.note ? ` — ${x.note}` : ''}`)));
     clearPanes();
     if (role === 'viewer' || !a.client) return;
     await Promise.all([showTimeline(a.client.ip), showExposure(a.imageIds, a.client.ip)]);
@@ -270,7 +325,11 @@ $('forget').addEventListener('click', () => {
   $('incident-box').hidden = true;
   $('incident-title').textContent = '';
   $('incident-facts').replaceChildren();
+  $('incident-actions').replaceChildren();
   $('incident-alerts').replaceChildren();
+  $('alert-actions').replaceChildren();
+  $('detail-history').replaceChildren();
+  $('history-box').hidden = true;
   $('detail').hidden = true;
   $('detail-title').textContent = '';
   $('detail-facts').replaceChildren();
@@ -290,7 +349,6 @@ for (const b of document.querySelectorAll('#severity-counts button')) {
     reload();
   });
 }
-for (const b of document.querySelectorAll('#incident-actions button')) b.addEventListener('click', () => void act(b.dataset.action).catch((e) => showError(e.message)));
 $('lookup-form').addEventListener('submit', (ev) => {
   ev.preventDefault();
   showError('');
@@ -300,7 +358,10 @@ $('lookup-form').addEventListener('submit', (ev) => {
   $('detail').hidden = false;
   $('detail-title').textContent = [ip, image].filter(Boolean).join(' · ');
   $('detail-facts').replaceChildren();
+  $('alert-actions').replaceChildren();
   $('detail-reasons').replaceChildren();
+  $('history-box').hidden = true;
+  delete $('detail').dataset.alertId;
   const jobs = [];
   if (ip) jobs.push(showTimeline(ip)); else $('timeline-box').hidden = true;
   if (image) jobs.push(showExposure([image], ip || undefined)); else $('exposure-box').hidden = true;
