@@ -10,7 +10,7 @@ import { systemClock } from '../runtime/systemClock.ts';
 import { createSinkDispatcher, type ConfiguredSink, type SinkDispatcher } from './dispatcher.ts';
 import type { FetchFn } from './httpPost.ts';
 import { createKafkaSink } from './kafkaSink.ts';
-import { createLogSink } from './logSink.ts';
+import { createEcsLogSink, createLogSink, type LineOut } from './logSink.ts';
 import type { SinkDelivery, SinksConfig } from './sinksConfig.ts';
 import { createWebhookSink } from './webhookSink.ts';
 
@@ -30,6 +30,8 @@ export interface SinkDeps {
   readonly allowCidrs?: readonly string[];
   readonly random?: () => number;
   readonly fetch?: FetchFn;
+  /** Where the log sink writes ECS lines (`sinks.log.format: "ecs"`). Default: process.stderr, beside the process log. */
+  readonly ecsOut?: LineOut;
 }
 
 /**
@@ -46,9 +48,9 @@ export function buildSinks(cfg: SinksConfig, deps: SinkDeps): SinkDispatcher {
     sinks.push({ sink, retry: d.retry, queueCapacity: d.queueCapacity, minSeverity: d.minSeverity });
   };
 
-  if (cfg.log) add(createLogSink(deps.logger), cfg.log);
+  if (cfg.log) add(cfg.log.format === 'ecs' ? createEcsLogSink(deps.ecsOut ?? process.stderr, { webUrl: cfg.webUrl }) : createLogSink(deps.logger), cfg.log);
   for (const w of cfg.webhooks) {
-    add(createWebhookSink({ name: w.name, url: w.url, secret: w.secret.reveal(), format: w.format, timeoutMs: w.timeoutMs, clock, ...fetchOpt }), w);
+    add(createWebhookSink({ name: w.name, url: w.url, secret: w.secret.reveal(), format: w.format, webUrl: cfg.webUrl, timeoutMs: w.timeoutMs, clock, ...fetchOpt }), w);
   }
   if (cfg.alertmanager) {
     const a = cfg.alertmanager;
@@ -79,7 +81,7 @@ export function buildSinks(cfg: SinksConfig, deps: SinkDeps): SinkDispatcher {
       },
       deps.logger,
     );
-    add(createKafkaSink({ producer, topic: k.topic }), k);
+    add(createKafkaSink({ producer, topic: k.topic, format: k.format, webUrl: cfg.webUrl }), k);
   }
   if (cfg.blockList) {
     const b = cfg.blockList;

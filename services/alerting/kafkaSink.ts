@@ -1,5 +1,6 @@
 import type { Alert } from '../core/alert.ts';
 import type { MessageProducer, ProducedMessage } from '../kafka/producer.ts';
+import { ecsAlert } from './ecsAlert.ts';
 import { noticeOf } from './incidentNotice.ts';
 import type { AlertSink } from './sink.ts';
 
@@ -9,14 +10,14 @@ export const DEFAULT_ALERTS_TOPIC = 'tile-alerts';
  * One incident notice as a Kafka message (pure): key = incident id (every notice of an incident
  * lands in one partition, in order, and a compacted topic keeps its newest), value = the alert
  * version that caused the notice with its `incident` (schemas/alert.schema.json; as the webhook's
- * JSON body), headers = the incident (`incident`, `incident-severity`, `incident-status`, `notice`,
+ * JSON body), or with `format: 'ecs'` the notice in Elastic Common Schema (ecsAlert.ts), headers = the incident (`incident`, `incident-severity`, `incident-status`, `notice`,
  * `alerts`), the alert (`alert`, `kind`, `severity`, `version`, `status`) and content type.
  */
-export function alertMessage(alert: Alert): ProducedMessage {
+export function alertMessage(alert: Alert, opts: { format?: 'json' | 'ecs'; webUrl?: string | null } = {}): ProducedMessage {
   const inc = noticeOf(alert);
   return {
     key: inc.id,
-    value: JSON.stringify({ ...alert, incident: inc }),
+    value: JSON.stringify(opts.format === 'ecs' ? ecsAlert(alert, { webUrl: opts.webUrl ?? null }) : { ...alert, incident: inc }),
     headers: {
       incident: inc.id,
       'incident-severity': inc.severity,
@@ -39,6 +40,10 @@ export interface KafkaSinkOptions {
   readonly producer: MessageProducer;
   /** Default 'tile-alerts'. */
   readonly topic?: string;
+  /** Message values: 'json' (the alert with its incident) or 'ecs' (ecsAlert.ts). Default 'json'. */
+  readonly format?: 'json' | 'ecs';
+  /** The web page, for the incident link of the 'ecs' format (`event.url`). */
+  readonly webUrl?: string | null;
 }
 
 /** Publishes each incident notice to a topic; the producer connects on first delivery and is closed by `close()`. */
@@ -47,7 +52,7 @@ export function createKafkaSink(opts: KafkaSinkOptions): AlertSink {
   return {
     name: opts.name ?? 'kafka',
     async deliver(alert) {
-      await opts.producer.send(topic, [alertMessage(alert)]);
+      await opts.producer.send(topic, [alertMessage(alert, { format: opts.format ?? 'json', webUrl: opts.webUrl ?? null })]);
     },
     async close() {
       await opts.producer.disconnect();

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { noticeSummary } from './alertText.ts';
+import { ecsAlert } from './ecsAlert.ts';
 import { noticeOf } from './incidentNotice.ts';
 import type { AlertSink } from './sink.ts';
 
@@ -25,6 +26,26 @@ export function createLogSink(logger: Logger, name = 'log'): AlertSink {
         },
         'incident notice',
       );
+      return Promise.resolve();
+    },
+  };
+}
+
+/** Where ECS lines go: anything with `write` (the process's stderr by default). */
+export interface LineOut {
+  write(chunk: string): unknown;
+}
+
+/**
+ * Writes each incident notice as one line of JSON in Elastic Common Schema field names (ecsAlert.ts),
+ * nothing else on the line, so a log shipper (Filebeat, Elastic Agent, Fluent Bit, Vector) can index
+ * it as it is. Written whatever the process log level: the sink was asked for.
+ */
+export function createEcsLogSink(out: LineOut, opts: { webUrl?: string | null; name?: string } = {}): AlertSink {
+  return {
+    name: opts.name ?? 'log',
+    deliver(a) {
+      out.write(`${JSON.stringify(ecsAlert(a, { webUrl: opts.webUrl ?? null }))}\n`);
       return Promise.resolve();
     },
   };

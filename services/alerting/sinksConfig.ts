@@ -41,8 +41,8 @@ export interface WebhookConfig extends SinkDelivery {
   readonly url: string;
   /** From the environment variable named by `secretEnv`. */
   readonly secret: Secret;
-  /** 'json' (the alert) or 'slack' (`{ text }`). Default 'json'. */
-  readonly format: 'json' | 'slack';
+  /** 'json' (the alert), 'slack' (`{ text }`) or 'ecs' (Elastic Common Schema, ecsAlert.ts). Default 'json'. */
+  readonly format: 'json' | 'slack' | 'ecs';
   /** Per attempt. Default 5,000 ms; at most `toleranceSec` × 1000. */
   readonly timeoutMs: number;
   /**
@@ -58,7 +58,7 @@ export interface AlertmanagerConfig extends SinkDelivery {
   /**
    * The tilewatch web page, for `generatorURL` = `<webUrl>?incident=<id>` (alertmanagerPayload.ts
    * `incidentPageUrl`). From `webUrl`, or from the older `apiBaseUrl` (the API server, which serves
-   * the page at its root: `https://tw.example/api` → `https://tw.example/`). Default: none.
+   * the page at its root: `https://tw.example/api` → `https://tw.example/`), else `sinks.webUrl`. Default: none.
    */
   readonly webUrl: string | null;
   /** `endsAt` of open alerts is now + this. Default 7 days. */
@@ -69,8 +69,15 @@ export interface AlertmanagerConfig extends SinkDelivery {
   readonly timeoutMs: number;
 }
 
+export interface LogSinkConfig extends SinkDelivery {
+  /** 'native': a pino line on the process log; 'ecs': one Elastic Common Schema document per line (ecsAlert.ts). Default 'native'. */
+  readonly format: 'native' | 'ecs';
+}
+
 export interface KafkaSinkConfig extends SinkDelivery {
   readonly brokers: readonly string[];
+  /** 'json' (the alert with its incident) or 'ecs' (Elastic Common Schema, ecsAlert.ts). Default 'json'. */
+  readonly format: 'json' | 'ecs';
   /** Default 'tile-alerts'. */
   readonly topic: string;
   /** Default 'tilewatch-alerts'. */
@@ -112,8 +119,14 @@ export interface SinksConfig {
    * {@link DEFAULT_MUTE_RELOAD_MS} (30 s), applied where the rules are loaded (cli/commands/alertOutputs.ts).
    */
   readonly muteReloadMs?: number;
-  /** Log sink (one pino line per version). Default off (commands already log alerts). */
-  readonly log: SinkDelivery | null;
+  /**
+   * The tilewatch web page (`https://tilewatch.example/`), for links to an incident in notices:
+   * `<webUrl>?incident=<id>` (ECS `event.url`, Alertmanager's `generatorURL` unless
+   * `alertmanager.webUrl` is given). Default: none.
+   */
+  readonly webUrl: string | null;
+  /** Log sink (one line per notice). Default off (commands already log alerts). */
+  readonly log: LogSinkConfig | null;
   readonly webhooks: readonly WebhookConfig[];
   readonly alertmanager: AlertmanagerConfig | null;
   readonly kafka: KafkaSinkConfig | null;
@@ -267,16 +280,18 @@ export function parseSinksConfig(raw: unknown, env: Env): SinksConfig {
   const defaults = { retry, queueCapacity };
   const drainTimeoutMs = top.int('drainTimeoutMs', 10_000, 0, 600_000);
   const muteReloadMs = top.has('muteReloadMs') ? top.int('muteReloadMs', DEFAULT_MUTE_RELOAD_MS, 0, DAY_MS) : undefined;
+  const webUrl = top.has('webUrl') ? top.url('webUrl') : null;
 
-  let log: SinkDelivery | null = null;
+  let log: LogSinkConfig | null = null;
   const logRaw = top.raw('log');
-  if (logRaw === true) log = delivery(new Fields({}, 'sinks.log'), defaults);
+  if (logRaw === true) log = { format: 'native', ...delivery(new Fields({}, 'sinks.log'), defaults) };
   else if (isObj(logRaw)) {
     const f = new Fields(logRaw, 'sinks.log');
     const enabled = f.bool('enabled', true);
+    const format = f.oneOf('format', ['native', 'ecs'] as const, 'native');
     const d = delivery(f, defaults);
     f.done();
-    log = enabled ? d : null;
+    log = enabled ? { format, ...d } : null;
   } else if (logRaw !== undefined && logRaw !== false) throw new SinksConfigError('sinks.log: must be true, false or an object');
 
   const webhooksRaw = top.raw('webhooks') ?? [];
@@ -289,7 +304,7 @@ export function parseSinksConfig(raw: unknown, env: Env): SinksConfig {
       name: f.str('name', i === 0 ? 'webhook' : `webhook-${i + 1}`),
       url: f.url('url'),
       secret: f.secret('secretEnv', 'secret', env, true)!,
-      format: f.oneOf('format', ['json', 'slack'] as const, 'json'),
+      format: f.oneOf('format', ['json', 'slack', 'ecs'] as const, 'json'),
       timeoutMs: f.int('timeoutMs', 5000, 1, 300_000),
       toleranceSec: f.int('toleranceSec', DEFAULT_TOLERANCE_SEC, MIN_TOLERANCE_SEC, MAX_TOLERANCE_SEC),
       ...delivery(f, defaults),
@@ -306,13 +321,13 @@ export function parseSinksConfig(raw: unknown, env: Env): SinksConfig {
     const urls = am.strList('urls', true);
     urls.forEach((u, i) => new Fields({ [`urls[${i}]`]: u }, am.path).url(`urls[${i}]`));
     if (am.has('webUrl') && am.has('apiBaseUrl')) throw new SinksConfigError(`${am.path}.apiBaseUrl: give webUrl only (apiBaseUrl is its older form)`);
-    const webUrl = am.has('webUrl') ? am.url('webUrl') : am.has('apiBaseUrl') ? new URL('/', am.url('apiBaseUrl')).toString() : null;
+    const amWebUrl = am.has('webUrl') ? am.url('webUrl') : am.has('apiBaseUrl') ? new URL('/', am.url('apiBaseUrl')).toString() : webUrl;
     const labelsRaw = am.raw('extraLabels') ?? {};
     if (!isObj(labelsRaw) || Object.entries(labelsRaw).some(([k, v]) => typeof v !== 'string' || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(k)))
       throw new SinksConfigError(`${am.path}.extraLabels: must map label names ([A-Za-z_][A-Za-z0-9_]*) to strings`);
     alertmanager = {
       urls,
-      webUrl,
+      webUrl: amWebUrl,
       openTtlMs: am.int('openTtlMs', DEFAULT_OPEN_TTL_MS, 60_000, 365 * DAY_MS),
       extraLabels: Object.freeze({ ...(labelsRaw as Record<string, string>) }),
       bearerToken: am.secret('bearerTokenEnv', 'bearerToken', env, false),
@@ -340,6 +355,7 @@ export function parseSinksConfig(raw: unknown, env: Env): SinksConfig {
     kafka = {
       brokers,
       topic: k.str('topic', DEFAULT_ALERTS_TOPIC),
+      format: k.oneOf('format', ['json', 'ecs'] as const, 'json'),
       clientId: k.str('clientId', 'tilewatch-alerts'),
       ssl: k.bool('ssl', false),
       idempotent: k.bool('idempotent', true),
@@ -380,7 +396,7 @@ export function parseSinksConfig(raw: unknown, env: Env): SinksConfig {
   const dup = names.find((n, i) => names.indexOf(n) !== i);
   if (dup !== undefined) throw new SinksConfigError(`sinks: two sinks are named "${dup}"; give webhooks distinct names`);
 
-  return deepFreeze({ queueCapacity, retry, drainTimeoutMs, ...(muteReloadMs !== undefined ? { muteReloadMs } : {}), log, webhooks, alertmanager, kafka, blockList });
+  return deepFreeze({ queueCapacity, retry, drainTimeoutMs, ...(muteReloadMs !== undefined ? { muteReloadMs } : {}), webUrl, log, webhooks, alertmanager, kafka, blockList });
 }
 
 function deepFreeze<T>(v: T): T {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Alert } from '../core/alert.ts';
 import { slackMessage } from './alertText.ts';
+import { ecsAlert } from './ecsAlert.ts';
 import type { Clock as SinkClock } from '../core/clock.ts';
 import { postJson, type FetchFn } from './httpPost.ts';
 import { noticeOf } from './incidentNotice.ts';
@@ -13,8 +14,13 @@ export interface WebhookSinkOptions {
   readonly url: string;
   /** HMAC-SHA256 key for `X-Tilewatch-Signature` (see webhookSignature.ts). Never sent, logged or put in an error. */
   readonly secret: string;
-  /** 'json': the alert version with its incident; 'slack': `{ text }` with the notice summary and the reasons. Default 'json'. */
-  readonly format?: 'json' | 'slack';
+  /**
+   * 'json': the alert version with its incident; 'slack': `{ text }` with the notice summary and the
+   * reasons; 'ecs': the notice in Elastic Common Schema field names (ecsAlert.ts). Default 'json'.
+   */
+  readonly format?: WebhookFormat;
+  /** The web page, for the incident link of the 'ecs' format (`event.url`). */
+  readonly webUrl?: string | null;
   /** Per attempt. Default 5,000 ms. */
   readonly timeoutMs?: number;
   readonly clock: Pick<SinkClock, 'now'>;
@@ -24,13 +30,18 @@ export interface WebhookSinkOptions {
   readonly nonce?: () => string;
 }
 
+export type WebhookFormat = 'json' | 'slack' | 'ecs';
+
 /**
  * The request body for one incident notice, as sent (pure). JSON: the alert version that caused the
  * notice (schemas/alert.schema.json) with its `incident` (id, severity, status, alerts, notice) always
  * present — for a version that carries it, the version itself (incidentNotice.ts for the others).
+ * ECS: the same notice as an Elastic Common Schema document (ecsAlert.ts).
  */
-export function webhookBody(alert: Alert, format: 'json' | 'slack'): string {
-  return JSON.stringify(format === 'slack' ? slackMessage(alert) : { ...alert, incident: noticeOf(alert) });
+export function webhookBody(alert: Alert, format: WebhookFormat, webUrl: string | null = null): string {
+  if (format === 'slack') return JSON.stringify(slackMessage(alert));
+  if (format === 'ecs') return JSON.stringify(ecsAlert(alert, { webUrl }));
+  return JSON.stringify({ ...alert, incident: noticeOf(alert) });
 }
 
 /**
@@ -58,7 +69,7 @@ export function createWebhookSink(opts: WebhookSinkOptions): AlertSink {
   return {
     name: opts.name ?? 'webhook',
     async deliver(alert, signal) {
-      const body = webhookBody(alert, format);
+      const body = webhookBody(alert, format, opts.webUrl ?? null);
       const delivery = { idempotencyKey: webhookIdempotencyKey(alert), nonce: nonce() };
       const headers = { ...signWebhook(opts.secret, body, opts.clock.now(), delivery), 'user-agent': 'tilewatch' };
       await postJson(fetchFn, opts.url, body, headers, timeoutMs, signal);

@@ -41,7 +41,7 @@ describe('parseSinksConfig', () => {
     const c = parseSinksConfig(undefined, {});
     assert.deepEqual(
       { ...c, retry: { ...c.retry } },
-      { queueCapacity: 1000, retry: { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000 }, drainTimeoutMs: 10_000, log: null, webhooks: [], alertmanager: null, kafka: null, blockList: null },
+      { queueCapacity: 1000, retry: { maxAttempts: 8, baseDelayMs: 500, maxDelayMs: 60_000 }, drainTimeoutMs: 10_000, webUrl: null, log: null, webhooks: [], alertmanager: null, kafka: null, blockList: null },
     );
     assert.ok(Object.isFrozen(c));
   });
