@@ -48,7 +48,7 @@ export function buildSinks(cfg: SinksConfig, deps: SinkDeps): SinkDispatcher {
     sinks.push({ sink, retry: d.retry, queueCapacity: d.queueCapacity, minSeverity: d.minSeverity });
   };
 
-  if (cfg.log) add(cfg.log.format === 'ecs' ? createEcsLogSink(deps.ecsOut ?? process.stderr, { webUrl: cfg.webUrl }) : createLogSink(deps.logger), cfg.log);
+  if (cfg.log) add(cfg.log.format === 'ecs' ? createEcsLogSink(deps.ecsOut ?? process.stderr, { webUrl: cfg.webUrl }) : createLogSink(deps.logger, 'log', cfg.webUrl), cfg.log);
   for (const w of cfg.webhooks) {
     add(createWebhookSink({ name: w.name, url: w.url, secret: w.secret.reveal(), format: w.format, webUrl: cfg.webUrl, timeoutMs: w.timeoutMs, clock, ...fetchOpt }), w);
   }

@@ -1,5 +1,6 @@
 import type { Alert } from '../core/alert.ts';
 import type { MessageProducer, ProducedMessage } from '../kafka/producer.ts';
+import { incidentPageUrl } from './alertmanagerPayload.ts';
 import { ecsAlert } from './ecsAlert.ts';
 import { noticeOf } from './incidentNotice.ts';
 import type { AlertSink } from './sink.ts';
@@ -10,14 +11,17 @@ export const DEFAULT_ALERTS_TOPIC = 'tile-alerts';
  * One incident notice as a Kafka message (pure): key = incident id (every notice of an incident
  * lands in one partition, in order, and a compacted topic keeps its newest), value = the alert
  * version that caused the notice with its `incident` (schemas/alert.schema.json; as the webhook's
- * JSON body), or with `format: 'ecs'` the notice in Elastic Common Schema (ecsAlert.ts), headers = the incident (`incident`, `incident-severity`, `incident-status`, `notice`,
- * `alerts`), the alert (`alert`, `kind`, `severity`, `version`, `status`) and content type.
+ * JSON body, with `incident.url` when the page's address is known), or with `format: 'ecs'` the
+ * notice in Elastic Common Schema (ecsAlert.ts); headers = the incident (`incident`,
+ * `incident-severity`, `incident-status`, `notice`, `alerts`, `incident-url` when known), the alert
+ * (`alert`, `kind`, `severity`, `version`, `status`) and content type.
  */
 export function alertMessage(alert: Alert, opts: { format?: 'json' | 'ecs'; webUrl?: string | null } = {}): ProducedMessage {
   const inc = noticeOf(alert);
+  const url = opts.webUrl ? incidentPageUrl(opts.webUrl, inc.id) : null;
   return {
     key: inc.id,
-    value: JSON.stringify(opts.format === 'ecs' ? ecsAlert(alert, { webUrl: opts.webUrl ?? null }) : { ...alert, incident: inc }),
+    value: JSON.stringify(opts.format === 'ecs' ? ecsAlert(alert, { webUrl: opts.webUrl ?? null }) : { ...alert, incident: url ? { ...inc, url } : inc }),
     headers: {
       incident: inc.id,
       'incident-severity': inc.severity,
@@ -29,6 +33,7 @@ export function alertMessage(alert: Alert, opts: { format?: 'json' | 'ecs'; webU
       severity: alert.severity,
       version: String(alert.version),
       status: alert.status,
+      ...(url ? { 'incident-url': url } : {}),
       'content-type': 'application/json',
     },
   };
@@ -42,7 +47,7 @@ export interface KafkaSinkOptions {
   readonly topic?: string;
   /** Message values: 'json' (the alert with its incident) or 'ecs' (ecsAlert.ts). Default 'json'. */
   readonly format?: 'json' | 'ecs';
-  /** The web page, for the incident link of the 'ecs' format (`event.url`). */
+  /** The web page (`sinks.webUrl`), for the link to the incident: `incident.url` and the `incident-url` header (ECS: `event.url`). */
   readonly webUrl?: string | null;
 }
 

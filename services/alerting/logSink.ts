@@ -1,16 +1,17 @@
 import type { Logger } from 'pino';
 import { noticeSummary } from './alertText.ts';
+import { incidentPageUrl } from './alertmanagerPayload.ts';
 import { ecsAlert } from './ecsAlert.ts';
 import { noticeOf } from './incidentNotice.ts';
 import type { AlertSink } from './sink.ts';
 
 /**
  * Logs each incident notice as one pino line at `info` (`msg: "incident notice"`): the incident
- * (id, severity, status, notice, alerts), the alert that caused the notice, and `summary`
+ * (id, severity, status, notice, alerts, and `url` in the web page when `webUrl` is known), the alert that caused the notice, and `summary`
  * (`incident ti-… opened (high), 1 alert: HIGH bulk-harvest by …`). The user agent (untrusted) is
  * nested under `client`.
  */
-export function createLogSink(logger: Logger, name = 'log'): AlertSink {
+export function createLogSink(logger: Logger, name = 'log', webUrl: string | null = null): AlertSink {
   const log = logger.child({ component: 'sink', sink: name });
   return {
     name,
@@ -18,7 +19,7 @@ export function createLogSink(logger: Logger, name = 'log'): AlertSink {
       const inc = noticeOf(a);
       log.info(
         {
-          incident: { id: inc.id, severity: inc.severity, status: inc.status, notice: inc.notice, alerts: inc.alerts },
+          incident: { id: inc.id, severity: inc.severity, status: inc.status, notice: inc.notice, alerts: inc.alerts, ...(webUrl ? { url: incidentPageUrl(webUrl, inc.id) } : {}) },
           alert: { id: a.id, version: a.version, kind: a.kind, severity: a.severity, score: a.score, status: a.status, detectedAt: a.detectedAt, resolvedAt: a.resolvedAt },
           client: { ip: a.client.ip, ips: a.client.ips.length, subnet: a.client.subnet, userAgent: a.client.userAgent },
           images: a.images.map((i) => i.id),

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Alert } from '../core/alert.ts';
 import { slackMessage } from './alertText.ts';
+import { incidentPageUrl } from './alertmanagerPayload.ts';
 import { ecsAlert } from './ecsAlert.ts';
 import type { Clock as SinkClock } from '../core/clock.ts';
 import { postJson, type FetchFn } from './httpPost.ts';
@@ -19,7 +20,7 @@ export interface WebhookSinkOptions {
    * reasons; 'ecs': the notice in Elastic Common Schema field names (ecsAlert.ts). Default 'json'.
    */
   readonly format?: WebhookFormat;
-  /** The web page, for the incident link of the 'ecs' format (`event.url`). */
+  /** The web page (`sinks.webUrl`), for the link to the incident: `incident.url`, the Slack text's link, ECS `event.url`. */
   readonly webUrl?: string | null;
   /** Per attempt. Default 5,000 ms. */
   readonly timeoutMs?: number;
@@ -35,13 +36,20 @@ export type WebhookFormat = 'json' | 'slack' | 'ecs';
 /**
  * The request body for one incident notice, as sent (pure). JSON: the alert version that caused the
  * notice (schemas/alert.schema.json) with its `incident` (id, severity, status, alerts, notice) always
- * present — for a version that carries it, the version itself (incidentNotice.ts for the others).
- * ECS: the same notice as an Elastic Common Schema document (ecsAlert.ts).
+ * present — for a version that carries it, the version itself (incidentNotice.ts for the others) —
+ * and, when the page's address is known, `incident.url`: `<webUrl>?incident=<id>`, the incident in
+ * the web page. Slack: the text ends with that link. ECS: the notice as an Elastic Common Schema
+ * document (ecsAlert.ts), the link in `event.url`.
  */
 export function webhookBody(alert: Alert, format: WebhookFormat, webUrl: string | null = null): string {
-  if (format === 'slack') return JSON.stringify(slackMessage(alert));
+  const inc = noticeOf(alert);
+  const url = webUrl ? incidentPageUrl(webUrl, inc.id) : null;
+  if (format === 'slack') {
+    const m = slackMessage(alert);
+    return JSON.stringify(url ? { text: `${m.text}\n<${url}|Open incident ${inc.id}>` } : m);
+  }
   if (format === 'ecs') return JSON.stringify(ecsAlert(alert, { webUrl }));
-  return JSON.stringify({ ...alert, incident: noticeOf(alert) });
+  return JSON.stringify({ ...alert, incident: url ? { ...inc, url } : inc });
 }
 
 /**

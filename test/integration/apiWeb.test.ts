@@ -13,6 +13,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import pino from 'pino';
 import { chromium, type Page } from 'playwright-core';
+import { buildSinks } from '../../services/alerting/buildSinks.ts';
+import { alertMessage } from '../../services/alerting/kafkaSink.ts';
+import { parseSinksConfig } from '../../services/alerting/sinksConfig.ts';
 import { DEFAULT_API_CONFIG } from '../../services/api/apiConfig.ts';
 import { startApiServer } from '../../services/api/server.ts';
 import { listAudit } from '../../services/incidents/audit.ts';
@@ -350,4 +353,63 @@ fetch('${api}/api/v1/alerts/${target}/ack', { method: 'POST', mode: 'no-cors', c
   const pre = await call(server.url, resolve, { method: 'OPTIONS', origin: `http://elsewhere.test:${evilPort}` });
   assert.equal(pre.headers.get('access-control-allow-origin'), null);
   void browser;
+});
+
+test('web page: the links that webhook (JSON, Slack, ECS), Alertmanager and Kafka notices carry open the incident with its triage buttons', async (t) => {
+  const st = await craftTriageStore(t);
+  const { page, analyst, signIn, server } = await openPage(t, st.dataDir);
+  // A receiver for the webhooks and Alertmanager, on loopback.
+  const received: Array<{ path: string; body: string }> = [];
+  const rx = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ path: req.url ?? '', body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => rx.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => rx.close(() => resolve())));
+  const rxUrl = `http://127.0.0.1:${(rx.address() as AddressInfo).port}`;
+
+  const webUrl = `${server.url}/`;
+  const cfg = parseSinksConfig(
+    {
+      webUrl,
+      webhooks: [
+        { url: `${rxUrl}/json`, secretEnv: 'TW_HOOK_SECRET' },
+        { name: 'slack', url: `${rxUrl}/slack`, secretEnv: 'TW_HOOK_SECRET', format: 'slack' },
+        { name: 'siem', url: `${rxUrl}/ecs`, secretEnv: 'TW_HOOK_SECRET', format: 'ecs' },
+      ],
+      alertmanager: { urls: [rxUrl] },
+    },
+    { TW_HOOK_SECRET: 'a-webhook-secret' },
+  );
+  const sinks = buildSinks(cfg, { logger: pino({ level: 'silent' }) });
+  sinks.push(st.alerts.critical);
+  assert.deepEqual(await sinks.drain(10_000), { drained: true, abandoned: 0 });
+  const body = (path: string) => received.find((r) => r.path === path)?.body ?? assert.fail(`nothing POSTed to ${path}: ${JSON.stringify(received.map((r) => r.path))}`);
+  const expected = `${server.url}/?incident=${st.incidents.critical}`;
+  const links: Array<[string, string]> = [
+    ['webhook json incident.url', (JSON.parse(body('/json')) as { incident: { url: string } }).incident.url],
+    ['webhook slack text', /<([^|>]+)\|Open incident/.exec((JSON.parse(body('/slack')) as { text: string }).text)?.[1] ?? ''],
+    ['webhook ecs event.url', (JSON.parse(body('/ecs')) as { event: { url: string } }).event.url],
+    ['alertmanager generatorURL', (JSON.parse(body('/api/v2/alerts')) as Array<{ generatorURL: string }>)[0]!.generatorURL],
+    ['kafka incident-url header', String(alertMessage(st.alerts.critical, { webUrl }).headers?.['incident-url'])],
+    ['kafka incident.url', (JSON.parse(String(alertMessage(st.alerts.critical, { webUrl }).value)) as { incident: { url: string } }).incident.url],
+  ];
+  for (const [where, link] of links) assert.equal(link, expected, where);
+
+  // Each link, followed in the signed-in tab, opens that incident with its alerts and the triage buttons.
+  await signIn(analyst.token);
+  for (const [where, link] of links.slice(0, 4)) {
+    await page.goto(link);
+    await page.locator('#incident-title', { hasText: st.incidents.critical }).waitFor();
+    await page.locator('#detail-title', { hasText: 'bulk-harvest · critical' }).waitFor();
+    assert.deepEqual(await page.locator('#incident-actions .triage button').evaluateAll((bs) => bs.map((b) => b.getAttribute('data-action'))), ['ack', 'mute', 'resolve', 'reopen'], where);
+    assert.equal(await page.locator('#alert-actions .triage button').count(), 4, where);
+  }
+  // The link works: acknowledging from it reaches the API.
+  await page.click('#incident-actions .triage button[data-action="ack"]');
+  await page.locator('#incident-facts', { hasText: '0 open, 2 acknowledged' }).waitFor();
 });
