@@ -12,7 +12,8 @@ import type { AlertSink } from './sink.ts';
  * nested under `client`.
  */
 export function createLogSink(logger: Logger, name = 'log', webUrl: string | null = null): AlertSink {
-  const log = logger.child({ component: 'sink', sink: name });
+  // At info whatever the process log level (default warn): a configured sink is asked for its lines.
+  const log = logger.child({ component: 'sink', sink: name }, { level: 'info' });
   return {
     name,
     deliver(a) {
