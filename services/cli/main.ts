@@ -82,6 +82,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       .option('--catalog <file>', 'image catalogue (JSON or CSV: id,width,height,tileSize,overlap,protocol,openDataLongEdge)')
       .addOption(new Option('--client-key <key>', 'group requests by').choices(['ip', 'ip+ua']))
       .option('--alerts-out <file>', 'write one JSON line per alert and per update (schemas/alert.schema.json)')
+      .option('--metrics-out <file>', 'at the end, write the run\'s counters (rows, dead letters by reason) in the Prometheus text format, e.g. for node_exporter\'s textfile collector')
       .option('--batch-lines <n>', 'lines per insert batch', (v) => positiveInt(v, '--batch-lines'), 50_000)
       .option('--no-hunts', 'do not run the hunts (low-and-slow, campaigns, image exposure) in event time')
       .option('--hunt-every <minutes>', 'event-time minutes between hunt windows (default 10)', (v) => positiveInt(v, '--hunt-every'))

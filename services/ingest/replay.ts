@@ -9,6 +9,7 @@ import type { Store } from '../store/openStore.ts';
 import { TsvBuffer } from '../store/tsvBuffer.ts';
 import type { HuntSchedule } from '../hunts/huntRunner.ts';
 import type { InputLimits } from '../core/validate/inputLimits.ts';
+import { DeadLetterTally, type DeadLetterCategory } from '../core/validate/deadLetterReason.ts';
 import type { Catalog } from './catalog.ts';
 import { openLineSource, storedLinesOf, type LineSource, type ReadFailure } from './lineReader.ts';
 import { formatFit, isMisfit, type FormatFit } from '../core/logformat/formatFit.ts';
@@ -56,6 +57,8 @@ export interface ReplaySummary {
   readonly stored: number;
   readonly alreadyStored: number;
   readonly deadLetters: number;
+  /** deadLetters by reason category (services/core/validate/deadLetterReason.ts), rows the store refused as store_rejected. */
+  readonly deadLettersByReason: Partial<Record<DeadLetterCategory, number>>;
   readonly blankLines: number;
   readonly batches: number;
   readonly retries: number;
@@ -97,6 +100,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   let alreadyStored = 0;
   let blankLines = 0;
   let deadLetters = 0;
+  const deadReasons = new DeadLetterTally();
   const unreadable: Array<{ input: string } & ReadFailure> = [];
   let tFrom = Number.POSITIVE_INFINITY;
   let tTo = Number.NEGATIVE_INFINITY;
@@ -145,7 +149,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
         opts.onFormat?.(parser);
         normalizer = createNormalizer({ parse: parser.parse, recognise: opts.recognise, catalog: opts.catalog, ...(opts.limits ? { limits: opts.limits } : {}), now });
       }
-      const step: LineStep = { normalizer, clientKey: opts.detector.clientKey, rows, dead, now };
+      const step: LineStep = { normalizer, clientKey: opts.detector.clientKey, rows, dead, now, deadReasons };
       for (let i = 0; i < chunk.lines.length; i++) {
         const lineNo = chunk.firstLine + i;
         const line = chunk.lines[i]!;
@@ -199,6 +203,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   detector.flush();
   if (opts.hunts) await runHunts(opts.hunts.schedule.final(tTo));
 
+  deadReasons.addCategory('store_rejected', writer.stats.rejected);
   const images: Array<{ protocol: Protocol; imageId: string; geometry: ImageGeometry; openDataLongEdge: number }> = [];
   for (const e of opts.catalog.entries()) images.push({ protocol: e.protocol, imageId: e.id, geometry: e.geometry, openDataLongEdge: e.openDataLongEdge });
   for (const im of normalizer?.learnedImages() ?? []) images.push({ ...im, openDataLongEdge: 0 });
@@ -209,6 +214,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     stored: writer.stats.rows,
     alreadyStored,
     deadLetters: deadLetters + writer.stats.rejected,
+    deadLettersByReason: deadReasons.snapshot(),
     blankLines,
     batches: writer.stats.batches,
     retries: writer.stats.retries,

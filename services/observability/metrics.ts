@@ -12,6 +12,28 @@ export function deadLetterCounter(registers: Registry[]): Counter<'topic' | 'rea
   return new Counter({ name: 'tilewatch_dead_letters_total', help: 'messages or lines sent to dead_letters, by reason category', labelNames: ['topic', 'reason'], registers });
 }
 
+/** The version and runtime of this process, as a constant 1 (Prometheus build_info convention). */
+function buildInfo(registers: Registry[]): void {
+  new Gauge({ name: 'tilewatch_build_info', help: 'tilewatch version and Node.js runtime of this process (always 1)', labelNames: ['version', 'node'], registers }).set(
+    { version: packageVersion(), node: process.versions.node },
+    1,
+  );
+}
+
+/**
+ * What a finished batch run (`replay --metrics-out`) counted, in the Prometheus text format, e.g. for
+ * node_exporter's textfile collector: build info, rows stored, dead letters by reason (no topic label).
+ */
+export function batchRunMetrics(run: { readonly stored: number; readonly deadLettersByReason: Readonly<Partial<Record<string, number>>> }): Promise<string> {
+  const registry = new Registry();
+  const r = [registry];
+  buildInfo(r);
+  new Counter({ name: 'tilewatch_ingest_rows_total', help: 'requests stored in tile_requests', labelNames: ['topic'], registers: r }).inc(run.stored);
+  const dead = deadLetterCounter(r);
+  for (const [reason, n] of Object.entries(run.deadLettersByReason)) if (n) dead.inc({ reason }, n);
+  return registry.metrics();
+}
+
 /** Prometheus metrics of one tilewatch process, on its own registry (no global state). */
 export interface Metrics {
   readonly registry: Registry;
@@ -41,11 +63,7 @@ export function createMetrics(): Metrics {
   collectDefaultMetrics({ register: registry });
   for (const name of ['nodejs_active_handles_total', 'nodejs_active_requests_total', 'nodejs_active_resources_total']) registry.removeSingleMetric(name);
   const r = [registry];
-  // The version and runtime of this process, as a constant 1 (Prometheus build_info convention).
-  new Gauge({ name: 'tilewatch_build_info', help: 'tilewatch version and Node.js runtime of this process (always 1)', labelNames: ['version', 'node'], registers: r }).set(
-    { version: packageVersion(), node: process.versions.node },
-    1,
-  );
+  buildInfo(r);
   return {
     registry,
     messages: new Counter({ name: 'tilewatch_ingest_messages_total', help: 'Kafka messages consumed', labelNames: ['topic'], registers: r }),

@@ -33,6 +33,8 @@ export interface FollowFlags extends CommonFlags {
   readonly alertsOut?: string;
   readonly quiet?: boolean;
   readonly shutdownTimeoutMs: number;
+  /** Dev/test only: `intent:N` or `rows:N` — SIGKILL this process after the Nth batch's intent, or after its rows are inserted (before the ledger). */
+  readonly debugKill?: string;
 }
 
 /**
@@ -127,6 +129,7 @@ export async function runFollow(patterns: readonly string[], flags: FollowFlags)
       ...(hunter && schedule ? { hunts: { schedule, run: (end: number) => hunter.runAt(end).then(() => out.flush()) } } : {}),
       registry: metrics.registry,
       logger,
+      ...(flags.debugKill ? { debugHook: debugKiller(flags.debugKill) } : {}),
     });
     follower = f;
     app = buildOpsApp({ ready: () => f.health(), metrics: metrics.registry });
@@ -180,4 +183,12 @@ export async function runFollow(patterns: readonly string[], flags: FollowFlags)
     }, 250);
     watchdog.unref();
   });
+}
+
+function debugKiller(spec: string): (phase: 'intent' | 'rows', n: number) => void {
+  const m = /^(intent|rows):(\d+)$/.exec(spec);
+  if (!m) throw new UsageError(`--debug-kill expects intent:N or rows:N, got ${spec}`);
+  return (phase, n) => {
+    if (phase === m[1] && n >= Number(m[2])) process.kill(process.pid, 'SIGKILL');
+  };
 }

@@ -1,5 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { Alert } from '../../core/alert.ts';
 import { createParser, type ParserSpec } from '../../core/logformat/createParser.ts';
@@ -7,6 +7,7 @@ import { emptyCatalog, loadCatalog } from '../../ingest/catalog.ts';
 import { readableFileSize } from '../../ingest/lineReader.ts';
 import { replay, type ReplayProgress, type ReplaySummary } from '../../ingest/replay.ts';
 import { writeImages } from '../../store/images.ts';
+import { batchRunMetrics } from '../../observability/metrics.ts';
 import { HuntRunner, HuntSchedule, huntActivitySpanMs } from '../../hunts/huntRunner.ts';
 import { createAllowlist } from '../config.ts';
 import { EXIT } from '../exitCodes.ts';
@@ -17,6 +18,8 @@ export interface ReplayFlags extends CommonFlags {
   readonly alertsOut?: string;
   readonly quiet?: boolean;
   readonly batchLines?: number;
+  /** Written at the end: the run's counters in the Prometheus text format (replay only). */
+  readonly metricsOut?: string;
 }
 
 export interface ReplayRun {
@@ -35,8 +38,17 @@ export interface ReplayRun {
 export async function runReplay(files: readonly string[], flags: ReplayFlags): Promise<number> {
   const run = await replayFiles(files, flags, { printAlerts: !flags.quiet });
   process.stdout.write(formatSummary(run));
+  if (flags.metricsOut) await writeMetricsFile(flags.metricsOut, await batchRunMetrics(run.summary));
   for (const u of run.summary.unreadable) process.stderr.write(`tilewatch: ${describeUnreadable(u)}\n`);
   return run.summary.unreadable.length > 0 ? EXIT.FAILURE : EXIT.OK;
+}
+
+/** Written beside and renamed into place, so a collector never reads half a file. */
+async function writeMetricsFile(file: string, text: string): Promise<void> {
+  await mkdir(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${process.pid}`;
+  await writeFile(tmp, text);
+  await rename(tmp, file);
 }
 
 /**
@@ -167,6 +179,7 @@ export function formatSummary(run: ReplayRun): string {
     `  lines read      ${s.linesRead}`,
     `  stored          ${s.stored} new rows${s.alreadyStored > 0 ? `, ${s.alreadyStored} lines already stored by an earlier replay` : ''}`,
     `  dead letters    ${s.deadLetters}${s.blankLines > 0 ? ` (+${s.blankLines} blank lines skipped)` : ''}`,
+    ...(s.deadLetters > 0 ? [`  dead by reason  ${Object.entries(s.deadLettersByReason).map(([k, v]) => `${k} ${v}`).join(', ')}`] : []),
     `  alerts          ${firsts.length}${sev ? ` (${sev})` : ''}, ${run.alerts.length - firsts.length} updates`,
     ...(run.hunts ? [`  hunts           ${run.hunts.runs} event-time windows in ${(run.hunts.totalMs / 1000).toFixed(1)} s, ${run.hunts.emitted} alert versions${run.hunts.stateRebuilds > 2 ? ` (hunt states rebuilt ${run.hunts.stateRebuilds}× for late rows)` : ''}`] : []),
     `  clients held    ${s.detector.clients} at end, ${s.detector.evicted} evicted idle; images learned ${s.learnedImages}`,

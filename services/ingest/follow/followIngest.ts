@@ -55,6 +55,8 @@ export interface FollowIngestOptions {
   /** Registers the follower's metrics here. */
   readonly registry?: Registry;
   readonly logger: Logger;
+  /** Dev/test hook: called after each batch's intent is written ('intent', n) and after its rows are inserted ('rows', n), n counting batches from 1. */
+  readonly debugHook?: (phase: 'intent' | 'rows', batchNo: number) => void;
   /** Wall clock (batch age, audit columns). Default Date.now. */
   readonly now?: () => number;
 }
@@ -127,8 +129,16 @@ export class FollowIngest {
       onAlert: (a) => this.gate.hold(a),
     });
     // The file is the buffer: an insert that fails is retried until it succeeds (reading waits meanwhile).
+    const hook = opts.debugHook;
     this.writer = new BatchWriter({
-      store: opts.store,
+      store: hook
+        ? {
+            insertRaw: async (a) => {
+              await opts.store.insertRaw(a);
+              if (a.table === 'tile_requests') hook('rows', this.stats.batches + 1);
+            },
+          }
+        : opts.store,
       maxInFlight: 1,
       maxAttempts: Number.POSITIVE_INFINITY,
       now: this.now,
@@ -297,6 +307,12 @@ export class FollowIngest {
       }
       p ??= this.openBatch(key, file, line, normalizer);
       this.takeLine(p, file, line, true);
+      if (p.lines >= (this.opts.maxBatchLines ?? 50_000)) {
+        // A backlog is stored in batches of maxBatchLines (memory stays bounded while a large file is read).
+        p.lastLineHash = sha256(line.raw);
+        await this.flush();
+        p = undefined;
+      }
     }
     if (p) p.lastLineHash = sha256(file.lastLine);
     this.metrics?.lines.inc(lines.length);
@@ -401,6 +417,7 @@ export class FollowIngest {
       { key: p.key, path: f.path, dev: f.dev, ino: f.ino, head: f.head ?? '', start: p.start, end: p.end, firstLine: p.firstLine, nextLine: p.nextLine, lastLineHash: p.lastLineHash, token },
       this.now(),
     );
+    this.opts.debugHook?.('intent', this.stats.batches + 1);
     const before = { ...this.writer.stats };
     const rowCount = p.rows.rows;
     const deadCount = p.dead.rows;

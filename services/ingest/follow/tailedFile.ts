@@ -14,6 +14,8 @@ export interface TailLine {
   readonly end: number;
   /** 1-based line number in the file. */
   readonly lineNo: number;
+  /** The line's bytes with its newline (a view of the read buffer). */
+  readonly raw: Buffer;
 }
 
 /** What a position in a file must match to be taken up again: the file's identity and the line before it. */
@@ -151,7 +153,7 @@ export class TailedFile {
       let stop = nl;
       if (data[nl] === 10 && stop > pos && data[stop - 1] === 13) stop--;
       const text = data.toString('utf8', pos, data[nl] === 10 ? stop : nl + 1);
-      out.push({ text, start: this.offset + pos, end: this.offset + nl + 1, lineNo: this.nextLine++ });
+      out.push({ text, start: this.offset + pos, end: this.offset + nl + 1, lineNo: this.nextLine++, raw: data.subarray(pos, nl + 1) });
       if (nl === last) this.lastLine = Buffer.from(data.subarray(pos, nl + 1));
       pos = nl + 1;
     }

@@ -1,0 +1,152 @@
+/**
+ * `tilewatch follow` end to end (the real CLI, the embedded store): every line written is stored
+ * once — through rename rotation (with the writer still appending to the renamed file), copytruncate,
+ * files appearing in a glob, partial last lines, and kill -9 at each step of a batch's store.
+ * Each line carries its number in its size field; the stored rows must be exactly the written numbers.
+ */
+import assert from 'node:assert/strict';
+import { appendFileSync, copyFileSync, mkdtempSync, renameSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, test } from 'node:test';
+import type { Follower } from '../support/follow.ts';
+import { appendNumbered, numberedLine, range, startFollow, stopFollow, storedNumbers, waitCaughtUp, waitStored } from '../support/follow.ts';
+
+/** The follower's exit, or a failure after `ms` (it kills the follower). */
+async function exitWithin(f: Follower, ms = 60_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      f.child.kill('SIGKILL');
+      reject(new Error(`follow did not exit within ${ms} ms: ${f.stderr().slice(-800)}`));
+    }, ms);
+  });
+  try {
+    return await Promise.race([f.exited, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const dirs: string[] = [];
+const tmp = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'tw-follow-'));
+  dirs.push(d);
+  return d;
+};
+after(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+test('rename rotation, a file that does not exist yet, a partial last line: every line once', { timeout: 120_000 }, async () => {
+  const dir = tmp();
+  const log = join(dir, 'access.log');
+  const data = join(dir, 'data');
+  const f = await startFollow([log], data, ['--no-hunts']);
+  try {
+    appendNumbered(log, 0, 50);
+    // A line still being written: not stored until its newline arrives.
+    appendFileSync(log, numberedLine(50).slice(0, 40));
+    await waitStored(f, 50);
+    await new Promise((r) => setTimeout(r, 800));
+    appendFileSync(log, `${numberedLine(50).slice(40)}\n`);
+    appendNumbered(log, 51, 60);
+    // logrotate without copytruncate: rename, the writer keeps its descriptor a moment, then reopens.
+    renameSync(log, `${log}.1`);
+    appendNumbered(`${log}.1`, 60, 70);
+    writeFileSync(log, '');
+    appendNumbered(log, 70, 100);
+    await waitStored(f, 100);
+  } finally {
+    assert.equal(await stopFollow(f), 0, f.stderr().slice(-1000));
+  }
+  const s = await storedNumbers(data);
+  assert.deepEqual(s.numbers, range(0, 100));
+  assert.equal(s.deadLetters, 0);
+});
+
+test('copytruncate: lines written before the truncation but not yet read come from the copy', { timeout: 120_000 }, async () => {
+  const dir = tmp();
+  const log = join(dir, 'access.log');
+  const data = join(dir, 'data');
+  appendNumbered(log, 0, 30);
+  const f = await startFollow([log], data, ['--no-hunts']);
+  try {
+    await waitStored(f, 30);
+    // Appended and rotated at once (before the next poll): the copy holds lines 30–39.
+    appendNumbered(log, 30, 40);
+    copyFileSync(log, `${log}.1`);
+    truncateSync(log, 0);
+    appendNumbered(log, 40, 55);
+    await waitStored(f, 55);
+    // A second copytruncate after the reader has caught up.
+    copyFileSync(log, `${log}.2`);
+    truncateSync(log, 0);
+    appendNumbered(log, 55, 60);
+    await waitStored(f, 60);
+  } finally {
+    assert.equal(await stopFollow(f), 0, f.stderr().slice(-1000));
+  }
+  assert.deepEqual((await storedNumbers(data)).numbers, range(0, 60));
+});
+
+test('a quoted glob picks up files that appear; rotated names it matches are not read twice; .gz is skipped', { timeout: 120_000 }, async () => {
+  const dir = tmp();
+  const data = join(dir, 'data');
+  appendNumbered(join(dir, 'a.log'), 0, 20);
+  const f = await startFollow([join(dir, '*.log*')], data, ['--no-hunts']);
+  try {
+    await waitStored(f, 20);
+    appendNumbered(join(dir, 'b.log'), 20, 45);
+    await waitStored(f, 45);
+    // a.log rotated to a.log.1 (still matched by the glob), a new a.log.
+    renameSync(join(dir, 'a.log'), join(dir, 'a.log.1'));
+    appendNumbered(join(dir, 'a.log'), 45, 60);
+    writeFileSync(join(dir, 'old.log.2.gz'), 'not read');
+    await waitStored(f, 60);
+    await new Promise((r) => setTimeout(r, 1500));
+  } finally {
+    assert.equal(await stopFollow(f), 0, f.stderr().slice(-1000));
+  }
+  assert.deepEqual((await storedNumbers(data)).numbers, range(0, 60));
+});
+
+test('kill -9 after an intent, after an insert before its ledger row, and at a random moment: restarts store every line once', { timeout: 240_000 }, async () => {
+  const dir = tmp();
+  const log = join(dir, 'access.log');
+  const data = join(dir, 'data');
+  let next = 0;
+  const write = (n: number): void => {
+    appendNumbered(log, next, next + n);
+    next += n;
+  };
+  write(200);
+  // Killed right after recording its 2nd batch, before inserting it.
+  let f = await startFollow([log], data, ['--no-hunts', '--debug-kill', 'intent:2', '--max-batch-rows', '60'], false);
+  assert.equal((await exitWithin(f)).signal, 'SIGKILL');
+  // Killed after the rows of its 2nd batch are inserted, before ingest_batches records it: the restart inserts it again with its token.
+  write(100);
+  f = await startFollow([log], data, ['--no-hunts', '--debug-kill', 'rows:2', '--max-batch-rows', '60'], false);
+  assert.equal((await exitWithin(f)).signal, 'SIGKILL');
+  // Killed by the test while lines keep coming.
+  f = await startFollow([log], data, ['--no-hunts', '--max-batch-rows', '40']);
+  for (let i = 0; i < 10; i++) {
+    write(37);
+    await new Promise((r) => setTimeout(r, 60));
+  }
+  f.child.kill('SIGKILL');
+  await f.exited;
+  // A rotation while stopped: the rest of the renamed file is read at the next start.
+  write(25);
+  renameSync(log, `${log}.1`);
+  write(30);
+  f = await startFollow([log], data, ['--no-hunts']);
+  try {
+    await waitCaughtUp(f);
+  } finally {
+    assert.equal(await stopFollow(f), 0, f.stderr().slice(-1000));
+  }
+  const s = await storedNumbers(data);
+  assert.equal(s.numbers.length, next, 'one row per line');
+  assert.deepEqual(s.numbers, range(0, next));
+});
