@@ -22,10 +22,15 @@ export function freshBuild(root, anyAge = false) {
   }
   if (typeof sourcesAsOf !== 'number') return null;
   if (anyAge) return new URL(`${BUILD_DIR}/cli/main.js`, root).href;
-  for (const e of readdirSync(join(rootDir, 'services'), { recursive: true, withFileTypes: true })) {
-    if (!e.isFile() || !e.name.endsWith('.ts')) continue;
-    // parentPath from Node 20.12; path before it.
-    if (statSync(join(e.parentPath ?? e.path, e.name)).mtimeMs > sourcesAsOf) return null;
+  try {
+    for (const e of readdirSync(join(rootDir, 'services'), { recursive: true, withFileTypes: true })) {
+      if (!e.isFile() || !e.name.endsWith('.ts')) continue;
+      // parentPath from Node 20.12; path before it.
+      if (statSync(join(e.parentPath ?? e.path, e.name)).mtimeMs > sourcesAsOf) return null;
+    }
+  } catch {
+    // A file removed while listing, or a Node without recursive listings: the sources it is.
+    return null;
   }
   return new URL(`${BUILD_DIR}/cli/main.js`, root).href;
 }
