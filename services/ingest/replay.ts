@@ -32,8 +32,12 @@ export interface ReplayOptions {
   /** Lines per batch; batches are cut at fixed line numbers so a replay produces the same tokens. Default 50,000. */
   readonly batchLines?: number;
   readonly onAlert: (alert: Alert) => void;
-  /** Hunts in event time: each due window end runs once everything up to it (plus lateness) is stored. */
-  readonly hunts?: { readonly schedule: HuntSchedule; readonly run: (windowEnd: number) => Promise<unknown> };
+  /**
+   * Hunts in event time: each due window end runs once everything up to it (plus lateness) is stored.
+   * `lateRows`: events older than a window already run were observed before this one was due (taken
+   * from the schedule when the windows fall due, so that lines read while they run do not count).
+   */
+  readonly hunts?: { readonly schedule: HuntSchedule; readonly run: (windowEnd: number, lateRows: boolean) => Promise<unknown> };
   readonly onProgress?: (p: ReplayProgress) => void;
   /** Called once, when the format is chosen (before any line is stored), with what a detected format loses. */
   readonly onFormat?: (format: { readonly name: string; readonly warnings: readonly string[] }) => void;
@@ -91,7 +95,10 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     // Without a catalogue every image has the default open-data edge: no look-up per evaluation.
     ...(opts.catalog.size > 0 ? { openDataOf: (protocol: Protocol, imageId: string) => opts.catalog.get(protocol, imageId)?.openDataLongEdge } : {}),
     isAllowed: opts.isAllowed,
-    onAlert: opts.onAlert,
+    onAlert: (a) => {
+      if (heldAlerts !== null) heldAlerts.push(a);
+      else opts.onAlert(a);
+    },
   });
   const writer = new BatchWriter({ store: opts.store, now });
 
@@ -104,10 +111,35 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   const unreadable: Array<{ input: string } & ReadFailure> = [];
   let tFrom = Number.POSITIVE_INFINITY;
   let tTo = Number.NEGATIVE_INFINITY;
-  const runHunts = async (windowEnds: number[]): Promise<void> => {
+  // Hunts run beside the line path: the windows due at a batch boundary hunt the batches stored up to
+  // it while the next batch is read, parsed and scored. The order of everything observable stays that
+  // of running them in line: the next batch is inserted only after they finish (they never see its
+  // rows), and streaming alerts raised meanwhile are held and released after the hunts' own alerts.
+  let hunting: Promise<void> | null = null;
+  let heldAlerts: Alert[] | null = null;
+  const huntsDone = async (): Promise<void> => {
+    if (hunting === null) return;
+    const h = hunting;
+    hunting = null;
+    await h;
+  };
+  const startHunts = (windowEnds: number[]): void => {
     if (!opts.hunts || windowEnds.length === 0) return;
-    await writer.drain();
-    for (const end of windowEnds) await opts.hunts.run(end);
+    const hunts = opts.hunts;
+    const lateRows = hunts.schedule.takeLate();
+    heldAlerts = [];
+    hunting = (async () => {
+      try {
+        await writer.drain();
+        for (let i = 0; i < windowEnds.length; i++) await hunts.run(windowEnds[i]!, i === 0 && lateRows);
+      } finally {
+        const held = heldAlerts ?? [];
+        heldAlerts = null;
+        for (const a of held) opts.onAlert(a);
+      }
+    })();
+    // Awaited at the next batch boundary (which rethrows); this only keeps a failure from being reported as unhandled first.
+    hunting.catch(() => undefined);
   };
 
   for (let inputIndex = 0; inputIndex < opts.inputs.length; inputIndex++) {
@@ -126,15 +158,18 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       if (rows.rows === 0 && dead.rows === 0) return;
       const rowCount = rows.rows;
       const deadCount = dead.rows;
+      const batchRows = rows.take();
+      const batchDead = dead.take();
+      await huntsDone();
       await writer.write({
         sourceId: source.identity(),
         file: name,
         partition: -1,
         firstLine: batchFirst,
         lastLine: batchLast,
-        rows: rows.take(),
+        rows: batchRows,
         rowCount,
-        deadLetters: dead.take(),
+        deadLetters: batchDead,
         deadLetterCount: deadCount,
       });
       batchFirst = 0;
@@ -186,7 +221,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
         if (lineNo % batchLines === 0) {
           if (ranges === null) ranges = await storedLinesOf(source, (id) => storedRanges(opts.store.client, id));
           await flush();
-          if (opts.hunts) await runHunts(opts.hunts.schedule.due(tTo));
+          if (opts.hunts) startHunts(opts.hunts.schedule.due(tTo));
         }
       }
       const t = now();
@@ -199,9 +234,13 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     const failure = source.readFailure();
     if (failure !== null) unreadable.push({ input: name, ...failure });
   }
+  await huntsDone();
   await writer.drain();
   detector.flush();
-  if (opts.hunts) await runHunts(opts.hunts.schedule.final(tTo));
+  if (opts.hunts) {
+    startHunts(opts.hunts.schedule.final(tTo));
+    await huntsDone();
+  }
 
   deadReasons.addCategory('store_rejected', writer.stats.rejected);
   const images: Array<{ protocol: Protocol; imageId: string; geometry: ImageGeometry; openDataLongEdge: number }> = [];

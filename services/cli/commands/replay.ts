@@ -122,8 +122,8 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
         ? {
             hunts: {
               schedule,
-              run: (end: number) => {
-                if (schedule.takeLate()) hunter.noteLateRows();
+              run: (end: number, lateRows: boolean) => {
+                if (lateRows) hunter.noteLateRows();
                 return hunter.runAt(end);
               },
             },
