@@ -24,4 +24,5 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   npm install --no-audit --no-fund --loglevel=error
 fi
 # The compiled build bin/tilewatch.js starts from (dist/, git-ignored), rebuilt when a source is newer.
-node scripts/build.mjs --if-stale
+# Without it (no TypeScript compiler, e.g. NODE_ENV=production installs) bin/tilewatch.js runs the sources.
+node scripts/build.mjs --if-stale || echo "no compiled build: bin/tilewatch.js runs the TypeScript sources (tsx)" >&2
