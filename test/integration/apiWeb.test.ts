@@ -56,7 +56,7 @@ async function openPage(t: TestContext, dataDir: string) {
     await page.click('#token-form button[type=submit]');
     await page.waitForSelector('#incidents li');
   };
-  return { page, analyst, viewer, consoleErrors, signIn, store, server, browser };
+  return { page, analyst, viewer, consoleErrors, signIn, store, server };
 }
 
 const re = (text: string): RegExp => new RegExp(text.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&'));
@@ -290,7 +290,7 @@ test('web page: acknowledge, mute with an expiry, resolve and reopen an alert an
 
 test('web page: actions cannot be forged from another site (bearer token in a header, no cookie); the CSP does not upgrade plain-HTTP requests', async (t) => {
   const st = await craftTriageStore(t);
-  const { page, analyst, signIn, server, browser } = await openPage(t, st.dataDir);
+  const { page, analyst, signIn, server } = await openPage(t, st.dataDir);
   const target = st.alerts.high.id;
   const port = new URL(server.url).port;
 
@@ -352,7 +352,6 @@ fetch('${api}/api/v1/alerts/${target}/ack', { method: 'POST', mode: 'no-cors', c
   // No CORS: a preflight from another origin is not granted.
   const pre = await call(server.url, resolve, { method: 'OPTIONS', origin: `http://elsewhere.test:${evilPort}` });
   assert.equal(pre.headers.get('access-control-allow-origin'), null);
-  void browser;
 });
 
 test('web page: the links that webhook (JSON, Slack, ECS), Alertmanager and Kafka notices carry open the incident with its triage buttons', async (t) => {
@@ -412,4 +411,12 @@ test('web page: the links that webhook (JSON, Slack, ECS), Alertmanager and Kafk
   // The link works: acknowledging from it reaches the API.
   await page.click('#incident-actions .triage button[data-action="ack"]');
   await page.locator('#incident-facts', { hasText: '0 open, 2 acknowledged' }).waitFor();
+  // A link naming an alert (tw-…) opens its incident with that alert, not the most severe one.
+  await page.goto(`${server.url}/?incident=${st.alerts.campaign.id}`);
+  await page.locator('#incident-title', { hasText: st.incidents.critical }).waitFor();
+  await page.locator('#detail-title', { hasText: 'campaign · high' }).waitFor();
+  await page.click('#alert-actions .triage button[data-action="reopen"]');
+  await page.locator('#detail-facts dd[data-fact="status"]', { hasText: 'open' }).waitFor();
+  assert.equal((await call(server.url, `/api/v1/alerts/${st.alerts.campaign.id}`, { token: analyst.token })).json!.alert.status, 'open');
+  assert.equal((await call(server.url, `/api/v1/alerts/${st.alerts.critical.id}`, { token: analyst.token })).json!.alert.status, 'acknowledged');
 });

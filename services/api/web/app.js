@@ -62,9 +62,10 @@ async function start() {
     showError(`Could not sign in: ${e.message}`);
     return;
   }
-  // Links in notifications (Alertmanager's generatorURL, webhooks) open one incident: ?incident=ti-… (or an alert id).
+  // Links in notifications (Alertmanager's generatorURL, webhooks, Kafka, ECS event.url) open one
+  // incident: ?incident=ti-…; an alert id (tw-…) opens its incident with that alert.
   const linked = new URLSearchParams(location.search).get('incident');
-  if (linked && /^t[iw]-[0-9a-f]{20}$/.test(linked)) await openIncident(linked);
+  if (linked && /^t[iw]-[0-9a-f]{20}$/.test(linked)) await openIncident(linked, { alertId: linked.startsWith('tw-') ? linked : null });
 }
 
 // The triage list: incidents most severe first, then by latest activity (the API's order), with the
