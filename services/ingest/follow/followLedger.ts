@@ -32,13 +32,13 @@ export async function writeIntent(store: Pick<Store, 'insertRaw'>, i: FollowInte
 interface Row {
   file_key: string;
   path: string;
-  dev: string;
-  ino: string;
+  dev_s: string;
+  ino_s: string;
   head: string;
-  start_offset: string;
-  end_offset: string;
-  first_line: string;
-  next_line: string;
+  start_s: string;
+  end_s: string;
+  first_s: string;
+  next_s: string;
   last_line_hash: string;
   token: string;
   written_ms: string;
@@ -53,8 +53,10 @@ interface Row {
 export async function readFollowState(store: Store): Promise<{ positions: Map<string, FilePosition>; unstored: FollowIntent[] }> {
   const rows = await readRows<Row>(
     store.client,
-    `SELECT file_key, path, toString(dev) AS dev, toString(ino) AS ino, head, toString(start_offset) AS start_offset,
-            toString(end_offset) AS end_offset, toString(first_line) AS first_line, toString(next_line) AS next_line,
+    // The numbers come back as text under other names: an alias named like its column would also
+    // rename the column for ORDER BY, which would then sort offsets as text ("8942" after "48895").
+    `SELECT file_key, path, toString(dev) AS dev_s, toString(ino) AS ino_s, head, toString(start_offset) AS start_s,
+            toString(end_offset) AS end_s, toString(first_line) AS first_s, toString(next_line) AS next_s,
             last_line_hash, token, toString(toUnixTimestamp64Milli(written_at)) AS written_ms,
             token IN (SELECT token FROM ingest_batches WHERE source LIKE 'follow:%') AS stored
      FROM follow_batches FINAL
@@ -69,13 +71,13 @@ export async function readFollowState(store: Store): Promise<{ positions: Map<st
     const i: FollowIntent = {
       key: r.file_key,
       path: r.path,
-      dev: Number(r.dev),
-      ino: Number(r.ino),
+      dev: Number(r.dev_s),
+      ino: Number(r.ino_s),
       head: r.head,
-      start: Number(r.start_offset),
-      end: Number(r.end_offset),
-      firstLine: Number(r.first_line),
-      nextLine: Number(r.next_line),
+      start: Number(r.start_s),
+      end: Number(r.end_s),
+      firstLine: Number(r.first_s),
+      nextLine: Number(r.next_s),
       lastLineHash: r.last_line_hash,
       token: r.token,
     };
