@@ -77,6 +77,8 @@ export interface ReplaySummary {
   readonly formatWarnings: readonly string[];
   /** Inputs whose reading stopped early (a truncated .gz): their complete lines before the break were replayed. */
   readonly unreadable: ReadonlyArray<{ readonly input: string } & ReadFailure>;
+  /** Time the line path waited for hunts (they run beside it; this is what they added to the run), ms. */
+  readonly huntWaitMs: number;
 }
 
 /**
@@ -117,11 +119,17 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   // rows), and streaming alerts raised meanwhile are held and released after the hunts' own alerts.
   let hunting: Promise<void> | null = null;
   let heldAlerts: Alert[] | null = null;
+  let huntWaitMs = 0;
   const huntsDone = async (): Promise<void> => {
     if (hunting === null) return;
     const h = hunting;
     hunting = null;
-    await h;
+    const t = performance.now();
+    try {
+      await h;
+    } finally {
+      huntWaitMs += performance.now() - t;
+    }
   };
   const startHunts = (windowEnds: number[]): void => {
     if (!opts.hunts || windowEnds.length === 0) return;
@@ -265,6 +273,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
     images,
     formatWarnings: parser?.warnings ?? [],
     unreadable,
+    huntWaitMs,
   };
 }
 

@@ -139,7 +139,7 @@ interface TwRun {
   alerts: string;
   batches: number;
   /** Hunt windows and their time, from the summary (null with --no-hunts). */
-  hunts: { windows: number; ms: number } | null;
+  hunts: { windows: number; ms: number; waitedMs: number | null } | null;
   dir: string;
 }
 
@@ -166,6 +166,7 @@ async function twRun(i: number, hunts = false): Promise<TwRun> {
   const stored = /stored\s+(\d+)/.exec(run.stdout);
   const alerts = /alerts\s+(.*)/.exec(run.stdout);
   const huntLine = /hunts\s+(\d+) event-time windows in ([\d.]+) s/.exec(run.stdout);
+  const waited = /the replay waited ([\d.]+) s for them/.exec(run.stdout);
   if (!m || !lines) throw new Error(`cannot parse the replay summary:\n${run.stdout}`);
   const r: TwRun = {
     run,
@@ -175,7 +176,7 @@ async function twRun(i: number, hunts = false): Promise<TwRun> {
     linesRead: Number(lines[1]),
     stored: Number(stored?.[1] ?? 0),
     alerts: alerts?.[1]?.trim() ?? '',
-    hunts: huntLine ? { windows: Number(huntLine[1]), ms: Number(huntLine[2]) * 1000 } : null,
+    hunts: huntLine ? { windows: Number(huntLine[1]), ms: Number(huntLine[2]) * 1000, waitedMs: waited ? Number(waited[1]) * 1000 : null } : null,
     dir,
   };
   log(`  ${sec(run.wallMs)} wall, replay ${sec(r.elapsedMs)}, ${int(r.stored)} rows, ${int(rate(LINES, run.wallMs))} lines/s (wall); alerts ${r.alerts}`);
@@ -504,7 +505,10 @@ if (bares.length > 0 && tws.length > 0) {
         `**${x(median(bareWall) / hw)} the bare engine** (median bare wall), ${x(lt.run.wallMs / hw)} the --no-hunts run's rate; ` +
         `peak RSS ${huntsRun.run.usage ? mb(huntsRun.run.usage.maxRssKb * 1024) : '?'}; ` +
         `hunts ${huntsRun.hunts.windows} windows in ${sec(huntsRun.hunts.ms)} (${(huntsRun.hunts.ms / huntsRun.hunts.windows).toFixed(0)} ms each), ` +
-        `**${((100 * huntsRun.hunts.ms) / hw).toFixed(0)} % of the replay's wall**; alerts: ${huntsRun.alerts}.`,
+        (huntsRun.hunts.waitedMs !== null
+          ? `they run beside the line path, which waited ${sec(huntsRun.hunts.waitedMs)} for them: **${((100 * huntsRun.hunts.waitedMs) / hw).toFixed(0)} % of the replay's wall** (their own time is ${((100 * huntsRun.hunts.ms) / hw).toFixed(0)} % of it); `
+          : `**${((100 * huntsRun.hunts.ms) / hw).toFixed(0)} % of the replay's wall**; `) +
+        `alerts: ${huntsRun.alerts}.`,
       '',
     );
   }

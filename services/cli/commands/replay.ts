@@ -181,7 +181,7 @@ export function formatSummary(run: ReplayRun): string {
     `  dead letters    ${s.deadLetters}${s.blankLines > 0 ? ` (+${s.blankLines} blank lines skipped)` : ''}`,
     ...(s.deadLetters > 0 ? [`  dead by reason  ${Object.entries(s.deadLettersByReason).map(([k, v]) => `${k} ${v}`).join(', ')}`] : []),
     `  alerts          ${firsts.length}${sev ? ` (${sev})` : ''}, ${run.alerts.length - firsts.length} updates`,
-    ...(run.hunts ? [`  hunts           ${run.hunts.runs} event-time windows in ${(run.hunts.totalMs / 1000).toFixed(1)} s, ${run.hunts.emitted} alert versions${run.hunts.stateRebuilds > 2 ? ` (hunt states rebuilt ${run.hunts.stateRebuilds}× for late rows)` : ''}`] : []),
+    ...(run.hunts ? [`  hunts           ${run.hunts.runs} event-time windows in ${(run.hunts.totalMs / 1000).toFixed(1)} s (the replay waited ${(run.summary.huntWaitMs / 1000).toFixed(1)} s for them), ${run.hunts.emitted} alert versions${run.hunts.stateRebuilds > 2 ? ` (hunt states rebuilt ${run.hunts.stateRebuilds}× for late rows)` : ''}`] : []),
     `  clients held    ${s.detector.clients} at end, ${s.detector.evicted} evicted idle; images learned ${s.learnedImages}`,
     `  elapsed         ${secs.toFixed(1)} s, ${Math.round(s.linesRead / Math.max(secs, 0.001))} lines/s (insert ${Math.round(s.insertMs)} ms over ${s.batches} batches${s.retries ? `, ${s.retries} retries` : ''})`,
     '',
