@@ -221,6 +221,11 @@ export const TimelineSchema = {
   type: 'object',
   properties: {
     ip: str,
+    network: {
+      type: 'object',
+      description: "the client's network from the ASN data (docs/network-context.md): asn 0 and kind 'unknown' without data",
+      properties: { asn: int, org: str, kind: { type: 'string', enum: ['hosting', 'residential/other', 'unknown'] }, provider: str },
+    },
     from: str,
     to: str,
     bucketSeconds: int,

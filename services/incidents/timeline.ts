@@ -1,7 +1,9 @@
 /**
  * A client's timeline: requests bucketed over time, the images it touched, how its exposure grew
- * (full-resolution cells first revealed per bucket, cumulative) and its alerts.
+ * (full-resolution cells first revealed per bucket, cumulative), its alerts and its network (ASN,
+ * organisation, hosting provider or not).
  */
+import type { AlertNetwork } from '../core/alert.ts';
 import type { Store } from '../store/openStore.ts';
 import { fromIpv6Text } from '../store/clientIp.ts';
 import { CELL_PX, revealedCellsSql } from './bands.ts';
@@ -61,6 +63,8 @@ export interface ClientTimeline {
   readonly buckets: readonly TimelineBucket[];
   readonly images: readonly TimelineImage[];
   readonly alerts: readonly TimelineAlert[];
+  /** The client's network from the store's ASN data (the asn_lookup dictionary; asn 0 and 'unknown' without data). */
+  readonly network: AlertNetwork;
 }
 
 const RANGE = 'ts >= fromUnixTimestamp64Milli({from:Int64}) AND ts < fromUnixTimestamp64Milli({to:Int64})';
@@ -85,7 +89,7 @@ export async function clientTimeline(
   const bucket = q.bucketSeconds ?? chooseBucket(range);
   const p = { ip: q.ip.v6, ipText: q.ip.text, from: range.from, to: range.to, b: bucket, maxImages: q.maxImages };
   const cellsSql = revealedCellsSql(`client = {ip:IPv6} AND ${RANGE}`, ['image_id'], 'tile_requests');
-  const [buckets, cellCounts, images, alerts, uas] = await Promise.all([
+  const [buckets, cellCounts, images, alerts, uas, nets] = await Promise.all([
     readRows<{ t: number; requests: number; tiles: number; errors: number; bytes: number; images: number }>(
       store.client,
       `SELECT toUnixTimestamp(toStartOfInterval(ts, toIntervalSecond({b:UInt32}))) * 1000 AS t, count() AS requests,
@@ -124,7 +128,21 @@ export async function clientTimeline(
        GROUP BY user_agent ORDER BY requests DESC LIMIT 10`,
       p,
     ),
+    readRows<{ asn: number; org: string; hosting: number; provider: string }>(
+      store.client,
+      `SELECT dictGetOrDefault('asn_lookup', 'asn', c, toUInt32(0)) AS asn, dictGetOrDefault('asn_lookup', 'org', c, '') AS org,
+         dictGetOrDefault('asn_lookup', 'hosting', c, toUInt8(0)) AS hosting, dictGetOrDefault('asn_lookup', 'provider', c, '') AS provider
+       FROM (SELECT toIPv6({ip:String}) AS c)`,
+      p,
+    ),
   ]);
+  const net = nets[0];
+  const network: AlertNetwork =
+    !net || net.asn === 0
+      ? { asn: 0, org: '', kind: 'unknown' }
+      : net.hosting === 1
+        ? { asn: net.asn, org: net.org, kind: 'hosting', provider: net.provider }
+        : { asn: net.asn, org: net.org, kind: 'residential/other' };
   const growth = cellCounts.filter((c) => c.per_image === 0);
   const newCells = new Map(growth.map((g) => [g.t, g.cells]));
   const cellsOf = new Map(cellCounts.filter((c) => c.per_image === 1).map((c) => [c.image_id, c.cells]));
@@ -156,5 +174,6 @@ export async function clientTimeline(
     buckets: out,
     images: images.map((i) => ({ imageId: i.image_id, protocol: i.protocol, tiles: i.tiles, cells: cellsOf.get(i.image_id) ?? 0, firstSeen: iso(i.first_ms), lastSeen: iso(i.last_ms), maxScale: i.max_scale })),
     alerts: alerts.map((a) => ({ id: a.id, kind: a.kind, severity: a.severity, score: a.score, detectedAt: iso(a.detected_ms) })),
+    network,
   };
 }

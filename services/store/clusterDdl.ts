@@ -9,6 +9,8 @@
  *   local target `t_local`: every shard aggregates the rows it stores.
  * - `ALTER TABLE t ADD|DROP|MODIFY|RENAME|COMMENT COLUMN …` applies to `t_local` and `t` (the
  *   Distributed table mirrors the columns); any other ALTER (indexes, TTL, settings) to `t_local` only.
+ * - `CREATE DICTIONARY d (…) SOURCE(CLICKHOUSE(TABLE 't'))` is created on every node (reading `t`,
+ *   the Distributed table).
  * - `INSERT INTO t SELECT … FROM s` (a backfill) runs once, unchanged, through the Distributed tables:
  *   it reads every shard and writes rows to their shards.
  * DDL runs `ON CLUSTER`. Any other statement is refused rather than guessed.
@@ -28,6 +30,7 @@ export interface ClusterOptions {
 const CREATE_TABLE = /^CREATE\s+TABLE\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\s*\(/i;
 const CREATE_MV = /^CREATE\s+MATERIALIZED\s+VIEW\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\s+TO\s+(\w+)\s+AS\s+([\s\S]*)$/i;
 const ALTER_TABLE = /^ALTER\s+TABLE\s+(\w+)\s+([\s\S]*)$/i;
+const CREATE_DICTIONARY = /^CREATE\s+DICTIONARY\s+(IF\s+NOT\s+EXISTS\s+)?(\w+)\s*\(/i;
 const INSERT_SELECT = /^INSERT\s+INTO\s+\w+\s+SELECT\b/i;
 const ENGINE = /ENGINE\s*=\s*(\w*MergeTree)\s*(?:\(([^)]*)\))?/i;
 
@@ -85,6 +88,10 @@ export function toClusterDdl(statement: string, opts: ClusterOptions): string[] 
   }
 
   if (INSERT_SELECT.test(sql)) return [sql];
+
+  // A dictionary over a table (the ASN lookup): one per node, reading the Distributed table.
+  const dict = CREATE_DICTIONARY.exec(sql);
+  if (dict) return [sql.replace(CREATE_DICTIONARY, `CREATE DICTIONARY ${dict[1] ?? ''}${dict[2]!} ${onCluster}\n(`)];
 
   throw new Error(`cluster DDL: no cluster form for statement: ${sql.slice(0, 80)}…`);
 }

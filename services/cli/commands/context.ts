@@ -1,6 +1,7 @@
 import pino, { type Logger } from 'pino';
 import { clusterOf, migrate } from '../../store/migrate.ts';
 import { openStore, type Store } from '../../store/openStore.ts';
+import { syncAsnData } from '../../network/asnStore.ts';
 import { loadConfig, type ConfigFlags, type TilewatchConfig } from '../config.ts';
 
 export interface CommonFlags extends ConfigFlags {
@@ -13,7 +14,7 @@ export function createLogger(level = 'warn'): Logger {
 }
 
 /**
- * Config + logger + migrated store: what every store-backed command starts with. `preflight` checks
+ * Config + logger + migrated store (with the ASN data for SQL, services/network/asnStore.ts): what every store-backed command starts with. `preflight` checks
  * what can be checked before the store is opened (inputs, formats), so a run that cannot start
  * creates no data directory.
  */
@@ -28,6 +29,9 @@ export async function openContext(
   try {
     const result = await migrate(store.client, undefined, { cluster: clusterOf(store) });
     if (result.applied.length > 0) logger.child({ component: 'store' }).info({ applied: result.applied }, 'migrations applied');
+    // The ASN data for SQL (asn_prefixes, the asn_lookup dictionary): rewritten only when it changed.
+    const asn = await syncAsnData(store, config.network, undefined, clusterOf(store));
+    if (asn.loaded) logger.child({ component: 'store' }).info({ version: asn.version, prefixes: asn.prefixes, ms: Math.round(asn.ms) }, 'ASN data loaded into the store');
   } catch (err) {
     await store.close();
     throw err;
