@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import type { Follower } from '../support/follow.ts';
+import { existsSync } from 'node:fs';
+import { runCli } from '../support/cli.ts';
 import { appendNumbered, numberedLine, range, startFollow, stopFollow, storedNumbers, waitCaughtUp, waitStored } from '../support/follow.ts';
 
 /** The follower's exit, or a failure after `ms` (it kills the follower). */
@@ -36,6 +38,24 @@ const tmp = (): string => {
 };
 after(() => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+test('inputs follow cannot read are usage errors (exit 2) before any store is created', { timeout: 60_000 }, async () => {
+  const dir = tmp();
+  const data = join(dir, 'data');
+  const cases: Array<[string[], RegExp]> = [
+    [['follow', dir, '--data', data], /not a regular file \(a directory: quote a glob/],
+    [['follow', '-', '--data', data], /follow reads files, not stdin/],
+    [['serve', '--data', data, '--http-port', '0'], /serve needs --brokers \(Kafka\) or PATHs to follow/],
+    [['serve', join(dir, 'a.log'), '--brokers', '127.0.0.1:9', '--data', data], /not both/],
+    [['follow', join(dir, 'a.log'), '--format', 'log_format main \'$remote_addr $nosuchvariable\';', '--data', data], /nosuchvariable/],
+  ];
+  for (const [args, message] of cases) {
+    const r = await runCli(args);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr, message);
+  }
+  assert.equal(existsSync(data), false, 'no data directory for a run that could not start');
 });
 
 test('rename rotation, a file that does not exist yet, a partial last line: every line once', { timeout: 120_000 }, async () => {
