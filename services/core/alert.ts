@@ -105,7 +105,7 @@ export interface Alert {
   /** Monotonic per alert id: 1 when first raised, +1 for each update (and for the resolution). */
   readonly version: number;
   readonly status: AlertStatus;
-  /** Hunt alerts: what the alert is about — the client IP, the campaign group ('net:<cidr>' or 'ua:<user agent>'), or the image id. */
+  /** Hunt alerts: what the alert is about — the client IP, the campaign group ('net:<cidr>', 'asn:<n>' or 'ua:<user agent>'), or the image id. */
   readonly subject?: string;
   /** Event time at which the alert was resolved (inactivity); absent while open. */
   readonly resolvedAt?: string;

@@ -53,7 +53,8 @@ SELECT ${part} AS part, toUnixTimestamp(bucket) * 1000 AS bucketMs, image_id AS 
           concat('net:', IPv6NumToString(tupleElement(IPv6CIDRToRange(client, 120), 1)), '/24'),
           concat('net:', IPv6NumToString(tupleElement(IPv6CIDRToRange(client, 48), 1)), '/48')) AS netRaw,
        toString(user_agent) AS userAgent, rect_x AS rectX, rect_y AS rectY, rect_w AS rectW, rect_h AS rectH, toUInt64(0) AS width, toUInt64(0) AS height,
-       toUnixTimestamp64Milli(min(first_ts)) AS firstTs, toUnixTimestamp64Milli(max(last_ts)) AS lastTs
+       toUnixTimestamp64Milli(min(first_ts)) AS firstTs, toUnixTimestamp64Milli(max(last_ts)) AS lastTs,
+       dictGetOrDefault('asn_lookup', 'hosting_asn', client, toUInt32(0)) AS hostingAsn
 FROM hunt_cells
 WHERE ${inRange(name)} AND hunted = 1 AND band <= {protectedBand:Int8} AND ${NOT_EXCLUDED}
 GROUP BY bucket, image_id, band, client, user_agent, rect_x, rect_y, rect_w, rect_h`;
@@ -70,7 +71,8 @@ GROUP BY bucket, image_id, band, client, user_agent, rect_x, rect_y, rect_w, rec
     parts.push(`
 SELECT 2 AS part, toUnixTimestamp(bucket) * 1000 AS bucketMs, image_id AS imageId, toInt8(0) AS band, '' AS clientText, '' AS netRaw, '' AS userAgent,
        toUInt32(0) AS rectX, toUInt32(0) AS rectY, toUInt32(0) AS rectW, toUInt32(0) AS rectH,
-       max(toUInt64(rect_x) + rect_w) AS width, max(toUInt64(rect_y) + rect_h) AS height, toInt64(0) AS firstTs, toInt64(0) AS lastTs
+       max(toUInt64(rect_x) + rect_w) AS width, max(toUInt64(rect_y) + rect_h) AS height, toInt64(0) AS firstTs, toInt64(0) AS lastTs,
+       toUInt32(0) AS hostingAsn
 FROM hunt_cells WHERE ${inRange('enter')} AND hunted = 1 AND ${NOT_EXCLUDED} GROUP BY bucket, image_id`);
   }
   if (use('leave', ranges.leave)) parts.push(rows('leave', 1));
@@ -78,7 +80,7 @@ FROM hunt_cells WHERE ${inRange('enter')} AND hunted = 1 AND ${NOT_EXCLUDED} GRO
     parts.push(`
 SELECT DISTINCT 3 AS part, toUInt64(0) AS bucketMs, image_id AS imageId, toInt8(0) AS band, '' AS clientText, '' AS netRaw, '' AS userAgent,
        toUInt32(0) AS rectX, toUInt32(0) AS rectY, toUInt32(0) AS rectW, toUInt32(0) AS rectH, toUInt64(0) AS width, toUInt64(0) AS height,
-       toInt64(0) AS firstTs, toInt64(0) AS lastTs
+       toInt64(0) AS firstTs, toInt64(0) AS lastTs, toUInt32(0) AS hostingAsn
 FROM hunt_cells WHERE ${inRange('active')}`);
   const out: CellDelta = { added: [], extents: [], gone: [], active: [] };
   if (parts.length === 0) return out;
@@ -94,7 +96,7 @@ FROM hunt_cells WHERE ${inRange('active')}`);
       if (c === undefined) clients.set(r.clientText, (c = fromIpv6Text(r.clientText)));
       let n = nets.get(r.netRaw);
       if (n === undefined) nets.set(r.netRaw, (n = groupText(r.netRaw)));
-      const row = { bucket: r.bucketMs, imageId: r.imageId, band: r.band, client: c, net: n, userAgent: r.userAgent, rectX: r.rectX, rectY: r.rectY, rectW: r.rectW, rectH: r.rectH, firstTs: r.firstTs, lastTs: r.lastTs };
+      const row = { bucket: r.bucketMs, imageId: r.imageId, band: r.band, client: c, net: n, userAgent: r.userAgent, rectX: r.rectX, rectY: r.rectY, rectW: r.rectW, rectH: r.rectH, firstTs: r.firstTs, lastTs: r.lastTs, hostingAsn: r.hostingAsn };
       (r.part === 0 ? out.added : out.gone).push(row);
     }
   }

@@ -273,8 +273,16 @@ FROM rects GROUP BY client, image_id, band`;
 
 
 /**
- * (image, band, group) triples where several clients sharing a /24 (/48) or a user agent jointly
- * covered much of the image at high resolution.
+ * The campaign group of a client in a hosting / cloud network: `asn:<n>` from the store's ASN data
+ * (the asn_lookup dictionary, services/network/asnStore.ts), '' for every other client. Residential
+ * and other networks never form a group: one ISP's AS holds thousands of unrelated viewers.
+ */
+export const HOSTING_ASN_GROUP = `if(dictGetOrDefault('asn_lookup', 'hosting_asn', client, toUInt32(0)) > 0,
+             concat('asn:', toString(dictGetOrDefault('asn_lookup', 'hosting_asn', client, toUInt32(0)))), '')`;
+
+/**
+ * (image, band, group) triples where several clients sharing a /24 (/48), a hosting network's AS
+ * (`asn:<n>`) or a user agent jointly covered much of the image at high resolution.
  */
 export async function campaignCandidates(
   client: ClickHouseClient,
@@ -286,10 +294,11 @@ export async function campaignCandidates(
   const q = `WITH ${windowCtes('images', w)},
 grouped AS (
   SELECT image_id, band, rect_x, rect_y, rect_w, rect_h, area, w, h, edge, client,
-         [if(IPv6NumToString(client) LIKE '::ffff:%.%',
+         arrayFilter(g -> g != '', [if(IPv6NumToString(client) LIKE '::ffff:%.%',
              concat('net:', IPv6NumToString(tupleElement(IPv6CIDRToRange(client, 120), 1)), '/24'),
              concat('net:', IPv6NumToString(tupleElement(IPv6CIDRToRange(client, 48), 1)), '/48')),
-          concat('ua:', toString(user_agent))] AS groups
+          concat('ua:', toString(user_agent)),
+          ${HOSTING_ASN_GROUP}]) AS groups
   FROM prot
 ),
 rects AS (

@@ -114,6 +114,7 @@ export class CampaignState {
       if (r.band > this.protectedBand) continue;
       this.change(r, r.net, 1);
       this.change(r, `ua:${r.userAgent}`, 1);
+      if (r.hostingAsn) this.change(r, `asn:${r.hostingAsn}`, 1);
     }
   }
 
@@ -123,6 +124,7 @@ export class CampaignState {
       if (r.band > this.protectedBand) continue;
       this.change(r, r.net, -1);
       this.change(r, `ua:${r.userAgent}`, -1);
+      if (r.hostingAsn) this.change(r, `asn:${r.hostingAsn}`, -1);
     }
     this.extents.remove(fromBucket, toBucket);
     // Interned strings of clients and rectangles that left: rebuild the table from what is held.

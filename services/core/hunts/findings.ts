@@ -14,7 +14,7 @@ export const HUNT_KINDS: readonly HuntKind[] = ['low-and-slow', 'campaign', 'ima
 /** One hunt result, before it is reconciled with the open alerts into alert versions. */
 export interface Finding {
   readonly kind: HuntKind;
-  /** What the alert is about: a client IP, a campaign group ('net:…' / 'ua:…'), or an image id. */
+  /** What the alert is about: a client IP, a campaign group ('net:…' / 'asn:…' / 'ua:…'), or an image id. */
   readonly key: string;
   readonly severity: Severity;
   readonly score: number;
@@ -82,7 +82,7 @@ export interface CampaignCandidateRow {
   readonly imageId: string;
   /** Resolution band (bandOfScale: 0 = full resolution, 1 = half …). */
   readonly band: number;
-  /** 'net:<cidr>' (shared /24 or /48) or 'ua:<user agent>'. */
+  /** 'net:<cidr>' (shared /24 or /48), 'asn:<n>' (one hosting network's AS) or 'ua:<user agent>'. */
   readonly group: string;
   readonly members: readonly string[];
   readonly unionCoverage: number;
@@ -283,7 +283,7 @@ export function isPlausibleCampaign(row: CampaignCandidateRow, cfg: HuntConfig):
 }
 
 /**
- * Groups of clients (shared /24 or /48, or one user agent across unrelated networks) that jointly
+ * Groups of clients (shared /24 or /48, one hosting network's AS, or one user agent across unrelated networks) that jointly
  * covered images at high resolution while each covered little and they barely overlapped, fetching
  * the deepest level only. One finding per group, naming all its members and images.
  */
@@ -318,9 +318,15 @@ export function campaignFindings(
     byGroup.set(row.group, list);
   }
 
-  // A campaign found both by network and by user agent is reported once, by network (names a CIDR).
+  // A campaign found both by network and by user agent is reported once, by network (names a CIDR);
+  // one found by /24 (/48) and by hosting AS, by /24 (/48); a user-agent group made mostly of members
+  // of either is not repeated.
   const netMembers = new Set<string>();
-  for (const [group, hits] of byGroup) if (group.startsWith('net:')) for (const h of hits) for (const m of h.row.members) netMembers.add(m);
+  const asnMembers = new Set<string>();
+  for (const [group, hits] of byGroup) {
+    const into = group.startsWith('net:') ? netMembers : group.startsWith('asn:') ? asnMembers : null;
+    if (into) for (const h of hits) for (const m of h.row.members) into.add(m);
+  }
 
   const out: Finding[] = [];
   for (const [group, hits] of [...byGroup].sort((a, b) => a[0].localeCompare(b[0]))) {
@@ -333,7 +339,8 @@ export function campaignFindings(
       });
     const ips = [...new Set(hits.flatMap((h) => h.row.members))].filter(deepOn).sort();
     if (ips.length < c.minMembers) continue;
-    if (group.startsWith('ua:') && ips.filter((ip) => netMembers.has(ip)).length >= ips.length / 2) continue;
+    if (group.startsWith('ua:') && ips.filter((ip) => netMembers.has(ip) || asnMembers.has(ip)).length >= ips.length / 2) continue;
+    if (group.startsWith('asn:') && ips.filter((ip) => netMembers.has(ip)).length >= ips.length / 2) continue;
     const memberRows = members.filter((m) => ips.includes(m.client) && hits.some((h) => h.row.imageId === m.imageId));
     const firstSeen = Math.min(...memberRows.map((m) => m.firstTs));
     const lastSeen = Math.max(...memberRows.map((m) => m.lastTs));
@@ -365,10 +372,14 @@ export function campaignFindings(
       { signal: 'member-share', value: round3(maxShare), threshold: c.maxMemberShare, text: `no member covered more than ${pct(maxShare)} of any image's union (≤ ${pct(c.maxMemberShare)})` },
       { signal: 'depth-only', value: round3(deepShare), threshold: c.minDeepMembers, text: `${pct(deepShare)} of members fetched the deepest level only (≥ ${pct(c.minDeepMembers)})` },
       {
-        signal: group.startsWith('net:') ? 'shared-network' : 'shared-user-agent',
+        signal: group.startsWith('net:') ? 'shared-network' : group.startsWith('asn:') ? 'shared-hosting-network' : 'shared-user-agent',
         value: ips.length,
         threshold: c.minMembers,
-        text: group.startsWith('net:') ? `all members in ${cidr}` : `one user agent across ${new Set(ips.map(subnetOf)).size} networks: ${group.slice(3)}`,
+        text: group.startsWith('net:')
+          ? `all members in ${cidr}`
+          : group.startsWith('asn:')
+            ? `all members in one hosting network, AS${group.slice(4)}, across ${new Set(ips.map(subnetOf)).size} /24 (/48) networks`
+            : `one user agent across ${new Set(ips.map(subnetOf)).size} networks: ${group.slice(3)}`,
       },
     ];
     if (compared > 0)

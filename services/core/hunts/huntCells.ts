@@ -24,6 +24,8 @@ export interface HuntCellRow {
   /** First and last request of the row, epoch ms. */
   readonly firstTs: number;
   readonly lastTs: number;
+  /** The client's AS when it is a hosting / cloud network (campaign group `asn:<n>`), else 0 or absent. */
+  readonly hostingAsn?: number;
 }
 
 /** Largest extent requested of an image in one bucket (all bands): the image size when the catalogue has none. */
