@@ -83,11 +83,11 @@ const IMG_CAT = `img_cat AS (
  * Image sizes (the catalogue's, else the largest extent requested in `req`) and `prot`: the rows of
  * `req` at high-resolution bands beyond the open-data edge, with their image's size and band edge.
  */
-const IMG_AND_PROT = `img AS (
+const imgAndProt = (extentsOf = 'req'): string => `img AS (
   SELECT l.image_id AS image_id,
          if(c.cw > 0, toUInt64(c.cw), l.lw) AS w, if(c.ch > 0, toUInt64(c.ch), l.lh) AS h,
          if(c.cod > 0, toFloat64(c.cod), toFloat64({openData:UInt32})) AS od
-  FROM (SELECT image_id, max(toUInt64(rect_x) + rect_w) AS lw, max(toUInt64(rect_y) + rect_h) AS lh FROM req GROUP BY image_id) AS l
+  FROM (SELECT image_id, max(toUInt64(rect_x) + rect_w) AS lw, max(toUInt64(rect_y) + rect_h) AS lh FROM ${extentsOf} GROUP BY image_id) AS l
   LEFT JOIN img_cat AS c ON c.image_id = l.image_id
 ),
 prot AS (
@@ -95,6 +95,7 @@ prot AS (
   FROM req AS r INNER JOIN img AS i ON i.image_id = r.image_id
   WHERE r.band <= {protectedBand:Int8} AND greatest(i.w, i.h) * pow(2, -r.band) > i.od AND i.w > 0 AND i.h > 0
 )`;
+const IMG_AND_PROT = imgAndProt();
 
 /** Leaves out allow-listed clients ({allowLo}/{allowHi} address ranges, {allowUa} RE2 patterns); a condition on `client` and `user_agent`. */
 export const NOT_EXCLUDED = `NOT arrayExists((lo, hi) -> client >= lo AND client <= hi, {allowLo:Array(IPv6)}, {allowHi:Array(IPv6)})
@@ -106,7 +107,7 @@ export const NOT_EXCLUDED = `NOT arrayExists((lo, hi) -> client >= lo AND client
  * {recentFrom}): evidence that did not grow since the last run cannot raise a new finding, and the
  * restriction keeps each run proportional to recent traffic rather than to the look-back.
  */
-function windowCtes(scope: 'images' | 'clients' | 'all', w?: HuntWindow): string {
+function windowCtes(scope: 'images' | 'clients' | 'all', w?: HuntWindow, slowSuspects = false): string {
   // What the last step touched: from hunt_cells (ordered by its 10-minute bucket) when the step is
   // whole buckets — the same images and clients (every request with an image id is in it) — else
   // from tile_requests, where a time range scans the partition (it is ordered by client).
@@ -117,19 +118,46 @@ function windowCtes(scope: 'images' | 'clients' | 'all', w?: HuntWindow): string
     inCells
       ? `SELECT DISTINCT ${column} FROM hunt_cells WHERE bucket >= toDateTime({recentFrom:DateTime64(3, 'UTC')}) AND bucket < toDateTime({to:DateTime64(3, 'UTC')})`
       : `SELECT DISTINCT ${column} FROM tile_requests WHERE ts >= {recentFrom:DateTime64(3, 'UTC')} AND ts < {to:DateTime64(3, 'UTC')} AND image_id != ''`;
+  if (slowSuspects) {
+    // Low-and-slow over whole buckets: its gates (distinct high-resolution tiles, active hours) are
+    // first counted per touched client in hunt_cells, and only the clients that may pass them are read
+    // from tile_requests (by client, its first key column). `suspects` is a superset of the clients
+    // that pass (it does not apply the open-data edge), and image extents come from the same
+    // hunt_cells rows `req` would have held, so the result is the same.
+    return `
+${IMG_CAT}
+cells AS (
+  SELECT client, image_id, band, rect_x, rect_y, rect_w, rect_h, bucket
+  FROM hunt_cells
+  WHERE bucket >= toDateTime({from:DateTime64(3, 'UTC')}) AND bucket < toDateTime({to:DateTime64(3, 'UTC')}) AND hunted = 1
+    AND ${NOT_EXCLUDED}
+    AND client IN (${touched('client')})
+),
+suspects AS (
+  SELECT client FROM cells WHERE band <= {protectedBand:Int8} GROUP BY client
+  HAVING uniqExact(image_id, band, rect_x, rect_y, rect_w, rect_h) >= {minTiles:UInt32} AND uniqExact(toStartOfHour(bucket)) >= {minHours:UInt32}
+),
+${reqCte('AND client IN (SELECT client FROM suspects)')},
+${imgAndProt('cells')}`;
+  }
   const recent = scope === 'images' ? `AND image_id IN (${touched('image_id')})` : scope === 'clients' ? `AND client IN (${touched('client')})` : '';
   return `
 ${IMG_CAT}
-req AS (
+${reqCte(recent)},
+${IMG_AND_PROT}`;
+}
+
+/** The window's successful image requests by non-excluded clients (tile_requests), with `restriction` added. */
+function reqCte(restriction: string): string {
+  return `req AS (
   SELECT ts, client, user_agent, referer, image_id, level, toInt8(round(-log2(greatest(scale, 1e-6)))) AS band, rect_x, rect_y, rect_w, rect_h,
          toUInt64(rect_w) * rect_h AS area
   FROM tile_requests
   WHERE ts >= {from:DateTime64(3, 'UTC')} AND ts < {to:DateTime64(3, 'UTC')}
     AND kind IN ('tile', 'region', 'full') AND scale > 0 AND image_id != '' AND status < 400
     AND ${NOT_EXCLUDED}
-    ${recent}
-),
-${IMG_AND_PROT}`;
+    ${restriction}
+)`;
 }
 
 /**
@@ -208,10 +236,11 @@ export async function slowClients(
   ex: HuntExclusions,
   p: HuntParams,
   gates: { minTiles: number; minActiveHours: number },
+  source: HuntSource = 'auto',
 ): Promise<SlowClientRow[]> {
-  const q = `WITH ${windowCtes('clients', w)},
+  const q = `WITH ${windowCtes('clients', w, inWholeBuckets(w, source))},
 deep AS (
-  SELECT client, any(toString(user_agent)) AS ua,
+  SELECT client, argMin(toString(user_agent), (ts, toString(user_agent))) AS ua,
          uniqExact(image_id, band, rect_x, rect_y, rect_w, rect_h) AS deep_tiles, count() AS deep_requests,
          uniqExact(toStartOfHour(ts)) AS active_hours, min(ts) AS first_ts, max(ts) AS last_ts,
          countIf(referer = '') / count() AS no_ref,

@@ -91,6 +91,7 @@ test('incremental campaign candidates and exposure rows equal the SQL hunts on e
     const p = { protectedScale: 0.5, openDataLongEdge: 2048 };
     const sorted = <T>(rows: T[]): string[] => rows.map((r) => JSON.stringify(r)).sort();
     let compared = 0;
+    let slowCompared = 0;
     for (const end of ends.filter((e) => e % 3_600_000 === 0)) {
       const w = { from: end - 3 * 3_600_000, to: end, recentFrom: end - 3_600_000 };
       assert.deepEqual(await q.activeHoursHistogram(store.client, w, ex, p), await q.activeHoursHistogram(store.client, w, ex, p, 'tile_requests'), 'active hours');
@@ -100,9 +101,15 @@ test('incremental campaign candidates and exposure rows equal the SQL hunts on e
       assert.deepEqual(sorted(members), sorted(await q.campaignMembers(store.client, w, ex, p, clients, images, 'tile_requests')), 'member profiles');
       const contributors = await q.imageContributors(store.client, w, ex, p, images);
       assert.deepEqual(sorted(contributors), sorted(await q.imageContributors(store.client, w, ex, p, images, 'tile_requests')), 'exposure contributors');
+      // Low-and-slow counts its gates in hunt_cells first and reads only the clients that may pass them.
+      const slowGates = { minTiles: 20, minActiveHours: 2 };
+      const slow = await q.slowClients(store.client, w, ex, p, slowGates);
+      assert.deepEqual(sorted(slow), sorted(await q.slowClients(store.client, w, ex, p, slowGates, 'tile_requests')), 'low-and-slow clients');
+      slowCompared += slow.length;
       compared += cov.length + members.length + contributors.length;
     }
     assert.ok(compared > 100, `the look-back comparisons covered rows (${compared})`);
+    assert.ok(slowCompared > 5, `the low-and-slow comparison covered clients (${slowCompared})`);
   } finally {
     await store.close();
   }
