@@ -12,6 +12,7 @@ import { after, test } from 'node:test';
 import type { Follower } from '../support/follow.ts';
 import { existsSync } from 'node:fs';
 import { runCli } from '../support/cli.ts';
+import { openStore } from '../../services/store/openStore.ts';
 import { appendNumbered, numberedLine, range, startFollow, stopFollow, storedNumbers, waitCaughtUp, waitStored } from '../support/follow.ts';
 
 /** The follower's exit, or a failure after `ms` (it kills the follower). */
@@ -169,4 +170,34 @@ test('kill -9 after an intent, after an insert before its ledger row, and at a r
   const s = await storedNumbers(data);
   assert.equal(s.numbers.length, next, 'one row per line');
   assert.deepEqual(s.numbers, range(0, next));
+});
+
+test('hunts run on their event-time schedule as lines are stored, and a restart does not run a window again', { timeout: 120_000 }, async () => {
+  const dir = tmp();
+  const log = join(dir, 'access.log');
+  const data = join(dir, 'data');
+  // 40 minutes of event time two hours ago, a line every 10 s; windows every 5 minutes, 2 minutes' lateness.
+  const t0 = Math.floor((Date.now() - 2 * 3_600_000) / 300_000) * 300_000;
+  const write = (from: number, to: number): void => appendFileSync(log, range(from, to).map((i) => `${numberedLine(i, t0 + i * 10_000)}\n`).join(''));
+  write(0, 120);
+  let f = await startFollow([log], data, ['--hunt-every', '5']);
+  await waitStored(f, 120);
+  assert.equal(await stopFollow(f), 0, f.stderr().slice(-1000));
+  write(120, 240);
+  f = await startFollow([log], data, ['--hunt-every', '5']);
+  await waitStored(f, 120);
+  assert.equal(await stopFollow(f), 0, f.stderr().slice(-1000));
+  const store = await openStore({ kind: 'embedded', dataDir: data });
+  try {
+    const rows = await (
+      await store.client.query({ query: 'SELECT hunt, toUnixTimestamp64Milli(window_end) AS e, count() AS n FROM hunt_runs GROUP BY hunt, e ORDER BY e, hunt', format: 'JSONEachRow' })
+    ).json<{ hunt: string; e: string; n: string }>();
+    const ends = [...new Set(rows.map((r) => Number(r.e)))];
+    // Every 5-minute window end up to the stored watermark (t0 + 2390 s) less the lateness, once each.
+    const expected = range(1, 8).map((k) => t0 + k * 300_000);
+    assert.deepEqual(ends, expected);
+    assert.ok(rows.every((r) => Number(r.n) === 1), JSON.stringify(rows));
+  } finally {
+    await store.close();
+  }
 });

@@ -105,9 +105,8 @@ export async function runFollow(patterns: readonly string[], flags: FollowFlags)
         })
       : null;
     const schedule = hunter && config.hunts ? new HuntSchedule(config.hunts.everyMs, config.hunts.latenessMs, huntActivitySpanMs(config.hunts)) : null;
-    if (hunter && schedule) {
-      schedule.resumeAfter(await hunter.resumePoint());
-    }
+    const resumedAfter = hunter ? await hunter.resumePoint() : Number.NEGATIVE_INFINITY;
+    schedule?.resumeAfter(resumedAfter);
     const f = new FollowIngest({
       patterns,
       store,
@@ -126,7 +125,7 @@ export async function runFollow(patterns: readonly string[], flags: FollowFlags)
         emit(a);
       },
       afterStore: () => out.flush(),
-      ...(hunter && schedule ? { hunts: { schedule, run: (end: number) => hunter.runAt(end).then(() => out.flush()) } } : {}),
+      ...(hunter && schedule ? { hunts: { schedule, resumedAfter, run: (end: number) => hunter.runAt(end).then(() => out.flush()) } } : {}),
       registry: metrics.registry,
       logger,
       ...(flags.debugKill ? { debugHook: debugKiller(flags.debugKill) } : {}),

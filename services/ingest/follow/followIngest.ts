@@ -51,7 +51,12 @@ export interface FollowIngestOptions {
   /** After each stored flush (the alert outputs flush here). */
   readonly afterStore?: () => Promise<void>;
   /** Hunts in event time: windows due once everything up to them (plus lateness) is stored, run off the read loop. */
-  readonly hunts?: { readonly schedule: { observe(ts: number): void; due(storedUpTo: number): number[] }; readonly run: (windowEnd: number) => Promise<unknown> };
+  readonly hunts?: {
+    readonly schedule: { observe(ts: number): void; due(storedUpTo: number): number[] };
+    readonly run: (windowEnd: number) => Promise<unknown>;
+    /** The newest window end already hunted (hunt_runs): stored rows after it (less a day) are observed again at start, so windows pending at the last stop still run. */
+    readonly resumedAfter?: number;
+  };
   /** Registers the follower's metrics here. */
   readonly registry?: Registry;
   readonly logger: Logger;
@@ -284,8 +289,34 @@ export class FollowIngest {
         }
       }
       this.log.info({ restoredRows: this.stats.restoredRows }, 'detector state restored from the store');
+      await this.observeStored(sources.map((x) => x.path));
     }
     return normalizer;
+  }
+
+  /**
+   * The windows pending when the last process stopped are not recorded: the stored rows after the
+   * last hunted window (less a day, the longest step a hunt looks back over for activity) are
+   * observed again, one per minute of event time, so the schedule holds them again.
+   */
+  private async observeStored(sources: readonly string[]): Promise<void> {
+    const hunts = this.opts.hunts;
+    if (!hunts) return;
+    const after = Number.isFinite(hunts.resumedAfter) ? hunts.resumedAfter! - 86_400_000 : 0;
+    const rows = await readRows<{ b: string }>(
+      this.opts.store.client,
+      `SELECT toString(intDiv(toUnixTimestamp64Milli(ts), 60000) * 60000) AS b FROM tile_requests
+       WHERE source IN {sources:Array(String)} AND partition = -1 AND ts > fromUnixTimestamp64Milli({after:Int64}, 'UTC')
+       GROUP BY b ORDER BY b`,
+      { sources: [...sources], after: Math.max(0, after) },
+      NO_TIME_LIMIT,
+    );
+    for (const r of rows) {
+      const ts = Number(r.b);
+      hunts.schedule.observe(ts);
+      if (ts > this.storedUpTo) this.storedUpTo = ts;
+      if (ts > this.readUpTo) this.readUpTo = ts;
+    }
   }
 
   /** Lines just read from one file: each becomes its row or dead letter in the log's pending batch, and its detector event. */
