@@ -21,6 +21,7 @@ export function createLogger(level = 'warn'): Logger {
 export async function openContext(
   flags: CommonFlags,
   preflight?: (config: TilewatchConfig) => void | Promise<void>,
+  opts: { readonly syncAsn?: boolean } = {},
 ): Promise<{ config: TilewatchConfig; logger: Logger; store: Store }> {
   const config = loadConfig(flags, process.env);
   await preflight?.(config);
@@ -30,11 +31,20 @@ export async function openContext(
     const result = await migrate(store.client, undefined, { cluster: clusterOf(store) });
     if (result.applied.length > 0) logger.child({ component: 'store' }).info({ applied: result.applied }, 'migrations applied');
     // The ASN data for SQL (asn_prefixes, the asn_lookup dictionary): rewritten only when it changed.
-    const asn = await syncAsnData(store, config.network, undefined, clusterOf(store));
-    if (asn.loaded) logger.child({ component: 'store' }).info({ version: asn.version, prefixes: asn.prefixes, ms: Math.round(asn.ms) }, 'ASN data loaded into the store');
+    if (opts.syncAsn !== false) await syncAsnInto(store, config, logger);
   } catch (err) {
     await store.close();
     throw err;
   }
   return { config, logger, store };
+}
+
+/**
+ * The ASN data for SQL (asn_prefixes, the asn_lookup dictionary), rewritten only when it changed. A
+ * command reading its standard input syncs after it has read it all: the embedded engine takes data
+ * waiting on stdin for the body of an INSERT (services/cli/detachStdin.ts) and refuses the insert.
+ */
+export async function syncAsnInto(store: Store, config: TilewatchConfig, logger: Logger): Promise<void> {
+  const asn = await syncAsnData(store, config.network, undefined, clusterOf(store));
+  if (asn.loaded) logger.child({ component: 'store' }).info({ version: asn.version, prefixes: asn.prefixes, ms: Math.round(asn.ms) }, 'ASN data loaded into the store');
 }

@@ -12,7 +12,7 @@ import { HuntRunner, HuntSchedule, huntActivitySpanMs } from '../../hunts/huntRu
 import { createAllowlist } from '../config.ts';
 import { EXIT } from '../exitCodes.ts';
 import { openAlertOutputs } from './alertOutputs.ts';
-import { openContext, type CommonFlags } from './context.ts';
+import { openContext, syncAsnInto, type CommonFlags } from './context.ts';
 
 export interface ReplayFlags extends CommonFlags {
   readonly alertsOut?: string;
@@ -63,7 +63,8 @@ async function preflightReplay(files: readonly string[], parser: ParserSpec): Pr
 
 /** Shared by `replay` and `demo`. */
 export async function replayFiles(files: readonly string[], flags: ReplayFlags, out: { printAlerts: boolean }): Promise<ReplayRun> {
-  const { config, logger, store } = await openContext(flags, (c) => preflightReplay(files, c.parser));
+  const readsStdin = files.includes('-');
+  const { config, logger, store } = await openContext(flags, (c) => preflightReplay(files, c.parser), { syncAsn: !readsStdin });
   const log = logger.child({ component: 'replay' });
   const started = performance.now();
   let alertsOut: WriteStream | null = null;
@@ -137,6 +138,8 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
       );
     await outputs.close();
     await writeImages(store, summary.images);
+    // Standard input is read to its end now (see syncAsnInto); hunts during this replay looked networks up in what the store held.
+    if (readsStdin) await syncAsnInto(store, config, logger);
     return {
       summary,
       alerts,
