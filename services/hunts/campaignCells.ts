@@ -44,6 +44,7 @@ export async function cellDelta(
   ranges: { readonly enter: BucketRange; readonly leave: BucketRange; readonly active: BucketRange },
   ex: HuntExclusions,
   protectedBand: number,
+  hostingAsnOf?: (client: string) => number,
 ): Promise<CellDelta> {
   const inRange = (name: string): string =>
     `bucket >= toDateTime({${name}From:DateTime64(3, 'UTC')}) AND bucket < toDateTime({${name}To:DateTime64(3, 'UTC')})`;
@@ -54,7 +55,7 @@ SELECT ${part} AS part, toUnixTimestamp(bucket) * 1000 AS bucketMs, image_id AS 
           concat('net:', IPv6NumToString(tupleElement(IPv6CIDRToRange(client, 48), 1)), '/48')) AS netRaw,
        toString(user_agent) AS userAgent, rect_x AS rectX, rect_y AS rectY, rect_w AS rectW, rect_h AS rectH, toUInt64(0) AS width, toUInt64(0) AS height,
        toUnixTimestamp64Milli(min(first_ts)) AS firstTs, toUnixTimestamp64Milli(max(last_ts)) AS lastTs,
-       dictGetOrDefault('asn_lookup', 'hosting_asn', client, toUInt32(0)) AS hostingAsn
+       ${hostingAsnOf ? 'toUInt32(0)' : "dictGetOrDefault('asn_lookup', 'hosting_asn', client, toUInt32(0))"} AS hostingAsn
 FROM hunt_cells
 WHERE ${inRange(name)} AND hunted = 1 AND band <= {protectedBand:Int8} AND ${NOT_EXCLUDED}
 GROUP BY bucket, image_id, band, client, user_agent, rect_x, rect_y, rect_w, rect_h`;
@@ -88,15 +89,19 @@ FROM hunt_cells WHERE ${inRange('active')}`);
   const raw = await readRows<Raw>(client, parts.join('\nUNION ALL'), params, NO_TIME_LIMIT);
   const clients = new Map<string, string>();
   const nets = new Map<string, string>();
+  const hosting = new Map<string, number>();
   for (const r of raw) {
     if (r.part === 2) out.extents.push({ bucket: r.bucketMs, imageId: r.imageId, width: r.width, height: r.height });
     else if (r.part === 3) out.active.push(r.imageId);
     else {
       let c = clients.get(r.clientText);
-      if (c === undefined) clients.set(r.clientText, (c = fromIpv6Text(r.clientText)));
+      if (c === undefined) {
+        clients.set(r.clientText, (c = fromIpv6Text(r.clientText)));
+        if (hostingAsnOf) hosting.set(c, hostingAsnOf(c));
+      }
       let n = nets.get(r.netRaw);
       if (n === undefined) nets.set(r.netRaw, (n = groupText(r.netRaw)));
-      const row = { bucket: r.bucketMs, imageId: r.imageId, band: r.band, client: c, net: n, userAgent: r.userAgent, rectX: r.rectX, rectY: r.rectY, rectW: r.rectW, rectH: r.rectH, firstTs: r.firstTs, lastTs: r.lastTs, hostingAsn: r.hostingAsn };
+      const row = { bucket: r.bucketMs, imageId: r.imageId, band: r.band, client: c, net: n, userAgent: r.userAgent, rectX: r.rectX, rectY: r.rectY, rectW: r.rectW, rectH: r.rectH, firstTs: r.firstTs, lastTs: r.lastTs, hostingAsn: hostingAsnOf ? hosting.get(c)! : r.hostingAsn };
       (r.part === 0 ? out.added : out.gone).push(row);
     }
   }

@@ -45,6 +45,12 @@ export interface HuntRunnerOptions {
   readonly incrementalHunts?: boolean;
   /** Called when the incremental state found a bucket that changed unannounced and was rebuilt (a warning for the log). */
   readonly onStateRebuilt?: (err: Error) => void;
+  /**
+   * The incremental states' `asn:` groups: a client's hosting ASN (0 when not hosting) from the
+   * process's own ASN table instead of the store's `asn_lookup` dictionary (the same data: the store
+   * copy is written from it), which spares a replay loading the dictionary (~2.7 s, ~100 MB).
+   */
+  readonly hostingAsnOf?: (client: string) => number;
 }
 
 export interface HuntRunStats {
@@ -181,6 +187,7 @@ export class HuntRunner {
       protectedBand: protectedBandOf(cfg.protectedScale),
       openDataLongEdge: cfg.openDataLongEdge,
       ...(opts.onStateRebuilt ? { onUnannouncedChange: opts.onStateRebuilt } : {}),
+      ...(opts.hostingAsnOf ? { hostingAsnOf: opts.hostingAsnOf } : {}),
     };
     const incremental = opts.incrementalHunts === true && whole(cfg.everyMs);
     this.campaign =

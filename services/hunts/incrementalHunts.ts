@@ -25,6 +25,8 @@ export interface IncrementalHuntOptions {
   readonly openDataLongEdge: number;
   /** Called when a bucket turned out to have changed after it was added (the state is then rebuilt). */
   readonly onUnannouncedChange?: (err: Error) => void;
+  /** A client's hosting ASN from the process's table (else the store's dictionary is asked). */
+  readonly hostingAsnOf?: (client: string) => number;
 }
 
 interface MovableState {
@@ -69,7 +71,7 @@ export class IncrementalHunt<S extends MovableState> {
     const rebuild = this.dirty || Number.isNaN(this.lo) || from >= this.hi || from < this.lo || end < this.hi;
     const none = { from: 0, to: 0 };
     const ranges = rebuild ? { enter: { from, to: end }, leave: none, active } : { enter: { from: this.hi, to: end }, leave: { from: this.lo, to: from }, active };
-    const d = await cellDelta(this.client, ranges, this.o.exclusions, this.o.protectedBand);
+    const d = await cellDelta(this.client, ranges, this.o.exclusions, this.o.protectedBand, this.o.hostingAsnOf);
     try {
       if (rebuild) {
         this.state.clear();

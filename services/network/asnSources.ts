@@ -39,7 +39,20 @@ export function asnPackageDir(): string | null {
 }
 
 /** Loads the network context the settings name (once per process: the caller keeps it). */
-export async function loadNetworkContext(settings: NetworkSettings = DEFAULT_NETWORK_SETTINGS): Promise<NetworkContext> {
+export function loadNetworkContext(settings: NetworkSettings = DEFAULT_NETWORK_SETTINGS): Promise<NetworkContext> {
+  // Once per process and settings: the store copy and the alert outputs of one command share it.
+  const key = JSON.stringify([settings.asnDatabase, [...settings.hostingAsns]]);
+  let p = loaded.get(key);
+  if (p === undefined) {
+    p = readNetworkContext(settings);
+    loaded.set(key, p);
+    p.catch(() => loaded.delete(key));
+  }
+  return p;
+}
+const loaded = new Map<string, Promise<NetworkContext>>();
+
+async function readNetworkContext(settings: NetworkSettings): Promise<NetworkContext> {
   const classifier = hostingClassifier(settings.hostingAsns);
   const db = settings.asnDatabase;
   if (db === 'none') return noNetworkContext();

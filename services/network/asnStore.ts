@@ -8,8 +8,9 @@
  * data the table is empty and every lookup answers 0 ('unknown'), so SQL that uses it still runs.
  */
 import { createHash } from 'node:crypto';
-import { readFileSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { basename, dirname, join } from 'node:path';
 import { rangeToPrefixes } from '../core/network/asnTable.ts';
 import { HOSTING_ASNS, HOSTING_ORG_PATTERNS } from '../core/network/hostingNetworks.ts';
 import type { NetworkContext, NetworkSettings } from '../core/network/networkContext.ts';
@@ -75,19 +76,26 @@ export async function syncAsnData(store: Store, settings: NetworkSettings, netwo
   const version = networkDataVersion(settings);
   const [have] = await readRows<{ version: string }>(store.client, 'SELECT version FROM asn_data FINAL WHERE id = 1', {}, NO_TIME_LIMIT);
   if ((have?.version ?? '') === version) return { loaded: false, version, prefixes: -1, ms: performance.now() - t0 };
-  const ctx = network ?? (await loadNetworkContext(settings));
   await store.client.command({ query: cluster ? `TRUNCATE TABLE IF EXISTS asn_prefixes_local${onCluster}` : 'TRUNCATE TABLE IF EXISTS asn_prefixes' });
+  const insert = (body: Buffer): Promise<void> =>
+    store.insertRaw({ table: 'asn_prefixes', columns: ['prefix', 'asn', 'org', 'hosting', 'hosting_asn', 'provider'], format: 'TabSeparated', body });
+  const cached = readPrefixCache(version);
+  if (cached !== null) {
+    // The same data version was turned into prefixes before (another data directory): insert that.
+    await insert(cached.body);
+    await finish(store, cluster, onCluster, version, cached.meta);
+    return { loaded: true, version, prefixes: cached.meta.prefixes, ms: performance.now() - t0 };
+  }
+  const ctx = network ?? (await loadNetworkContext(settings));
   let prefixes = 0;
   let ranges = 0;
   let chunk: string[] = [];
+  const bodies: Buffer[] = [];
   const flush = async (): Promise<void> => {
     if (chunk.length === 0) return;
-    await store.insertRaw({
-      table: 'asn_prefixes',
-      columns: ['prefix', 'asn', 'org', 'hosting', 'hosting_asn', 'provider'],
-      format: 'TabSeparated',
-      body: Buffer.from(chunk.join('')),
-    });
+    const body = Buffer.from(chunk.join(''));
+    bodies.push(body);
+    await insert(body);
     chunk = [];
   };
   const classify = ctx.classifier;
@@ -118,6 +126,23 @@ export async function syncAsnData(store: Store, settings: NetworkSettings, netwo
     if (chunk.length >= 200_000) await flush();
   }
   await flush();
+  const src = ctx.source;
+  const meta: PrefixMeta = { source: src?.name ?? 'none', licence: src?.licence ?? '', attribution: src?.attribution ?? '', ranges, prefixes };
+  writePrefixCache(version, bodies, meta);
+  await finish(store, cluster, onCluster, version, meta);
+  return { loaded: true, version, prefixes, ms: performance.now() - t0 };
+}
+
+interface PrefixMeta {
+  readonly source: string;
+  readonly licence: string;
+  readonly attribution: string;
+  readonly ranges: number;
+  readonly prefixes: number;
+}
+
+/** Reloads the dictionary if it is loaded and records the version the store now holds. */
+async function finish(store: Store, cluster: string | undefined, onCluster: string, version: string, meta: PrefixMeta): Promise<void> {
   // A dictionary not loaded yet loads the new rows at its first use (lazily: a process that never
   // looks an address up in SQL never holds it); one already loaded is reloaded now.
   const [state] = await readRows<{ status: string }>(
@@ -127,10 +152,48 @@ export async function syncAsnData(store: Store, settings: NetworkSettings, netwo
     NO_TIME_LIMIT,
   );
   if (cluster || (state !== undefined && state.status !== 'NOT_LOADED')) await store.client.command({ query: `SYSTEM RELOAD DICTIONARY ${ASN_DICTIONARY}${onCluster}` });
-  const src = ctx.source;
   await store.client.command({
     query: `INSERT INTO asn_data SELECT 1, {version:String}, {source:String}, {licence:String}, {attribution:String}, {ranges:UInt64}, {prefixes:UInt64}, now64(3)`,
-    query_params: { version, source: src?.name ?? 'none', licence: src?.licence ?? '', attribution: src?.attribution ?? '', ranges, prefixes },
+    query_params: { version, ...meta },
   });
-  return { loaded: true, version, prefixes, ms: performance.now() - t0 };
+}
+
+/**
+ * The prefixes of one data version, as inserted, kept in a per-user cache directory
+ * (`TILEWATCH_CACHE_DIR`, else `$XDG_CACHE_HOME/tilewatch`, else `~/.cache/tilewatch`; ~45 MB for the
+ * npm package's data): turning 515 k ranges into 732 k prefixes takes seconds, inserting them again
+ * a fraction of that, and every new data directory needs them. The file is named by a digest of the
+ * version (data and hosting rule), so a new release or rule never reads an old file.
+ */
+function prefixCachePaths(version: string): { tsv: string; meta: string } {
+  const dir = process.env.TILEWATCH_CACHE_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'tilewatch');
+  const name = `asn-prefixes-${createHash('sha256').update(version).digest('hex').slice(0, 16)}`;
+  return { tsv: join(dir, `${name}.tsv`), meta: join(dir, `${name}.json`) };
+}
+
+function readPrefixCache(version: string): { body: Buffer; meta: PrefixMeta } | null {
+  const p = prefixCachePaths(version);
+  try {
+    const meta = JSON.parse(readFileSync(p.meta, 'utf8')) as PrefixMeta & { version?: string };
+    if (meta.version !== version) return null;
+    return { body: readFileSync(p.tsv), meta };
+  } catch {
+    return null;
+  }
+}
+
+/** Best effort: a cache that cannot be written (read-only home) only costs the next data directory the conversion. */
+function writePrefixCache(version: string, bodies: readonly Buffer[], meta: PrefixMeta): void {
+  const p = prefixCachePaths(version);
+  try {
+    mkdirSync(dirname(p.tsv), { recursive: true });
+    const tmp = `${p.tsv}.tmp-${process.pid}`;
+    writeFileSync(tmp, Buffer.concat(bodies));
+    renameSync(tmp, p.tsv);
+    // The metadata last: a reader that finds it finds the whole prefix file.
+    writeFileSync(`${p.meta}.tmp-${process.pid}`, JSON.stringify({ version, ...meta }));
+    renameSync(`${p.meta}.tmp-${process.pid}`, p.meta);
+  } catch {
+    // Not cached.
+  }
 }

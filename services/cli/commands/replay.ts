@@ -13,6 +13,7 @@ import { createAllowlist } from '../config.ts';
 import { EXIT } from '../exitCodes.ts';
 import { openAlertOutputs } from './alertOutputs.ts';
 import { openContext, syncAsnInto, type CommonFlags } from './context.ts';
+import { loadNetworkContext } from '../../network/asnSources.ts';
 
 export interface ReplayFlags extends CommonFlags {
   readonly alertsOut?: string;
@@ -75,7 +76,8 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
       await mkdir(dirname(flags.alertsOut), { recursive: true });
       alertsOut = createWriteStream(flags.alertsOut, { flags: 'w' });
     }
-    const outputs = await openAlertOutputs({ config, store, logger });
+    const network = await loadNetworkContext(config.network);
+    const outputs = await openAlertOutputs({ config, store, logger, network });
     const progress = createProgress(!flags.quiet && process.stderr.isTTY === true, started);
     const emit = (version: Alert): void => {
       const a = outputs.emit(version);
@@ -94,6 +96,8 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
           // Replay is the store's only writer, in event time: campaigns and exposure from incremental states.
           incrementalHunts: true,
           onStateRebuilt: (err) => log.warn({ err }, 'hunt state rebuilt: a bucket changed after it was hunted'),
+          // The same ASN table the alert outputs loaded (once per process), the one the store's copy is written from.
+          hostingAsnOf: (ip: string) => network.hostingAsn(ip),
         })
       : null;
     // Hunts resume after the last window hunt_runs holds: windows hunted before are not run again.
