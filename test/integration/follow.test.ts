@@ -201,3 +201,24 @@ test('hunts run on their event-time schedule as lines are stored, and a restart 
     await store.close();
   }
 });
+
+test('dead letters of followed files are counted by reason category on /metrics', { timeout: 120_000 }, async () => {
+  const dir = tmp();
+  const log = join(dir, 'access.log');
+  const data = join(dir, 'data');
+  appendNumbered(log, 0, 20);
+  appendFileSync(log, 'this is not an access log line\n'.repeat(3));
+  appendNumbered(log, 20, 30);
+  const f = await startFollow([log], data, ['--no-hunts']);
+  try {
+    await waitStored(f, 33);
+    const text = await (await fetch(`http://127.0.0.1:${f.port}/metrics`)).text();
+    const series = text.split('\n').filter((l) => l.startsWith('tilewatch_follow_dead_letters_total{'));
+    assert.deepEqual(series, ['tilewatch_follow_dead_letters_total{reason="format_mismatch"} 3'], text.slice(0, 2000));
+  } finally {
+    assert.equal(await stopFollow(f), 0, f.stderr().slice(-1000));
+  }
+  const s = await storedNumbers(data);
+  assert.deepEqual(s.numbers, range(0, 30));
+  assert.equal(s.deadLetters, 3);
+});

@@ -1,3 +1,4 @@
+import { DeadLetterTally } from '../../core/validate/deadLetterReason.ts';
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Alert } from '../../core/alert.ts';
@@ -76,6 +77,8 @@ interface Pending {
   lastLineHash: string;
   readonly rows: TsvBuffer;
   readonly dead: TsvBuffer;
+  /** The batch's dead letters by category (the metric's `reason`). */
+  readonly deadReasons: DeadLetterTally;
   readonly step: LineStep;
   lines: number;
   readonly since: number;
@@ -118,7 +121,7 @@ export class FollowIngest {
     unread: Gauge;
     lines: Counter;
     rows: Counter;
-    dead: Counter;
+    dead: Counter<'reason'>;
     batches: Counter;
   } | null;
 
@@ -159,7 +162,7 @@ export class FollowIngest {
           unread: new Gauge({ name: 'tilewatch_follow_unread_bytes', help: 'bytes of the followed files not read yet', registers: r }),
           lines: new Counter({ name: 'tilewatch_follow_lines_total', help: 'complete lines read from followed files', registers: r }),
           rows: new Counter({ name: 'tilewatch_follow_rows_total', help: 'requests stored in tile_requests by follow', registers: r }),
-          dead: new Counter({ name: 'tilewatch_follow_dead_letters_total', help: 'lines of followed files stored as dead letters', registers: r }),
+          dead: new Counter({ name: 'tilewatch_follow_dead_letters_total', help: 'lines of followed files stored as dead letters, by reason category', labelNames: ['reason'], registers: r }),
           batches: new Counter({ name: 'tilewatch_follow_batches_total', help: 'batches stored by follow (one per log per flush)', registers: r }),
         }
       : null;
@@ -352,6 +355,7 @@ export class FollowIngest {
   private openBatch(key: string, file: TailedFile, first: TailLine, normalizer: Normalizer, token?: string): Pending {
     const rows = new TsvBuffer();
     const dead = new TsvBuffer(1 << 14);
+    const deadReasons = new DeadLetterTally();
     const p: Pending = {
       key,
       file,
@@ -362,7 +366,8 @@ export class FollowIngest {
       lastLineHash: '',
       rows,
       dead,
-      step: { normalizer, clientKey: this.opts.detector.clientKey, rows, dead, now: this.now },
+      deadReasons,
+      step: { normalizer, clientKey: this.opts.detector.clientKey, rows, dead, now: this.now, deadReasons },
       lines: 0,
       since: this.now(),
       ...(token ? { token } : {}),
@@ -461,7 +466,9 @@ export class FollowIngest {
     this.stats.deadLetters += dead;
     this.stats.batches++;
     this.metrics?.rows.inc(stored);
-    this.metrics?.dead.inc(dead);
+    // By category, as replay and Kafka ingest count them; rows the engine refused are store_rejected.
+    p.deadReasons.addCategory('store_rejected', this.writer.stats.rejected - before.rejected);
+    for (const [reason, n] of p.deadReasons.take()) this.metrics?.dead.inc({ reason }, n);
     this.metrics?.batches.inc();
     this.storedUpTo = Math.max(this.storedUpTo, this.readUpTo);
   }
