@@ -131,8 +131,10 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
       huntWaitMs += performance.now() - t;
     }
   };
-  const startHunts = (windowEnds: number[]): void => {
+  const startHunts = async (windowEnds: number[]): Promise<void> => {
     if (!opts.hunts || windowEnds.length === 0) return;
+    // One hunt task at a time: a batch boundary with nothing to insert (lines stored before) did not wait for the last.
+    await huntsDone();
     const hunts = opts.hunts;
     const lateRows = hunts.schedule.takeLate();
     heldAlerts = [];
@@ -229,7 +231,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
         if (lineNo % batchLines === 0) {
           if (ranges === null) ranges = await storedLinesOf(source, (id) => storedRanges(opts.store.client, id));
           await flush();
-          if (opts.hunts) startHunts(opts.hunts.schedule.due(tTo));
+          if (opts.hunts) await startHunts(opts.hunts.schedule.due(tTo));
         }
       }
       const t = now();
@@ -246,7 +248,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplaySummary> {
   await writer.drain();
   detector.flush();
   if (opts.hunts) {
-    startHunts(opts.hunts.schedule.final(tTo));
+    await startHunts(opts.hunts.schedule.final(tTo));
     await huntsDone();
   }
 
