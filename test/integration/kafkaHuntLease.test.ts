@@ -52,7 +52,9 @@ describe('hunts with a lease (mock cluster, two ingest processes, one shared sto
     const dir = tempDir(t, 'kafka-hunt-lease');
     shared = await startSharedStore(join(dir, 'shared'));
     const configFile = join(dir, 'tilewatch.json');
-    writeFileSync(configFile, JSON.stringify({ hunts: { latenessMs: 0 } }));
+    // Leases are under test, not network context: without ASN data neither process writes the 44 MB of
+    // prefixes through the test's HTTP front of chDB at start (both at once took past the readiness wait).
+    writeFileSync(configFile, JSON.stringify({ hunts: { latenessMs: 0 }, network: { asnDatabase: 'none' } }));
     const start = (name: string): Promise<Ingest> =>
       startIngest({
         bootstrap: cluster.bootstrap,
