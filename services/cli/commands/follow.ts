@@ -15,6 +15,7 @@ import { buildOpsApp } from '../../observability/opsEndpoints.ts';
 import { writeImages } from '../../store/images.ts';
 import { createAllowlist } from '../config.ts';
 import { EXIT, UsageError } from '../exitCodes.ts';
+import { gracefulStop } from './gracefulStop.ts';
 import { openAlertOutputs } from './alertOutputs.ts';
 import { parseListen } from './api.ts';
 import { openContext, type CommonFlags } from './context.ts';
@@ -148,28 +149,13 @@ export async function runFollow(patterns: readonly string[], flags: FollowFlags)
   }
   const f = follower;
 
-  let stopping: Promise<number> | null = null;
-  const shutdown = (signal: string): Promise<number> => {
-    stopping ??= (async () => {
-      log.info({ signal }, 'stopping: storing the complete lines read');
-      const timer = setTimeout(() => {
-        log.error({ timeoutMs: flags.shutdownTimeoutMs }, 'shutdown did not finish in time; exiting (what was not stored is read again at the next start)');
-        process.exit(EXIT.FAILURE);
-      }, flags.shutdownTimeoutMs);
-      timer.unref();
-      try {
-        await f.stop();
-        await writeImages(store, f.images());
-        await closeAll();
-        log.info({ stats: f.stats }, 'stopped');
-        return f.crash ? EXIT.FAILURE : EXIT.OK;
-      } catch (err) {
-        log.error({ err }, 'stop failed');
-        return EXIT.FAILURE;
-      }
-    })();
-    return stopping;
-  };
+  const shutdown = gracefulStop(log, { timeoutMs: flags.shutdownTimeoutMs, what: 'storing the complete lines read', lostNote: 'what was not stored is read again at the next start' }, async () => {
+    await f.stop();
+    await writeImages(store, f.images());
+    await closeAll();
+    log.info({ stats: f.stats }, 'stopped');
+    return f.crash ? EXIT.FAILURE : EXIT.OK;
+  });
   return new Promise<number>((done) => {
     process.once('SIGTERM', () => void shutdown('SIGTERM').then(done));
     process.once('SIGINT', () => void shutdown('SIGINT').then(done));

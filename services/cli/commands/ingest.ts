@@ -15,6 +15,7 @@ import type { MessageProducer } from '../../kafka/producer.ts';
 import { buildOpsApp } from '../../observability/opsEndpoints.ts';
 import { createMetrics } from '../../observability/metrics.ts';
 import { UsageError, EXIT } from '../exitCodes.ts';
+import { gracefulStop } from './gracefulStop.ts';
 import { createAllowlist } from '../config.ts';
 import { createLogger, openContext, type CommonFlags } from './context.ts';
 import { formatAlertLine, huntExclusions } from './replay.ts';
@@ -208,35 +209,20 @@ export async function runIngest(flags: IngestFlags, wiring: IngestWiring = {}): 
   }
   log.info({ brokers, topic: flags.topic, group: flags.group, store: store.description, http: `${flags.httpHost}:${flags.httpPort}` }, 'ingest starting');
 
-  let stopping: Promise<number> | null = null;
-  const shutdown = (signal: string): Promise<number> => {
-    stopping ??= (async () => {
-      log.info({ signal }, 'stopping: storing and committing what is held');
-      const timer = setTimeout(() => {
-        log.error({ timeoutMs: flags.shutdownTimeoutMs }, 'shutdown did not finish in time; exiting (uncommitted data will be re-read)');
-        process.exit(EXIT.FAILURE);
-      }, flags.shutdownTimeoutMs);
-      timer.unref();
-      try {
-        await hunter?.stop();
-        await ingest.stop();
-        await api?.close();
-        await groupOffsets?.close();
-        await outputs.close();
-        await producer?.disconnect();
-        await app.close();
-        if (alertsOut) await new Promise<void>((r) => alertsOut!.end(r));
-        alertsOut = null;
-        await store.close();
-        log.info({ stats: ingest.stats }, 'stopped');
-        return EXIT.OK;
-      } catch (err) {
-        log.error({ err }, 'stop failed');
-        return EXIT.FAILURE;
-      }
-    })();
-    return stopping;
-  };
+  const shutdown = gracefulStop(log, { timeoutMs: flags.shutdownTimeoutMs, what: 'storing and committing what is held', lostNote: 'uncommitted data will be re-read' }, async () => {
+    await hunter?.stop();
+    await ingest.stop();
+    await api?.close();
+    await groupOffsets?.close();
+    await outputs.close();
+    await producer?.disconnect();
+    await app.close();
+    if (alertsOut) await new Promise<void>((r) => alertsOut!.end(r));
+    alertsOut = null;
+    await store.close();
+    log.info({ stats: ingest.stats }, 'stopped');
+    return EXIT.OK;
+  });
 
   return new Promise<number>((resolve) => {
     process.once('SIGTERM', () => void shutdown('SIGTERM').then(resolve));
