@@ -9,6 +9,7 @@ import type { Clock as SinkClock } from '../core/clock.ts';
 import { systemClock } from '../runtime/systemClock.ts';
 import { createSinkDispatcher, type ConfiguredSink, type SinkDispatcher } from './dispatcher.ts';
 import type { FetchFn } from './httpPost.ts';
+import type { OutboxStore } from './outbox.ts';
 import { createKafkaSink } from './kafkaSink.ts';
 import { createEcsLogSink, createLogSink, type LineOut } from './logSink.ts';
 import type { SinkDelivery, SinksConfig } from './sinksConfig.ts';
@@ -30,6 +31,8 @@ export interface SinkDeps {
   readonly allowCidrs?: readonly string[];
   readonly random?: () => number;
   readonly fetch?: FetchFn;
+  /** The durable outbox the sinks deliver from (outbox.ts). Default: in memory, fed by `push`. */
+  readonly outbox?: OutboxStore;
   /** Where the log sink writes ECS lines (`sinks.log.format: "ecs"`). Default: process.stderr, beside the process log. */
   readonly ecsOut?: LineOut;
 }
@@ -37,8 +40,9 @@ export interface SinkDeps {
 /**
  * Builds every configured sink and the dispatcher over them. Sink order in the dispatcher: log,
  * webhooks, alertmanager, kafka, blocklist (independent of each other; order only matters for stats).
- * The caller pushes every incident notice (`dispatcher.push(alert)`) and, at shutdown,
- * `await dispatcher.drain(cfg.drainTimeoutMs)`.
+ * With a stored outbox the caller marks each version for it (`admits`), lets the alerts insert copy it
+ * there and then calls `stored(seq)`; without one it pushes every incident notice
+ * (`dispatcher.push(alert)`). At shutdown, `await dispatcher.drain(cfg.drainTimeoutMs)`.
  */
 export function buildSinks(cfg: SinksConfig, deps: SinkDeps): SinkDispatcher {
   const clock: SinkClock = deps.clock ?? (deps.now ? { now: deps.now, sleep: systemClock.sleep } : systemClock);
@@ -111,5 +115,6 @@ export function buildSinks(cfg: SinksConfig, deps: SinkDeps): SinkDispatcher {
     ...(deps.random ? { random: deps.random } : {}),
     ...(deps.isMuted ? { isMuted: deps.isMuted } : {}),
     ...(deps.registry ? { registry: deps.registry } : {}),
+    ...(deps.outbox ? { outbox: deps.outbox } : {}),
   });
 }

@@ -386,7 +386,7 @@ test('web page: the links that webhook (JSON, Slack, ECS), Alertmanager and Kafk
   );
   const sinks = buildSinks(cfg, { logger: pino({ level: 'silent' }) });
   sinks.push(st.alerts.critical);
-  assert.deepEqual(await sinks.drain(10_000), { drained: true, abandoned: 0 });
+  assert.deepEqual(await sinks.drain(10_000), { drained: true, left: 0, leftBySink: {} });
   const body = (path: string) => received.find((r) => r.path === path)?.body ?? assert.fail(`nothing POSTed to ${path}: ${JSON.stringify(received.map((r) => r.path))}`);
   const expected = `${server.url}/?incident=${st.incidents.critical}`;
   const links: Array<[string, string]> = [

@@ -1,17 +1,29 @@
 /**
  * Where every alert version goes, wired once for replay, ingest, serve and hunt: correlated into its
- * incident (one per actor), then to the `alerts` table (every version) and to the configured sinks
- * (behind the dispatcher: never blocking the caller) only when its incident opens, escalates or
- * resolves — updates do not re-page. Mute rules from `suppression_rules` and the mutes analysts put on
- * an alert or an incident (`alert_actions`: the whole incident of a muted alert falls silent until the
- * mute expires) apply to the sinks only (muted alerts are still stored); they are read at start and
- * again every `sinks.muteReloadMs` of wall time (default 30 s), so a mute added through the API or
- * the web page reaches a running ingest or serve. Each version first gets its network context
+ * incident (one per actor), then to the `alerts` table (every version), and from there to the
+ * configured sinks only when its incident opens, escalates or resolves — updates do not re-page.
+ *
+ * The alerts table is the source of truth and the sinks read it through the alert outbox
+ * (services/alerting/outbox.ts, migration 012): a version for the sinks gets the next position of this
+ * writer (`outbox`: the origin name) and is written with it by the same insert that stores it, which
+ * copies it to `alert_outbox`; only after that insert succeeded are the sinks told (`stored`), and each
+ * sink delivers from its saved position (dispatcher.ts). A store outage delays the sinks; it never
+ * lets a sink see a version the table does not hold, and a failed insert keeps its versions buffered
+ * for the next flush. What is not delivered at close stays in the outbox for the next start of the
+ * same origin. Versions the store already held (a replay of stored history, a batch read again after
+ * a crash) get no new position: the correlator marks them as re-emissions and they page nobody.
+ *
+ * Mute rules from `suppression_rules` and the mutes analysts put on an alert or an incident
+ * (`alert_actions`: the whole incident of a muted alert falls silent until the mute expires) apply to
+ * the sinks only (muted alerts are still stored, without a position); they are read at start and
+ * again every `sinks.muteReloadMs` of wall time (default 30 s), so a mute added through the API or the
+ * web page reaches a running ingest or serve. Each version first gets its network context
  * (core/network/alertNetwork.ts: ASN, organisation, hosting provider or not, and a reason saying so).
  */
 import type { Logger } from 'pino';
 import { Counter, Gauge, type Registry } from 'prom-client';
 import { AlertsTableSink } from '../../alerting/alertsTable.ts';
+import { clickhouseOutbox, OUTBOX_NONE, OUTBOX_NOTICE, OUTBOX_UPDATE, type OutboxKind, type OutboxStore } from '../../alerting/outbox.ts';
 import { buildSinks } from '../../alerting/buildSinks.ts';
 import type { Clock as SinkClock } from '../../core/clock.ts';
 import { systemClock } from '../../runtime/systemClock.ts';
@@ -32,14 +44,20 @@ export interface AlertOutputs {
   emit(alert: Alert): Alert;
   /** Versions delivered to the sinks (incident notices) so far. */
   readonly notices: () => number;
-  /** Writes buffered versions to the alerts table. */
+  /**
+   * Writes buffered versions to the alerts table (retried; on failure they stay buffered and the
+   * promise rejects), then lets the sinks deliver the ones for them.
+   */
   flush(): Promise<void>;
   /**
    * Re-reads mute rules now (with sinks configured; rejects when the read fails). The same reload
    * also runs by itself every `sinks.muteReloadMs` until close().
    */
   reloadMutes(): Promise<void>;
-  /** Stops the mute reload, flushes, then waits (bounded by sinks.drainTimeoutMs) for queued sink deliveries. */
+  /**
+   * Stops the mute reload, flushes, then waits (bounded by sinks.drainTimeoutMs) for the sinks to
+   * deliver what is stored; what they did not stays in the outbox for the next start (logged).
+   */
   close(): Promise<void>;
   readonly tableWritten: () => number;
 }
@@ -58,7 +76,17 @@ export interface AlertOutputsDeps {
   readonly clock?: SinkClock;
   /** ASN data for the versions' network context. Default: loaded once here from `config.network`. */
   readonly network?: NetworkContext;
+  /**
+   * This writer's name in the alert outbox: its versions, positions and sink cursors. A restart under
+   * the same name delivers what the last run left. Two processes running at once on one store need
+   * different names (each delivers only its own versions). Default {@link DEFAULT_OUTBOX_ORIGIN}.
+   */
+  readonly outbox?: string;
+  /** Where the outbox is read and the sinks' positions kept. Default: the store's tables (outbox.ts `clickhouseOutbox`). */
+  readonly outboxStore?: OutboxStore;
 }
+
+export const DEFAULT_OUTBOX_ORIGIN = 'tilewatch';
 
 export async function openAlertOutputs(deps: AlertOutputsDeps): Promise<AlertOutputs> {
   const log = deps.logger.child({ component: 'alerts' });
@@ -66,7 +94,11 @@ export async function openAlertOutputs(deps: AlertOutputsDeps): Promise<AlertOut
   const network = deps.network ?? (await loadNetworkContext(deps.config.network));
   if (network.source === null) log.info('no ASN data: network context of alerts is "unknown" (docs/network-context.md)');
   const clock = deps.clock ?? systemClock;
-  const table = new AlertsTableSink(deps.store);
+  const origin = deps.outbox ?? DEFAULT_OUTBOX_ORIGIN;
+  const table = new AlertsTableSink(deps.store, {
+    clock,
+    onRetry: (err, attempt, delayMs) => log.warn({ err, attempt, delayMs }, 'alerts insert failed; retrying (the versions stay buffered)'),
+  });
   const mutes = createMuteRuleSet();
   const analystMutes = createAnalystMutes();
   const r = deps.registry ? [deps.registry] : [];
@@ -106,11 +138,13 @@ export async function openAlertOutputs(deps: AlertOutputsDeps): Promise<AlertOut
     {},
     NO_TIME_LIMIT,
   );
+  const storedVersions = new Map(rows.map((r) => [r.id, Number(r.v)]));
   correlator.restore(
     rows.filter((r) => r.body !== '').map((r) => JSON.parse(r.body) as Alert),
-    new Map(rows.map((r) => [r.id, r.v])),
+    storedVersions,
   );
   let notices = 0;
+  let nextSeq = 1;
   let dispatcher: SinkDispatcher | null = null;
   if (hasSinks(deps.config.sinks)) {
     await reloadMutes();
@@ -120,7 +154,10 @@ export async function openAlertOutputs(deps: AlertOutputsDeps): Promise<AlertOut
       allowCidrs: deps.config.allowlist.cidrs,
       isMuted: (alert, now) => mutes.isMuted(alert, now) || analystMutes.isMuted(alert, now),
       ...(deps.clock ? { clock: deps.clock } : {}),
+      outbox: deps.outboxStore ?? clickhouseOutbox(deps.store, origin),
     });
+    // Where the sinks stand and where this writer's positions continue (rejects when the store cannot say).
+    nextSeq = (await dispatcher.ready) + 1;
   }
   // Mutes added (or deleted) while the process runs: re-read on a wall-clock cadence, sequentially
   // (the next wait starts when a reload ends). A failed reload keeps the rules in force and is
@@ -148,28 +185,39 @@ export async function openAlertOutputs(deps: AlertOutputsDeps): Promise<AlertOut
   return {
     emit(version) {
       const { alert, notice } = correlator.assign(withNetworkContext(version, network));
-      table.push(alert);
-      if (notice !== null) {
-        notices++;
-        dispatcher?.push(alert);
-      } else if (dispatcher?.wantsEveryVersion) {
-        // Only the sinks that follow every version (the block list) take it.
-        dispatcher.push(alert);
+      if (notice !== null) notices++;
+      // What the version is for the sinks: a notice for all, an update for those that follow every
+      // version, or nothing (no sinks, muted, or a version the store held before this run).
+      let kind: OutboxKind = OUTBOX_NONE;
+      if (dispatcher && alert.version > (storedVersions.get(alert.id) ?? 0)) {
+        if (notice !== null || alert.incident === undefined) kind = OUTBOX_NOTICE;
+        else if (dispatcher.wantsEveryVersion) kind = OUTBOX_UPDATE;
+        if (kind !== OUTBOX_NONE && !dispatcher.admits(alert)) kind = OUTBOX_NONE;
       }
+      table.push(alert, kind === OUTBOX_NONE ? undefined : { origin, seq: nextSeq++, kind });
       return alert;
     },
     notices: () => notices,
-    flush: () => table.flush(),
+    flush: async () => {
+      await table.flush();
+      dispatcher?.stored(table.stored);
+    },
     reloadMutes: async () => {
       if (dispatcher) await reloadMutes();
     },
     async close() {
       stopReload.abort();
       if (reloading) await reloading;
-      await table.flush();
+      try {
+        await table.flush();
+      } catch (err) {
+        log.error({ err, versions: table.buffered }, 'alert versions not stored before shutdown (the store refused every attempt)');
+        if (!dispatcher) throw err;
+      }
       if (dispatcher) {
+        dispatcher.stored(table.stored);
         const r = await dispatcher.drain(deps.config.sinks.drainTimeoutMs);
-        log.info(r, 'alert sinks drained');
+        log.info({ origin, ...r }, r.left === 0 ? 'alert sinks drained' : 'alert sinks stopped; undelivered versions stay in the outbox for the next start');
       }
     },
     tableWritten: () => table.written,

@@ -1,6 +1,8 @@
 /**
- * The sink dispatcher on a fake clock: fan-out, per-sink order, backoff with jitter, permanent
- * failures, bounded queues dropping the oldest, mute rules, per-sink severity, drain, metrics.
+ * The sink dispatcher on a fake clock, over the in-memory outbox: fan-out, per-sink order, backoff
+ * with jitter, transient failures retried until they succeed (never dropped), permanent failures,
+ * bounded reads with the rest left as backlog, mute rules, per-sink severity, drain leaving what is
+ * undelivered in the outbox, a restart resuming from the saved positions, metrics.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -8,6 +10,7 @@ import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { backoffDelay } from '../../../services/core/retry.ts';
 import { createSinkDispatcher } from '../../../services/alerting/dispatcher.ts';
+import { memoryOutbox } from '../../../services/alerting/memoryOutbox.ts';
 import { createMuteRuleSet } from '../../../services/alerting/muteRules.ts';
 import { PermanentSinkError, type AlertSink } from '../../../services/alerting/sink.ts';
 import type { Alert } from '../../../services/core/alert.ts';
@@ -60,6 +63,9 @@ class TestSink implements AlertSink {
 
 const A = (id: string, version = 1, over: Partial<Alert> = {}): Alert => makeAlert({ id, version, ...over });
 
+/** What a writer does with a stored outbox: append, then tell the dispatcher the store holds it. */
+const stored = (d: ReturnType<typeof createSinkDispatcher>, outbox: ReturnType<typeof memoryOutbox>, a: Alert): void => d.stored(outbox.append(a, true));
+
 describe('backoffDelay', () => {
   const policy = { maxAttempts: 10, baseDelayMs: 100, maxDelayMs: 1000 };
   test('doubles per failure within the upper half of each step, capped', () => {
@@ -85,7 +91,7 @@ describe('sink dispatcher', () => {
     a.release();
     await flush();
     assert.deepEqual(a.delivered, ['tw-00000000000000000001:1', 'tw-00000000000000000002:1']);
-    assert.deepEqual(await d.drain(1000), { drained: true, abandoned: 0 });
+    assert.deepEqual(await d.drain(1000), { drained: true, left: 0, leftBySink: {} });
     assert.ok(a.closed && b.closed, 'drain closes the sinks');
   });
 
@@ -124,44 +130,56 @@ describe('sink dispatcher', () => {
     assert.equal(st.queued, 0);
   });
 
-  test('gives up after maxAttempts and moves on; a permanent error is not retried', async () => {
+  test('a transient failure is retried past maxAttempts (reported stuck, never dropped) and holds the versions behind it; a permanent error is counted and passed', async () => {
     const clock = new FakeClock();
     const { logger, lines } = captureLogger();
-    const s = new TestSink('s', (a) => (a.id === 'tw-down000000000000000' ? new Error('ECONNREFUSED') : a.id === 'tw-bad0000000000000000' ? new PermanentSinkError('HTTP 400') : undefined));
+    const s = new TestSink('s', (a, n) => (a.id === 'tw-down000000000000000' && n <= 6 ? new Error('ECONNREFUSED') : a.id === 'tw-bad0000000000000000' ? new PermanentSinkError('HTTP 400') : undefined));
     const d = createSinkDispatcher({ sinks: [s], logger, clock, random: () => 0, retry: { baseDelayMs: 1000, maxDelayMs: 3000, maxAttempts: 4 } });
     d.push(A('tw-down000000000000000'));
     d.push(A('tw-bad0000000000000000'));
     d.push(A('tw-ok00000000000000000'));
-    await clock.runUntil(() => s.delivered.length === 1);
-    assert.deepEqual(s.delivered, ['tw-ok00000000000000000:1']);
-    assert.equal(s.attempts.filter((t) => t.startsWith('tw-down')).length, 4);
+    await clock.advance(4000);
+    assert.deepEqual(s.delivered, [], 'nothing passes the failing version');
+    assert.equal(d.stats().sinks[0]!.backlog, 3);
+    await clock.runUntil(() => s.delivered.length === 2);
+    assert.deepEqual(s.delivered, ['tw-down000000000000000:1', 'tw-ok00000000000000000:1']);
+    assert.equal(s.attempts.filter((t) => t.startsWith('tw-down')).length, 7);
     assert.equal(s.attempts.filter((t) => t.startsWith('tw-bad')).length, 1);
-    assert.deepEqual(clock.sleeps, [500, 1000, 1500], 'three waits between four attempts, capped at maxDelayMs');
+    assert.deepEqual(clock.sleeps, [500, 1000, 1500, 1500, 1500, 1500], 'six waits between seven attempts, capped at maxDelayMs');
     const st = d.stats().sinks[0]!;
-    assert.equal(st.failedAttempts, 5);
-    assert.deepEqual(st.dropped, { queue_full: 0, rejected: 1, retries_exhausted: 1, shutdown: 0 });
-    const dropped = lines.filter((l) => l.msg === 'alert version dropped');
-    assert.deepEqual(dropped.map((l) => l.reason), ['retries_exhausted', 'rejected']);
+    assert.equal(st.failedAttempts, 7);
+    assert.deepEqual(st.dropped, { rejected: 1, missing: 0 });
+    assert.equal(st.backlog, 0);
+    assert.deepEqual(
+      lines.filter((l) => l.level === 50).map((l) => [l.msg, l.attempt ?? l.reason]),
+      [
+        ['alert sink still failing; the version stays in the outbox and is retried', 4],
+        ['alert version not delivered', 'rejected'],
+      ],
+    );
   });
 
-  test('a full queue drops its oldest waiting version and counts it', async () => {
+  test('a held sink holds at most queueCapacity versions in memory; the rest waits in the outbox as backlog and nothing is dropped', async () => {
     const clock = new FakeClock();
     const s = new TestSink('s');
     s.held = true;
     const registry = new Registry();
     const d = createSinkDispatcher({ sinks: [{ sink: s, queueCapacity: 2 }], logger: captureLogger().logger, clock, registry });
     for (let v = 1; v <= 5; v++) d.push(A('tw-q0000000000000000000', v));
-    // v1 is in delivery; the queue held v2, v3, then v4 pushed out v2 and v5 pushed out v3.
-    assert.equal(d.stats().sinks[0]!.dropped.queue_full, 2);
-    assert.equal(d.stats().sinks[0]!.queued, 3);
-    const depth = await registry.getSingleMetric('tilewatch_sink_queue_depth')!.get();
-    assert.deepEqual(depth.values.map((v) => [v.labels.sink, v.value]), [['s', 3]]);
+    await flush();
+    const gauge = async (name: string): Promise<Array<[string | number | undefined, number]>> => (await registry.getSingleMetric(name)!.get()).values.map((v) => [v.labels.sink, v.value]);
+    assert.equal(d.stats().sinks[0]!.queued, 2, 'one read of two versions');
+    assert.deepEqual(await gauge('tilewatch_sink_queue_depth'), [['s', 2]]);
+    assert.deepEqual(await gauge('tilewatch_sink_backlog'), [['s', 5]]);
+    await clock.advance(90_000);
+    assert.deepEqual(await gauge('tilewatch_sink_lag_seconds'), [['s', 90]], 'the oldest undelivered version was stored 90 s ago');
     s.release();
-    await flush();
-    await flush();
-    assert.deepEqual(s.delivered, ['tw-q0000000000000000000:1', 'tw-q0000000000000000000:4', 'tw-q0000000000000000000:5']);
-    const dropped = await registry.getSingleMetric('tilewatch_sink_dropped_total')!.get();
-    assert.deepEqual(dropped.values.map((v) => [v.labels.reason, v.value]), [['queue_full', 2]]);
+    await clock.runUntil(() => s.delivered.length === 5);
+    assert.deepEqual(s.delivered, [1, 2, 3, 4, 5].map((v) => `tw-q0000000000000000000:${v}`));
+    assert.deepEqual(await gauge('tilewatch_sink_backlog'), [['s', 0]]);
+    assert.deepEqual(await gauge('tilewatch_sink_lag_seconds'), [['s', 0]]);
+    assert.deepEqual(await gauge('tilewatch_sink_queue_depth'), [['s', 0]]);
+    assert.deepEqual((await registry.getSingleMetric('tilewatch_sink_dropped_total')!.get()).values, []);
   });
 
   test('muted versions reach no sink; the predicate sees the clock', async () => {
@@ -225,30 +243,59 @@ describe('sink dispatcher', () => {
     assert.equal(d.stats().muted, 1);
   });
 
-  test('drain gives up at its timeout: abandons what is queued, aborts the retry wait, closes sinks', async () => {
+  test('drain at its timeout aborts the retry wait, leaves the undelivered versions in the outbox, reports them and closes the sinks', async () => {
     const clock = new FakeClock();
+    const { logger, lines } = captureLogger();
     const s = new TestSink('s', () => new Error('503'));
     const ok = new TestSink('ok');
     const registry = new Registry();
-    const d = createSinkDispatcher({ sinks: [s, ok], logger: captureLogger().logger, clock, registry, random: () => 0, retry: { baseDelayMs: 60_000, maxDelayMs: 60_000, maxAttempts: 10 } });
+    const d = createSinkDispatcher({ sinks: [s, ok], logger, clock, registry, random: () => 0, retry: { baseDelayMs: 60_000, maxDelayMs: 60_000, maxAttempts: 10 } });
     d.push(A('tw-d0000000000000000001'));
     d.push(A('tw-d0000000000000000002'));
     await flush();
     const draining = d.drain(5000);
     await clock.advance(5000);
-    assert.deepEqual(await draining, { drained: false, abandoned: 2 });
+    assert.deepEqual(await draining, { drained: false, left: 2, leftBySink: { s: 2 } });
     assert.ok(s.signals[0]!.aborted, 'the delivery signal aborts at the timeout');
     assert.ok(s.closed && ok.closed);
     assert.equal(clock.pending, 0, 'no timer left behind');
     const st = d.stats().sinks;
-    assert.deepEqual(st[0]!.dropped, { queue_full: 0, rejected: 0, retries_exhausted: 0, shutdown: 2 });
+    assert.deepEqual(st[0]!.dropped, { rejected: 0, missing: 0 }, 'nothing dropped: left in the outbox');
+    assert.equal(st[0]!.cursor, 0);
     assert.equal(st[1]!.delivered, 2);
+    const report = lines.find((l) => l.msg === 'alert versions not delivered before shutdown: they stay in the outbox and are delivered after the next start');
+    assert.deepEqual(report?.left, { s: 2 });
     // Nothing is accepted after drain.
     d.push(A('tw-d0000000000000000003'));
     await flush();
     assert.equal(ok.delivered.length, 2);
     const failures = await registry.getSingleMetric('tilewatch_sink_failures_total')!.get();
     assert.deepEqual(failures.values.map((v) => [v.labels.sink, v.value]), [['s', 1]]);
+  });
+
+  test('a restart on the same outbox resumes each sink at its saved position: the rest once, nothing delivered twice', async () => {
+    const clock = new FakeClock();
+    const outbox = memoryOutbox();
+    let down = true;
+    const first = new TestSink('hook', () => (down ? new Error('503') : undefined));
+    const other = new TestSink('log');
+    const d1 = createSinkDispatcher({ sinks: [first, other], outbox, logger: captureLogger().logger, clock, random: () => 0, retry: { baseDelayMs: 1000, maxDelayMs: 1000 } });
+    await d1.ready;
+    for (let i = 1; i <= 3; i++) stored(d1, outbox, A(`tw-r000000000000000000${i}`));
+    await clock.advance(3000);
+    const stopping = d1.drain(500);
+    await clock.advance(500);
+    assert.deepEqual(await stopping, { drained: false, left: 3, leftBySink: { hook: 3 } });
+    down = false;
+    const again = new TestSink('hook');
+    const otherAgain = new TestSink('log');
+    const d2 = createSinkDispatcher({ sinks: [again, otherAgain], outbox, logger: captureLogger().logger, clock });
+    assert.equal(await d2.ready, 3, 'positions continue after the last one written');
+    stored(d2, outbox, A('tw-r0000000000000000004'));
+    await clock.runUntil(() => again.delivered.length === 4);
+    assert.deepEqual(again.delivered, [1, 2, 3, 4].map((i) => `tw-r000000000000000000${i}:1`));
+    assert.deepEqual(otherAgain.delivered, ['tw-r0000000000000000004:1'], 'the sink that had delivered does not deliver again');
+    assert.deepEqual(await d2.drain(1000), { drained: true, left: 0, leftBySink: {} });
   });
 
   test('drain waits for retries that succeed within the timeout', async () => {
@@ -259,7 +306,7 @@ describe('sink dispatcher', () => {
     await flush();
     const draining = d.drain(10_000);
     await clock.advance(1000);
-    assert.deepEqual(await draining, { drained: true, abandoned: 0 });
+    assert.deepEqual(await draining, { drained: true, left: 0, leftBySink: {} });
     assert.deepEqual(s.delivered, ['tw-w0000000000000000000:1']);
   });
 

@@ -32,7 +32,7 @@ test('sinks.log with format "ecs" goes through buildSinks to its own line, ECS o
   const sinks = buildSinks(cfg, { logger: pino({ level: 'warn' }, { write: (s: string) => pinoLines.push(s) }), ecsOut: { write: (s: string) => out.push(s) } });
   const a = makeAlert();
   sinks.push(a);
-  assert.deepEqual(await sinks.drain(5000), { drained: true, abandoned: 0 });
+  assert.deepEqual(await sinks.drain(5000), { drained: true, left: 0, leftBySink: {} });
   assert.equal(out.length, 1);
   const doc = JSON.parse(out[0]!) as { event: { kind: string; id: string; url: string }; ecs: { version: string } };
   assert.equal(doc.event.kind, 'alert');

@@ -157,7 +157,7 @@ describe('buildSinks', () => {
     await flush();
     assert.deepEqual(requests.sort(), ['http://am-1:9093/api/v2/alerts', 'http://am-2:9093/api/v2/alerts', 'https://soc.example/hooks/tilewatch'], 'slack wants high and above');
     assert.equal(produced[0]!.topic, 'tile-alerts');
-    assert.deepEqual(await d.drain(1000), { drained: true, abandoned: 0 });
+    assert.deepEqual(await d.drain(1000), { drained: true, left: 0, leftBySink: {} });
     assert.ok(disconnected, 'drain disconnects the producer');
     assert.match(await registry.metrics(), /tilewatch_sink_delivered_total\{sink="kafka"\} 1/);
   });

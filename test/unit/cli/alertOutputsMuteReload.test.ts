@@ -2,13 +2,16 @@
  * openAlertOutputs re-reads the mute rules on a wall-clock cadence (`sinks.muteReloadMs`, default
  * 30 s) on an injected clock: a rule added after start mutes the next notice once the interval has
  * passed, a failed reload is logged and counted and keeps the rules in force, close() stops the
- * cadence, 0 turns it off. The store is a stand-in answering the two reads openAlertOutputs makes.
+ * cadence, 0 turns it off. The store is a stand-in answering the two reads openAlertOutputs makes;
+ * its alerts insert hands the versions marked for the outbox to an in-memory outbox, as the
+ * materialized view does in ClickHouse, so the log sink delivers only what was "stored".
  */
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { describe, test } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
+import { memoryOutbox, type AppendableOutbox } from '../../../services/alerting/memoryOutbox.ts';
 import { createAnalystMutes, type AnalystMute, type SuppressionRule } from '../../../services/alerting/muteRules.ts';
 import { DEFAULT_MUTE_RELOAD_MS, parseSinksConfig, SinksConfigError } from '../../../services/alerting/sinksConfig.ts';
 import { openAlertOutputs } from '../../../services/cli/commands/alertOutputs.ts';
@@ -34,7 +37,7 @@ const RULE_COLUMNS = ['id', 'type', 'cidr', 'user_agent', 'alert_kind', 'image_i
  * A store whose `suppression_rules` read returns `rules` (or throws while `failing`), whose analyst
  * mutes read returns `analyst`; `alerts` is empty.
  */
-function fakeStore(): { store: Store; rules: SuppressionRule[]; analyst: AnalystMute[]; reads: () => number; setFailing: (f: boolean) => void } {
+function fakeStore(): { store: Store; outboxStore: AppendableOutbox; rules: SuppressionRule[]; analyst: AnalystMute[]; reads: () => number; setFailing: (f: boolean) => void } {
   const rules: SuppressionRule[] = [];
   const analyst: AnalystMute[] = [];
   let reads = 0;
@@ -50,8 +53,19 @@ function fakeStore(): { store: Store; rules: SuppressionRule[]; analyst: Analyst
       return Promise.resolve({ json: () => Promise.resolve([]) });
     },
   };
-  const store = { client, target: { kind: 'embedded', dataDir: '/nonexistent' }, description: 'fake', insertRaw: () => Promise.resolve(), close: () => Promise.resolve() } as unknown as Store;
-  return { store, rules, analyst, reads: () => reads, setFailing: (f) => void (failing = f) };
+  const outboxStore = memoryOutbox('tilewatch');
+  const insertRaw = ({ table, body }: { table: string; body: Buffer }): Promise<void> => {
+    if (table !== 'alerts') return Promise.resolve();
+    for (const line of body.toString('utf8').split('\n').filter(Boolean)) {
+      const row = JSON.parse(line) as { body: string; outbox?: number; outbox_seq?: number };
+      if (!row.outbox) continue;
+      const seq = outboxStore.append(JSON.parse(row.body) as ReturnType<typeof makeAlert>, row.outbox === 1);
+      assert.equal(seq, row.outbox_seq, 'positions are written in order, without gaps');
+    }
+    return Promise.resolve();
+  };
+  const store = { client, target: { kind: 'embedded', dataDir: '/nonexistent' }, description: 'fake', insertRaw, close: () => Promise.resolve() } as unknown as Store;
+  return { store, outboxStore, rules, analyst, reads: () => reads, setFailing: (f) => void (failing = f) };
 }
 
 function setup(sinks: Record<string, unknown>) {
@@ -90,7 +104,7 @@ async function metric(registry: Registry, name: string): Promise<number> {
 describe('openAlertOutputs: mute rules reload on a cadence', () => {
   test('a rule added after start mutes notices once muteReloadMs has passed, and not before', async () => {
     const s = setup({ log: true, muteReloadMs: 1000 });
-    const out = await openAlertOutputs({ config: s.config, store: s.store, logger: s.logger, registry: s.registry, clock: s.clock });
+    const out = await openAlertOutputs({ config: s.config, store: s.store, outboxStore: s.outboxStore, logger: s.logger, registry: s.registry, clock: s.clock });
     assert.equal(s.reads(), 1, 'read once at start');
     assert.equal(await metric(s.registry, 'tilewatch_mute_rules'), 0);
     s.rules.push(RULE); // an analyst adds the mute (POST /api/v1/suppressions) while the process runs
@@ -98,6 +112,7 @@ describe('openAlertOutputs: mute rules reload on a cadence', () => {
     await s.clock.advance(999);
     assert.equal(s.reads(), 1, 'not re-read before the interval');
     out.emit(muted('tw-before'));
+    await out.flush();
     await flush();
     assert.deepEqual(noticed(s.lines), ['tw-before'], 'before the reload the rule is not known: the notice pages');
 
@@ -106,6 +121,7 @@ describe('openAlertOutputs: mute rules reload on a cadence', () => {
     assert.equal(await metric(s.registry, 'tilewatch_mute_rules'), 1);
     out.emit(muted('tw-after'));
     out.emit(other('tw-other'));
+    await out.flush();
     await flush();
     assert.deepEqual(mutedIds(s.lines), ['tw-after'], 'after the reload the matching notice is muted');
     assert.deepEqual(noticed(s.lines), ['tw-before', 'tw-other'], 'and the unmatched one still pages');
@@ -123,9 +139,10 @@ describe('openAlertOutputs: mute rules reload on a cadence', () => {
 
   test('an analyst muting an alert silences its whole incident until the mute expires; other incidents still page', async () => {
     const s = setup({ log: true, muteReloadMs: 1000 });
-    const out = await openAlertOutputs({ config: s.config, store: s.store, logger: s.logger, registry: s.registry, clock: s.clock });
+    const out = await openAlertOutputs({ config: s.config, store: s.store, outboxStore: s.outboxStore, logger: s.logger, registry: s.registry, clock: s.clock });
     const first = muted('tw-first');
     const opened = out.emit({ ...first, severity: 'medium' });
+    await out.flush();
     await flush();
     assert.deepEqual(noticed(s.lines), ['tw-first'], 'the incident is announced');
     // The analyst mutes it from the page for an hour (alert_actions), the reload picks it up.
@@ -136,6 +153,7 @@ describe('openAlertOutputs: mute rules reload on a cadence', () => {
     const escalated = out.emit(second);
     assert.equal(escalated.incident!.id, opened.incident!.id, 'the same incident');
     out.emit(other('tw-elsewhere'));
+    await out.flush();
     await flush();
     assert.deepEqual(mutedIds(s.lines), ['tw-second'], 'the muted incident does not page');
     assert.deepEqual(noticed(s.lines), ['tw-first', 'tw-elsewhere'], 'another incident still pages');
@@ -156,7 +174,7 @@ describe('openAlertOutputs: mute rules reload on a cadence', () => {
   test('a failed reload is logged (warn) and counted, keeps the rules in force, and the next one applies', async () => {
     const s = setup({ log: true, muteReloadMs: 500 });
     s.rules.push(RULE);
-    const out = await openAlertOutputs({ config: s.config, store: s.store, logger: s.logger, registry: s.registry, clock: s.clock });
+    const out = await openAlertOutputs({ config: s.config, store: s.store, outboxStore: s.outboxStore, logger: s.logger, registry: s.registry, clock: s.clock });
     s.setFailing(true);
     await s.clock.advance(1000);
     assert.equal(s.reads(), 3);
@@ -165,6 +183,7 @@ describe('openAlertOutputs: mute rules reload on a cadence', () => {
     assert.ok(warns.every((w) => w.level === 40), 'pino warn');
     assert.equal(await metric(s.registry, 'tilewatch_mute_reload_failures_total'), 2);
     out.emit(muted('tw-still-muted'));
+    await out.flush();
     await flush();
     assert.deepEqual(mutedIds(s.lines), ['tw-still-muted'], 'the rules loaded before the failures still apply');
 
@@ -172,6 +191,7 @@ describe('openAlertOutputs: mute rules reload on a cadence', () => {
     s.setFailing(false);
     await s.clock.advance(500);
     out.emit(muted('tw-unmuted'));
+    await out.flush();
     await flush();
     assert.deepEqual(noticed(s.lines), ['tw-unmuted'], 'a deleted mute stops muting at the next good reload');
     assert.equal(s.clock.pending, 1, 'still on its cadence');
@@ -182,7 +202,7 @@ describe('openAlertOutputs: mute rules reload on a cadence', () => {
   test('default 30 s; 0 reads once at start only; no sinks, no cadence', async () => {
     assert.equal(DEFAULT_MUTE_RELOAD_MS, 30_000);
     const d = setup({ log: true });
-    const out = await openAlertOutputs({ config: d.config, store: d.store, logger: d.logger, clock: d.clock });
+    const out = await openAlertOutputs({ config: d.config, store: d.store, outboxStore: d.outboxStore, logger: d.logger, clock: d.clock });
     await d.clock.advance(29_999);
     assert.equal(d.reads(), 1);
     await d.clock.advance(1);
@@ -190,13 +210,13 @@ describe('openAlertOutputs: mute rules reload on a cadence', () => {
     await out.close();
 
     const off = setup({ log: true, muteReloadMs: 0 });
-    const out0 = await openAlertOutputs({ config: off.config, store: off.store, logger: off.logger, clock: off.clock });
+    const out0 = await openAlertOutputs({ config: off.config, store: off.store, outboxStore: off.outboxStore, logger: off.logger, clock: off.clock });
     assert.equal(off.clock.pending, 0);
     assert.equal(off.reads(), 1);
     await out0.close();
 
     const none = setup({});
-    const outN = await openAlertOutputs({ config: none.config, store: none.store, logger: none.logger, clock: none.clock });
+    const outN = await openAlertOutputs({ config: none.config, store: none.store, outboxStore: none.outboxStore, logger: none.logger, clock: none.clock });
     assert.equal(none.clock.pending, 0);
     assert.equal(none.reads(), 0, 'mutes only matter to sinks');
     await outN.close();
