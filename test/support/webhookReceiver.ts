@@ -42,3 +42,59 @@ export async function verifiedReceiver(t: TestContext, secret: string, path = '/
   t.after(() => server.closeAllConnections());
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}${path}`, accepted, refused };
 }
+
+/** What a {@link switchableReceiver} does with the next request. */
+export type ReceiverMode = 'up' | 'down' | 'hang';
+
+export interface SwitchableReceiver {
+  readonly url: string;
+  /** 'up': verify and answer 200 (401 to a refusal); 'down': 503 to everything; 'hang': hold the request unanswered. */
+  mode: ReceiverMode;
+  /** Idempotency-Key of every request that arrived, in arrival order, whatever the answer. */
+  readonly attempts: string[];
+  /** Accepted (verified, answered 200), in arrival order, with the request's Idempotency-Key. */
+  readonly accepted: Array<{ readonly key: string; readonly alert: Alert }>;
+  /** Reasons of the requests refused by the verifier. */
+  readonly refused: string[];
+  /** Requests held while hanging (their sockets are destroyed when the test ends). */
+  readonly held: () => number;
+}
+
+/**
+ * A webhook receiver on loopback that can be taken down (503) or made to hang, for the outbox
+ * tests: it verifies every request it accepts with the shipped verifier, as a real receiver must.
+ */
+export async function switchableReceiver(t: TestContext, secret: string, toleranceSec = 300): Promise<SwitchableReceiver> {
+  const verifier = createWebhookVerifier({ secret, clock: systemClock, toleranceSec });
+  let held = 0;
+  const r: Omit<SwitchableReceiver, 'url'> = { mode: 'up', attempts: [], accepted: [], refused: [], held: () => held };
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const key = String(req.headers['idempotency-key'] ?? '');
+      r.attempts.push(key);
+      if (r.mode === 'hang') {
+        held++;
+        return;
+      }
+      if (r.mode === 'down') {
+        res.writeHead(503).end('down for maintenance');
+        return;
+      }
+      const body = Buffer.concat(chunks).toString('utf8');
+      const v = verifier.verify(req.headers, body);
+      if (!v.ok) {
+        r.refused.push(v.reason);
+        res.writeHead(401).end(v.reason);
+        return;
+      }
+      r.accepted.push({ key, alert: JSON.parse(body) as Alert });
+      res.writeHead(200).end('ok');
+    });
+  });
+  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
+  t.after(() => new Promise<void>((done) => server.close(() => done())));
+  t.after(() => server.closeAllConnections());
+  return Object.assign(r, { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/hooks/outbox` });
+}
