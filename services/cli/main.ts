@@ -120,7 +120,8 @@ export async function main(argv: readonly string[]): Promise<number> {
         .option('--fetch-max-wait-ms <ms>', 'how long an idle fetch waits for data', (v) => positiveInt(v, '--fetch-max-wait-ms'), 250)
         // Development and test only (see README "Live ingest from Kafka").
         .addOption(new Option('--partition-assigner <name>', 'dev only').choices(['round-robin', 'mock-safe']).default('round-robin').hideHelp())
-        .addOption(new Option('--debug-kill-after-insert <n>', 'dev only').argParser((v) => positiveInt(v, '--debug-kill-after-insert')).hideHelp()),
+        .addOption(new Option('--debug-kill-after-insert <n>', 'dev only').argParser((v) => positiveInt(v, '--debug-kill-after-insert')).hideHelp())
+        .addOption(new Option('--debug-kill-before-confirm <n>', 'dev only').argParser((v) => positiveInt(v, '--debug-kill-before-confirm')).hideHelp()),
     );
   ingestOptions(
     program.command('ingest').description('consume access logs from Kafka, store them in ClickHouse exactly once, detect live (until SIGTERM/SIGINT)'),

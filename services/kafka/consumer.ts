@@ -76,3 +76,25 @@ export interface KafkaSettings extends KafkaConnection {
   /** Fetch sizing; defaults: 16 MiB per fetch, 4 MiB per partition, idle fetches answered after 250 ms. */
   readonly fetch?: { readonly maxBytes?: number; readonly maxBytesPerPartition?: number; readonly maxWaitTimeInMs?: number };
 }
+
+/** An inclusive range of offsets of one partition. */
+export interface OffsetSpan {
+  readonly first: number;
+  readonly last: number;
+}
+
+/**
+ * Reads a topic outside the consumer group: the cluster's id (part of every insert token, so two
+ * clusters with a topic of the same name never share offsets) and exact offset ranges of any
+ * partition, assigned to this member or not — the repair of a batch another member cut and never
+ * confirmed (services/ingest/kafka/unitRepair.ts).
+ */
+export interface PartitionReader {
+  clusterId(): Promise<string>;
+  /**
+   * The messages of each range, in offset order. Offsets the log no longer holds (retention,
+   * compaction) are missing from the answer; the rest is complete.
+   */
+  readRanges(topic: string, ranges: ReadonlyMap<number, OffsetSpan>): Promise<Map<number, ConsumedMessage[]>>;
+  close(): Promise<void>;
+}

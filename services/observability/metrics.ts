@@ -52,6 +52,8 @@ export interface Metrics {
   readonly detectorClients: Gauge;
   readonly detectorClientImages: Gauge;
   readonly rebalances: Counter;
+  readonly repairedUnits: Counter;
+  readonly fences: Counter;
   readonly assignedPartitions: Gauge;
 }
 
@@ -80,6 +82,8 @@ export function createMetrics(): Metrics {
     detectorClients: new Gauge({ name: 'tilewatch_detector_clients', help: 'clients held by the streaming detector', registers: r }),
     detectorClientImages: new Gauge({ name: 'tilewatch_detector_client_images', help: 'client×image states held', registers: r }),
     rebalances: new Counter({ name: 'tilewatch_rebalances_total', help: 'consumer group rebalances', registers: r }),
+    repairedUnits: new Counter({ name: 'tilewatch_ingest_repaired_batches_total', help: 'batches another run cut and never confirmed, read again from Kafka and inserted with their own token', registers: r }),
+    fences: new Counter({ name: 'tilewatch_ingest_fences_total', help: 'times this member stopped inserting because its group membership may have been lost', registers: r }),
     assignedPartitions: new Gauge({ name: 'tilewatch_assigned_partitions', help: 'partitions assigned to this consumer', registers: r }),
   };
 }

@@ -19,6 +19,7 @@ import { createMetrics } from '../../services/observability/metrics.ts';
 import { migrate } from '../../services/store/migrate.ts';
 import { openStore } from '../../services/store/openStore.ts';
 import { tempDir } from '../support/cli.ts';
+import { sqlRows } from '../support/store.ts';
 import {
   alertLines,
   assertExact,
@@ -179,6 +180,39 @@ describe('Kafka ingest under faults (mock cluster, real chDB)', () => {
     const firsts = alerts.filter((a) => a.client.ip === scraper && a.version === 1);
     assert.equal(firsts.length, 1, `the scrape is alerted once across the kills (${firsts.length} version-1 lines)`);
     assert.deepEqual([...new Set(alerts.filter((a) => a.client.ip !== scraper).map((a) => a.client.ip))], [], 'no viewer alerted');
+  });
+
+  it('is exact when killed (-9) between a batch\'s inserts and its confirmation: the restart reads the unit again from Kafka and inserts it with its token', async (t) => {
+    const topic = 'tw-kill-confirm';
+    const group = 'tw-kill-confirm';
+    cluster.createTopic(topic, PARTITIONS);
+    const dir = tempDir(t, 'kafka-kill-confirm');
+    const data = join(dir, 'data');
+    const msgs = withScrape(2400, T0, '203.0.113.78', 3);
+    await produceLines(cluster.bootstrap, topic, msgs);
+    const marks = await topicWatermarks(cluster.bootstrap, topic);
+    for (let k = 0; k < 2; k++) {
+      const ing = await startIngest({ bootstrap: cluster.bootstrap, topic, group, data, extra: ['--max-batch-rows', '400', '--debug-kill-before-confirm', '2'] });
+      const r = await ing.exited;
+      assert.equal(r.signal, 'SIGKILL', `run ${k + 1} killed itself before a confirmation (stderr: ${ing.stderr().slice(-500)})`);
+      if (k > 0) assert.match(ing.stderr(), /inserted a batch left unconfirmed again/, `run ${k + 1} repaired the unit the kill before it left`);
+      // The window was hit: a unit's intent is stored without its confirmation, and its rows are stored.
+      const open = await sqlRows<{ n: string }>(
+        data,
+        `SELECT toString(count()) AS n FROM kafka_units AS u
+         WHERE u.last_offset > (SELECT coalesce(max(o.last_offset), -1) FROM kafka_offsets AS o WHERE o.stream = u.stream AND o.partition = u.partition)`,
+      );
+      assert.ok(Number(open[0]?.n) > 0, `run ${k + 1}: an unconfirmed unit is left`);
+      const stored = await storedLineage(data);
+      assertExact(stored.pairs, [...new Set(stored.pairs)], `after kill ${k + 1}`);
+    }
+    const ing = await startIngest({ bootstrap: cluster.bootstrap, topic, group, data });
+    await waitReady(ing);
+    await waitUntilCommitted(cluster.bootstrap, group, topic, 90_000);
+    await stopGracefully(ing);
+    assert.match(ing.stderr(), /inserted a batch left unconfirmed again/, 'the last run repaired the unit the second kill left');
+    const stored = await storedLineage(data);
+    assertExact(stored.pairs, expectedPairs(marks), 'after two kills between insert and confirmation');
   });
 
   it('two ingest processes share a group; one leaves mid-stream (SIGTERM) and the other takes over: the union of both stores is exact', async (t) => {

@@ -5,7 +5,7 @@
  * partitions a fetch in progress belongs to, new assignment). Nothing is fetched on its own: a
  * fetch is `deliver()`, whose promise is the handler's (the next fetch waits for it: backpressure).
  */
-import type { BatchControl, ConsumerHandlers, KafkaConsumer, TopicPartition } from '../../services/kafka/consumer.ts';
+import type { BatchControl, ConsumedMessage, ConsumerHandlers, KafkaConsumer, OffsetSpan, PartitionReader, TopicPartition } from '../../services/kafka/consumer.ts';
 
 export type Committed = ReadonlyArray<TopicPartition & { readonly offset: string }>;
 
@@ -29,6 +29,8 @@ export class FakeKafkaConsumer implements KafkaConsumer {
   stopped = false;
   /** While set, commit() rejects (e.g. a stale generation after a rebalance). */
   failCommits = false;
+  /** The next heartbeat from a fetch handler rejects with an error of this kafkajs type (then it is cleared). */
+  heartbeatError: string | null = null;
 
   constructor(
     readonly topic: string,
@@ -97,7 +99,11 @@ export class FakeKafkaConsumer implements KafkaConsumer {
     const control: BatchControl = {
       heartbeat: () => {
         this.heartbeats++;
-        return Promise.resolve();
+        const type = this.heartbeatError;
+        if (type === null) return Promise.resolve();
+        this.heartbeatError = null;
+        this.journal.push(`heartbeat ${type}`);
+        return Promise.reject(Object.assign(new Error(`heartbeat refused: ${type}`), { type }));
       },
       isStale: () => !this.owned.has(partition),
       resolveOffset: (offset) => {
@@ -106,6 +112,24 @@ export class FakeKafkaConsumer implements KafkaConsumer {
     };
     return this.need().onBatch({ topic: this.topic, partition, messages, highWatermark: String(log.length) }, control);
   }
+
+  /** Reads the partition logs outside the group (services/kafka/consumer.ts PartitionReader); counts its reads. */
+  readonly reader: PartitionReader & { reads: number } = {
+    reads: 0,
+    clusterId: () => Promise.resolve('fake-cluster'),
+    readRanges: (_topic: string, ranges: ReadonlyMap<number, OffsetSpan>): Promise<Map<number, ConsumedMessage[]>> => {
+      this.reader.reads++;
+      const out = new Map<number, ConsumedMessage[]>();
+      for (const [p, r] of ranges) {
+        out.set(
+          p,
+          (this.logs.get(p) ?? []).filter((m) => m.offset >= r.first && m.offset <= r.last).map((m) => ({ offset: String(m.offset), key: m.key, value: m.value })),
+        );
+      }
+      return Promise.resolve(out);
+    },
+    close: () => Promise.resolve(),
+  };
 
   /** The client crashed (kafkajs gave up). */
   crash(err: Error): void {

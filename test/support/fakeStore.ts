@@ -92,6 +92,17 @@ export class FakeStore {
       record(failure.message);
       throw new Error(failure.message);
     }
+    if (ins.format === 'JSONEachRow' && (ins.table === 'kafka_units' || ins.table === 'kafka_offsets')) {
+      // The unit state (services/ingest/kafka/unitState.ts): rows kept as sent, numbers as strings like the TSV tables.
+      const table = this.tables.get(ins.table) ?? [];
+      this.tables.set(ins.table, table);
+      for (const line of ins.body.toString('utf8').split('\n').filter((l) => l.length > 0)) {
+        table.push(Object.fromEntries(Object.entries(JSON.parse(line) as Record<string, unknown>).map(([k, v]) => [k, String(v)])));
+      }
+      record('stored');
+      this.journal.push(`unit-state ${ins.table}`);
+      return;
+    }
     if (ins.format !== 'TabSeparated' || !ins.columns) throw new Error(`FakeStore: only TabSeparated inserts with columns (${ins.table})`);
     const seen = this.tokens.get(ins.table) ?? new Set<string>();
     this.tokens.set(ins.table, seen);
@@ -126,11 +137,13 @@ export class FakeStore {
       return Promise.resolve({ json: () => Promise.resolve(out) });
     };
     const text = q.query.replace(/\s+/g, ' ');
+    const unitAnswer = this.unitState(text, params);
+    if (unitAnswer) return answer(unitAnswer.names, unitAnswer.rows);
     if (/\bmax\(line\)/.test(text)) {
       this.reads.push('stored offsets');
       const table = /FROM (tile_requests|dead_letters)\b/.exec(text)?.[1];
       if (!table) throw new Error(`FakeStore: stored-offset read of an unknown table: ${text}`);
-      const parts = new Set((params.parts as number[]).map(Number));
+      const parts = params.parts === undefined ? { has: () => true } : new Set((params.parts as number[]).map(Number));
       const max = new Map<number, number>();
       for (const r of this.rows(table)) {
         const p = Number(r.partition);
@@ -149,5 +162,45 @@ export class FakeStore {
       return answer(['ts'], []);
     }
     throw new Error(`FakeStore: unexpected query: ${text.slice(0, 200)}`);
+  }
+
+  /** The reads of services/ingest/kafka/unitState.ts, answered from the kafka_units and kafka_offsets rows inserted. */
+  private unitState(text: string, params: Record<string, unknown>): { names: string[]; rows: unknown[][] } | null {
+    const offsets = this.rows('kafka_offsets');
+    const units = this.rows('kafka_units');
+    const ends = (stream: unknown): Map<number, number> => {
+      const m = new Map<number, number>();
+      for (const r of offsets) if (r.stream === stream) m.set(Number(r.partition), Math.max(m.get(Number(r.partition)) ?? -1, Number(r.last_offset)));
+      return m;
+    };
+    if (/FROM kafka_offsets WHERE endsWith/.test(text)) {
+      this.reads.push('unit state');
+      return { names: ['n'], rows: [[String(offsets.filter((r) => r.stream!.endsWith(String(params.suffix))).length)]] };
+    }
+    if (/FROM kafka_offsets WHERE stream/.test(text)) {
+      this.reads.push('unit state');
+      const parts = new Set((params.parts as number[]).map(Number));
+      return { names: ['partition', 'last'], rows: [...ends(params.stream)].filter(([p]) => parts.has(p)).map(([p, l]) => [p, String(l)]) };
+    }
+    if (/SELECT DISTINCT token FROM kafka_units/.test(text)) {
+      const parts = (params.parts as number[]).map(Number);
+      const partEnds = (params.ends as number[]).map(Number);
+      const tokens = new Set<string>();
+      for (const r of units) {
+        const i = parts.indexOf(Number(r.partition));
+        if (r.stream === params.stream && i >= 0 && Number(r.last_offset) > partEnds[i]!) tokens.add(r.token!);
+      }
+      return { names: ['token'], rows: [...tokens].map((t) => [t]) };
+    }
+    if (/FROM kafka_units WHERE stream = \{stream:String\} AND token IN/.test(text)) {
+      const tokens = new Set(params.tokens as string[]);
+      const at = new Map<string, string>();
+      for (const r of units) if (tokens.has(r.token!) && (!at.has(r.token!) || r.written_at! < at.get(r.token!)!)) at.set(r.token!, r.written_at!);
+      const rows = units
+        .filter((r) => r.stream === params.stream && tokens.has(r.token!))
+        .map((r) => [r.token, Number(r.partition), r.first_offset, r.last_offset, at.get(r.token!)]);
+      return { names: ['token', 'partition', 'first', 'last', 'at'], rows };
+    }
+    return null;
   }
 }

@@ -1,4 +1,5 @@
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { hostname } from 'node:os';
 import { GroupHunts, groupStoredUpTo } from '../../ingest/kafka/huntLease.ts';
 import { createKafkajsGroupOffsets } from '../../kafka/groupOffsets.ts';
 import { openAlertOutputs } from './alertOutputs.ts';
@@ -10,6 +11,7 @@ import { KafkaIngest } from '../../ingest/kafka/kafkaIngest.ts';
 import type { KafkaConnection, KafkaConsumer } from '../../kafka/consumer.ts';
 import { startEarly } from '../../kafka/earlyStart.ts';
 import { createKafkajsConsumer, type KafkajsConsumerOptions } from '../../kafka/kafkajsConsumer.ts';
+import { createKafkajsPartitionReader } from '../../kafka/kafkajsPartitionReader.ts';
 import { createKafkajsProducer } from '../../kafka/kafkajsProducer.ts';
 import type { MessageProducer } from '../../kafka/producer.ts';
 import { buildOpsApp } from '../../observability/opsEndpoints.ts';
@@ -50,6 +52,8 @@ export interface IngestFlags extends CommonFlags {
   readonly partitionAssigner: 'round-robin' | 'mock-safe';
   /** Dev only: SIGKILL this process right after the Nth stored batch, before its offsets are committed. */
   readonly debugKillAfterInsert?: number;
+  /** Dev only: SIGKILL this process after the inserts of batch N, before its confirmation (a unit left unconfirmed). */
+  readonly debugKillBeforeConfirm?: number;
 }
 
 /**
@@ -148,8 +152,13 @@ export async function runIngest(flags: IngestFlags, wiring: IngestWiring = {}): 
   const killAfter = flags.debugKillAfterInsert;
   let startupLogged = false;
   const marks: { listeningMs?: number } = {};
+  // Outside the group: the cluster id (part of every insert token) and the repair of batches left unconfirmed.
+  const reader = createKafkajsPartitionReader(connection, logger, { sessionTimeoutMs: flags.sessionTimeoutMs });
   const ingest = new KafkaIngest({
     consumer,
+    reader,
+    sessionTimeoutMs: flags.sessionTimeoutMs,
+    memberName: `${hostname()} pid ${process.pid}`,
     store,
     topic: flags.topic,
     parser: config.parser,
@@ -170,6 +179,15 @@ export async function runIngest(flags: IngestFlags, wiring: IngestWiring = {}): 
           beforeCommit: (n: number) => {
             if (n < killAfter) return;
             log.warn({ batch: n }, 'debug: SIGKILL after insert, before commit');
+            process.kill(process.pid, 'SIGKILL');
+          },
+        }
+      : {}),
+    ...(flags.debugKillBeforeConfirm !== undefined
+      ? {
+          beforeConfirm: (n: number) => {
+            if (n < flags.debugKillBeforeConfirm!) return;
+            log.warn({ batch: n }, 'debug: SIGKILL after the inserts, before the confirmation');
             process.kill(process.pid, 'SIGKILL');
           },
         }
@@ -216,6 +234,7 @@ export async function runIngest(flags: IngestFlags, wiring: IngestWiring = {}): 
     await groupOffsets?.close();
     await outputs.close();
     await producer?.disconnect();
+    await reader.close();
     await app.close();
     if (alertsOut) await new Promise<void>((r) => alertsOut!.end(r));
     alertsOut = null;

@@ -43,6 +43,13 @@ export class AlertGate<A = Alert> {
     return out;
   }
 
+  /** Everything held is dropped (a fenced member: the rows these alerts came from were not stored by it). */
+  clear(): void {
+    this.open = [];
+    this.sealed.length = 0;
+    this.restoring = null;
+  }
+
   /** A detector restore starts: alerts raised until {@link endRestore} are kept apart. */
   beginRestore(): void {
     this.restoring = [];

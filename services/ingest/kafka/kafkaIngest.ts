@@ -10,7 +10,7 @@ import { backoffDelay, type RetryPolicy } from '../../core/retry.ts';
 import type { Lineage } from '../../core/types.ts';
 import type { InputLimits } from '../../core/validate/inputLimits.ts';
 import { StreamingDetector } from '../../detector/streamingDetector.ts';
-import type { BatchControl, ConsumedBatch, KafkaConsumer, TopicPartition } from '../../kafka/consumer.ts';
+import type { BatchControl, ConsumedBatch, KafkaConsumer, PartitionReader, TopicPartition } from '../../kafka/consumer.ts';
 import type { MessageProducer } from '../../kafka/producer.ts';
 import type { Metrics } from '../../observability/metrics.ts';
 import { systemClock } from '../../runtime/systemClock.ts';
@@ -25,12 +25,27 @@ import { BatchAssembly, type AssembledBatch } from './batchAssembly.ts';
 import { decodeMessage } from './decodeMessage.ts';
 import { OffsetLedger, batchToken, commitOffsets, type OffsetRange } from './offsetLedger.ts';
 import { restoreDetector } from './restoreDetector.ts';
-import { storedAlertVersions, storedOffsets } from './storedState.ts';
+import { storedAlertVersions } from './storedState.ts';
 import { storeRows } from './storeRows.ts';
 import { deadLetterMessage, republishValue } from './topicMessages.ts';
+import { assembleUnit } from './unitRepair.ts';
+import { confirmUnit, readStreamState, recordUnit, streamId, type OpenUnit } from './unitState.ts';
 
 export interface KafkaIngestOptions {
   readonly consumer: KafkaConsumer;
+  /**
+   * The cluster's id and exact offset ranges outside the group: the repair of a batch cut but never
+   * confirmed (a crash, a member fenced out). Without it the cluster id is "unknown" and such a batch
+   * stops the ingest with an error.
+   */
+  readonly reader?: PartitionReader;
+  /**
+   * The group's session timeout (ms). A member whose last proof of membership is older than half of it
+   * may have been evicted: it starts no insert (fencing) until the group has it back. Default: no fence.
+   */
+  readonly sessionTimeoutMs?: number;
+  /** Names this member in the unit intents (kafka_units.member). Default `pid <pid>`. */
+  readonly memberName?: string;
   readonly store: Store;
   readonly topic: string;
   readonly parser: ParserSpec;
@@ -61,6 +76,8 @@ export interface KafkaIngestOptions {
   readonly onAlert: (alert: Alert) => void;
   /** Called after each stored batch (alert sinks flush here). */
   readonly afterStore?: () => Promise<void>;
+  /** Dev/test hook: called with the batch number (1-based) after a batch's inserts and before its confirmation (kafka_offsets). */
+  readonly beforeConfirm?: (batchNo: number) => void;
   /** Dev/test hook: called with the batch number (1-based) after a batch is stored and before its offsets are committed. */
   readonly beforeCommit?: (batchNo: number) => void;
   readonly metrics: Metrics;
@@ -124,7 +141,18 @@ export class KafkaIngest {
   private readonly offsets = new OffsetLedger();
   private readonly batch: BatchAssembly;
   private readonly alerts = new AlertGate();
-  private readonly detector: StreamingDetector;
+  private detector: StreamingDetector;
+  /** `<cluster id>/<topic>`: the key of the unit state (known from the first assignment on). */
+  private stream: string | null = null;
+  /**
+   * Membership may be lost (a heartbeat refused as an unknown member, or none accepted for half a
+   * session): nothing is processed or inserted until the group assigns partitions again.
+   */
+  private fenced = false;
+  /** An assignment arrived since the fence (set at once, before the assignment's work runs). */
+  private rejoinedSinceFence = false;
+  /** The normalizer of repaired units (their old event times must not move the live stream's sample). */
+  private repairNormalizer: Normalizer | null = null;
   private normalizer: Normalizer | null = null;
   private step: LineStep | null = null;
   private readonly parseJson: LineParser;
@@ -158,7 +186,7 @@ export class KafkaIngest {
   private rebalancing = false;
   /** Wall time of the last proof of group membership (an accepted heartbeat, the assignment, a commit). */
   private memberSeenAt = Number.NEGATIVE_INFINITY;
-  stats = { messages: 0, rows: 0, deadLetters: 0, batches: 0, skippedStored: 0, republished: 0, heldMessages: 0 };
+  stats = { messages: 0, rows: 0, deadLetters: 0, batches: 0, skippedStored: 0, republished: 0, heldMessages: 0, repairedUnits: 0, fences: 0, abandonedMessages: 0 };
   /**
    * When the startup phases ended, in ms since the process started (performance.now()): the consumer
    * connected and subscribed, the group's first assignment arrived, that assignment's stored offsets
@@ -180,14 +208,18 @@ export class KafkaIngest {
     this.detect = opts.detect ?? true;
     this.source = `kafka:${opts.topic}`;
     this.log = opts.logger.child({ component: 'kafka-ingest' });
-    this.detector = new StreamingDetector({
-      config: opts.detector,
+    this.detector = this.newDetector();
+    this.parseJson = createJsonParser(opts.parser.trustedProxies ? { trustedProxies: opts.parser.trustedProxies } : {});
+  }
+
+  private newDetector(): StreamingDetector {
+    return new StreamingDetector({
+      config: this.opts.detector,
       geometryOf: (p, id) => this.normalizer?.geometryOf(p, id),
-      openDataOf: (p, id) => opts.catalog.get(p, id)?.openDataLongEdge,
-      isAllowed: opts.isAllowed,
+      openDataOf: (p, id) => this.opts.catalog.get(p, id)?.openDataLongEdge,
+      isAllowed: this.opts.isAllowed,
       onAlert: (a) => this.alerts.hold(a),
     });
-    this.parseJson = createJsonParser(opts.parser.trustedProxies ? { trustedProxies: opts.parser.trustedProxies } : {});
   }
 
   /** Ready: consuming, and the last insert did not fail. */
@@ -195,6 +227,7 @@ export class KafkaIngest {
     if (this.crashed) return { ready: false, reason: `consumer crashed: ${this.crashed.message}` };
     if (!this.running) return { ready: false, reason: 'not consuming' };
     if (this.outage) return { ready: false, reason: `store unavailable: ${this.outage}` };
+    if (this.fenced) return { ready: false, reason: 'group membership may be lost: waiting for the group to assign partitions again' };
     return { ready: true, reason: '' };
   }
 
@@ -215,25 +248,35 @@ export class KafkaIngest {
    * expired: a long pause, a partition) sees its last heartbeat age past the session timeout and lets go.
    */
   holdsHuntLease(maxSilenceMs: number): boolean {
-    return this.running && !this.stopping && !this.crashed && !this.rebalancing && this.offsets.holds(0) && this.clock.now() - this.memberSeenAt < maxSilenceMs;
+    return this.running && !this.stopping && !this.crashed && !this.rebalancing && !this.fenced && this.offsets.holds(0) && this.clock.now() - this.memberSeenAt < maxSilenceMs;
   }
 
   async start(): Promise<void> {
     this.ticker = new AbortController();
     void this.tick(Math.max(50, Math.floor(this.maxMs / 4)), this.ticker.signal);
     await this.opts.consumer.start({
-      onBatch: (batch, control) => this.withLock(() => this.consume(batch, control)),
+      onBatch: (batch, control) => this.withLock(() => this.consume(batch, control), control),
       onAssigned: (tps) => {
         this.startup.joinedMs ??= performance.now();
+        if (this.fenced) this.rejoinedSinceFence = true;
         return this.withLock(() => this.assign(tps)).then(() => void (this.startup.assignedMs ??= performance.now()));
       },
       onRebalancing: () => {
+        // The client is rejoining now, without waiting for us: a batch not cut yet is dropped (its
+        // messages come again from the committed offsets), never cut now and stored while another
+        // member may already own its partitions. What is cut is stored (its intent row lets a new
+        // owner insert it again identically).
         this.rebalancing = true;
         this.opts.metrics.rebalances.inc();
-        this.withLock(() => this.flushAll()).catch((err: unknown) => this.fail(err as Error));
+        this.withLock(async () => this.abandonOpen('rebalance')).catch((err: unknown) => this.fail(err as Error));
       },
       onCrash: (err) => this.fail(err),
-      onHeartbeat: () => void (this.memberSeenAt = this.clock.now()),
+      onHeartbeat: () => {
+        this.memberSeenAt = this.clock.now();
+        // Fenced on a stale heartbeat, yet the coordinator still knows this member: nothing will
+        // deliver the dropped messages again without a rejoin, so stop (the next start re-reads them).
+        if (this.fenced && !this.rejoinedSinceFence) this.fail(new Error('fenced on a stale group membership that was not lost: stopping so the uncommitted messages are read again'));
+      },
     });
     this.startup.consumerStartMs = performance.now();
     this.running = true;
@@ -270,13 +313,82 @@ export class KafkaIngest {
     this.log.error({ err }, 'ingest failed');
   }
 
-  private withLock<T>(fn: () => Promise<T>): Promise<T> {
-    const run = this.lock.then(fn);
+  /** Runs `fn` after what holds the lock; a fetch handler waiting for it keeps the group heartbeat. */
+  private withLock<T>(fn: () => Promise<T>, control?: BatchControl): Promise<T> {
+    const before = this.lock;
+    const run = (control ? this.keepAlive(before, control) : before).then(fn);
     this.lock = run.then(
       () => undefined,
       () => undefined,
     );
     return run;
+  }
+
+  /** Waits for `p`; meanwhile the group heartbeat is sent (through a fetch handler's control) every second. */
+  private async keepAlive(p: Promise<void>, control: BatchControl): Promise<void> {
+    let done = false;
+    const settled = p.then(() => void (done = true));
+    const waiting = new AbortController();
+    try {
+      while (!done) {
+        await Promise.race([settled, this.clock.sleep(HEARTBEAT_WHILE_WAITING_MS, waiting.signal, true)]);
+        if (!done) await this.heartbeat(control);
+      }
+    } finally {
+      waiting.abort();
+    }
+  }
+
+  /**
+   * A heartbeat from a fetch handler. A rebalance starting is noted (the handler stores what it holds
+   * before returning); an error saying this member is no longer known fences it.
+   */
+  private async heartbeat(control: BatchControl): Promise<void> {
+    try {
+      await control.heartbeat();
+    } catch (err) {
+      const type = (err as { type?: unknown }).type;
+      if (type === 'REBALANCE_IN_PROGRESS') this.rebalancing = true;
+      else if (type === 'UNKNOWN_MEMBER_ID' || type === 'ILLEGAL_GENERATION' || type === 'FENCED_INSTANCE_ID') this.fence(`heartbeat refused: ${String(type)}`);
+    }
+  }
+
+  /** The cluster id and topic: the key of this ingest's unit state. */
+  private async streamKey(): Promise<string> {
+    this.stream ??= streamId(this.opts.reader ? await this.opts.reader.clusterId() : 'unknown', this.opts.topic);
+    return this.stream;
+  }
+
+  /**
+   * Membership may be lost: drop everything not stored — the batch being filled, batches cut but not
+   * yet inserted (their intent rows were not written), the partitions, the detector state, the held
+   * alerts — and wait for the group to assign partitions again, which reads the unit state and
+   * restores the detector from what is stored. A batch whose insert had started stays in flight: its
+   * intent row is written, so a new owner inserts it again with the same token.
+   */
+  private fence(why: string): void {
+    if (this.fenced) return;
+    this.fenced = true;
+    this.rejoinedSinceFence = false;
+    this.stats.fences++;
+    this.opts.metrics.fences.inc();
+    this.log.warn({ why, partitions: this.offsets.partitions() }, 'fenced: group membership may be lost; dropping what is not stored until the group assigns partitions again');
+    this.stats.abandonedMessages += this.batch.messages;
+    this.batch.take();
+    this.offsets.reassign(new Set());
+    this.alerts.clear();
+    this.detector = this.newDetector();
+    this.stats.heldMessages = 0;
+  }
+
+  /** A rebalance began: the batch being filled is dropped unstored (see onRebalancing). */
+  private abandonOpen(why: string): void {
+    if (this.batch.messages === 0) return;
+    this.log.info({ why, messages: this.batch.messages }, 'dropping the batch being filled; its messages are read again after the rejoin');
+    this.stats.abandonedMessages += this.batch.messages;
+    this.batch.take();
+    this.offsets.abandonOpen();
+    this.stats.heldMessages = 0;
   }
 
   private async assign(tps: readonly TopicPartition[]): Promise<void> {
@@ -286,10 +398,22 @@ export class KafkaIngest {
     const mine = new Set(tps.filter((t) => t.topic === this.opts.topic).map((t) => t.partition));
     const fresh = this.offsets.reassign(mine);
     this.rebalancing = false;
+    this.fenced = false;
     this.memberSeenAt = this.clock.now();
     this.opts.metrics.assignedPartitions.set(mine.size);
     if (fresh.length === 0) return;
-    const stored = await storedOffsets(this.opts.store, this.source, fresh);
+    const stream = await this.streamKey();
+    const state = await readStreamState(this.opts.store, stream, this.opts.topic, this.source, fresh);
+    const stored = state.stored;
+    // Batches cut and never confirmed (their owner crashed, or was fenced out while inserting): read
+    // exactly their ranges again and insert them with their token; then they count as stored.
+    for (const u of state.open) {
+      await this.repair(stream, u);
+      for (const [p, r] of u.ranges) {
+        const s = stored.get(p);
+        if (s && r.last > s.data) stored.set(p, { data: r.last, dead: r.last });
+      }
+    }
     for (const p of fresh) this.offsets.add(p, stored.get(p) ?? { data: -1, dead: -1 });
     if (!this.detect) {
       this.log.info({ partitions: fresh, stored: Object.fromEntries(stored) }, 'partitions assigned');
@@ -311,7 +435,41 @@ export class KafkaIngest {
     } finally {
       await this.emitNewer(this.alerts.endRestore());
     }
-    this.log.info({ partitions: fresh, stored: Object.fromEntries(stored), restoredRows: restored }, 'partitions assigned');
+    this.log.info({ partitions: fresh, stored: Object.fromEntries(stored), restoredRows: restored, repairedUnits: state.open.length }, 'partitions assigned');
+  }
+
+  /** Inserts an unconfirmed unit again from its messages, with its own token, then confirms it. */
+  private async repair(stream: string, u: OpenUnit): Promise<void> {
+    const reader = this.opts.reader;
+    if (!reader) throw new Error(`a batch cut by an earlier run was never confirmed (${u.token}) and this ingest has no partition reader to insert it again`);
+    const t0 = performance.now();
+    const messages = await reader.readRanges(this.opts.topic, u.ranges);
+    const batch = assembleUnit(
+      {
+        topic: this.opts.topic,
+        source: this.source,
+        maxMessageBytes: this.maxMessageBytes,
+        step: (asm) => ({ normalizer: (this.repairNormalizer ??= this.buildNormalizer([])), clientKey: this.opts.detector.clientKey, rows: asm.rows, dead: asm.dead, deadReasons: asm.deadReasons, now: this.now }),
+        parseJson: this.parseJson,
+        storeRequests: this.storeRequests,
+        withDeadLetterTopic: this.opts.deadLetterTopic !== undefined,
+        withRepublish: this.opts.republish !== undefined,
+        now: this.now,
+      },
+      messages,
+    );
+    const c: Cut = { no: 0, batch, ranges: u.ranges };
+    const attempt = (what: string, fn: () => Promise<void>): Promise<void> => this.retry(what, c, fn);
+    const rp = this.opts.republish;
+    if (batch.republished.length > 0 && rp) await attempt('re-publish topic', () => rp.producer.send(rp.topic, batch.republished));
+    const { rowCount, deadCount } = await storeRows({ store: this.opts.store, deadLetterTopic: this.opts.deadLetterTopic, attempt, now: this.now }, batch, u.token);
+    await attempt('unit confirmation', () => confirmUnit(this.opts.store, stream, u.token, u.ranges, this.now()));
+    this.stats.repairedUnits++;
+    this.opts.metrics.repairedUnits.inc();
+    this.log.warn(
+      { token: u.token, ranges: Object.fromEntries([...u.ranges].map(([p, r]) => [p, `${r.first}-${r.last}`])), rows: rowCount, deadLetters: deadCount, ms: Math.round(performance.now() - t0) },
+      'inserted a batch left unconfirmed again with its own token (the engine keeps each of its blocks once)',
+    );
   }
 
   /** Emits alert versions raised during a restore that the alerts table does not hold yet. */
@@ -322,12 +480,14 @@ export class KafkaIngest {
   }
 
   private ensureNormalizer(sample: readonly string[]): Normalizer {
-    if (this.normalizer === null) {
-      const parser = createParser(this.opts.parser, sample);
-      this.normalizer = createNormalizer({ parse: parser.parse, recognise: this.opts.recognise, catalog: this.opts.catalog, ...(this.opts.limits ? { limits: this.opts.limits } : {}), now: this.now });
-      this.log.info({ format: parser.name }, 'log format');
-    }
+    this.normalizer ??= this.buildNormalizer(sample);
     return this.normalizer;
+  }
+
+  private buildNormalizer(sample: readonly string[]): Normalizer {
+    const parser = createParser(this.opts.parser, sample);
+    this.log.info({ format: parser.name }, 'log format');
+    return createNormalizer({ parse: parser.parse, recognise: this.opts.recognise, catalog: this.opts.catalog, ...(this.opts.limits ? { limits: this.opts.limits } : {}), now: this.now });
   }
 
   /** The line step of this topic (processLine.ts), built with the normalizer on the first message. */
@@ -344,7 +504,7 @@ export class KafkaIngest {
   }
 
   private async consume(batch: ConsumedBatch, control: BatchControl): Promise<void> {
-    if (batch.topic !== this.opts.topic || this.stopping || this.crashed) return;
+    if (batch.topic !== this.opts.topic || this.stopping || this.crashed || this.fenced) return;
     this.startup.firstBatchMs ??= performance.now();
     const partition = batch.partition;
     if (!this.offsets.holds(partition)) await this.assign([...this.offsets.partitions(), partition].map((p) => ({ topic: batch.topic, partition: p })));
@@ -385,7 +545,7 @@ export class KafkaIngest {
         }
         if (!admitted.newData) continue;
         if (this.opts.republish) this.batch.addRepublished({ key: p.clientKey, value: republishValue(p.record, this.opts.topic, partition, offset) });
-        if (this.detect) this.detector.push(p.event);
+        if (this.detect && admitted.detect) this.detector.push(p.event);
         if (p.record.ts > this.lastEventTs) this.lastEventTs = p.record.ts;
         this.offsets.noteEventTime(partition, p.record.ts);
       }
@@ -399,7 +559,10 @@ export class KafkaIngest {
     if (this.lastEventTs > 0) m.eventTimeLagSeconds.set(Math.max(0, (this.now() - this.lastEventTs) / 1000));
     this.stats.heldMessages = this.batch.messages;
     if (this.batch.shouldCut(this.busy, this.offsets.caughtUp())) await this.cut(control);
-    await control.heartbeat();
+    await this.heartbeat(control);
+    // A rebalance is starting and the client waits for this handler: store and commit what is held
+    // while still a member, so the partitions' next owner starts exactly after it.
+    if (this.rebalancing && !this.fenced && !this.crashed) await this.flushAll(control);
   }
 
   /** The dead-letter topic's copy of a dead letter (when one is configured). */
@@ -424,9 +587,9 @@ export class KafkaIngest {
   }
 
   /** Cuts what is held and waits until it is stored and committed. */
-  private async flushAll(): Promise<void> {
-    await this.cut();
-    await this.inFlight;
+  private async flushAll(control?: BatchControl): Promise<void> {
+    await this.cut(control);
+    await (control ? this.keepAlive(this.inFlight, control) : this.inFlight);
     await this.releasing;
   }
 
@@ -452,18 +615,7 @@ export class KafkaIngest {
   }
 
   private async waitInFlight(control?: BatchControl): Promise<void> {
-    if (!control) return this.inFlight;
-    let done = false;
-    const p = this.inFlight.then(() => void (done = true));
-    const waiting = new AbortController();
-    try {
-      while (!done) {
-        await Promise.race([p, this.clock.sleep(HEARTBEAT_WHILE_WAITING_MS, waiting.signal, true)]);
-        if (!done) await control.heartbeat().catch(() => undefined);
-      }
-    } finally {
-      waiting.abort(); // cancels the pending heartbeat wait (Promise.race already handles its rejection)
-    }
+    return control ? this.keepAlive(this.inFlight, control) : this.inFlight;
   }
 
   /**
@@ -476,6 +628,16 @@ export class KafkaIngest {
     await this.releasedBefore;
     const t0 = performance.now();
     const attempt = (what: string, fn: () => Promise<void>): Promise<void> => this.retry(what, c, fn);
+    const stream = await this.streamKey();
+    const token = batchToken(`kafka:${stream}`, c.ranges);
+    // Fencing: a member that may have been evicted starts no insert (its partitions may already be
+    // read by another member). Past this point the unit's intent row is written first, so a new owner
+    // finds the unit and inserts it again with the same token whenever this insert lands.
+    if (this.fenced || !this.memberFresh()) {
+      this.fence(this.fenced ? 'fenced before the insert' : `no proof of group membership for ${Math.round(this.clock.now() - this.memberSeenAt)} ms`);
+      return;
+    }
+    await attempt('unit intent', () => recordUnit(this.opts.store, stream, token, c.ranges, this.member, this.now()));
     // Re-publish first, acknowledged by the brokers, then store: once a batch's rows are stored its
     // offsets are skipped on a re-read, so a crash between the two must find them not yet stored (it
     // re-produces the batch: at least once on the keyed topic, never lost).
@@ -484,7 +646,9 @@ export class KafkaIngest {
       await attempt('re-publish topic', () => rp.producer.send(rp.topic, b.republished));
       this.stats.republished += b.republished.length;
     }
-    const { rowCount, deadCount, rejectedCount } = await storeRows({ store: this.opts.store, deadLetterTopic: this.opts.deadLetterTopic, attempt, now: this.now }, b, batchToken(this.source, c.ranges));
+    const { rowCount, deadCount, rejectedCount } = await storeRows({ store: this.opts.store, deadLetterTopic: this.opts.deadLetterTopic, attempt, now: this.now }, b, token);
+    this.opts.beforeConfirm?.(c.no);
+    await attempt('unit confirmation', () => confirmUnit(this.opts.store, stream, token, c.ranges, this.now()));
     this.offsets.stored(c.ranges);
     this.recordStored(c, performance.now() - t0, rowCount, deadCount, rejectedCount);
     this.startup.firstStoredMs ??= performance.now();
@@ -531,6 +695,16 @@ export class KafkaIngest {
     const ds = this.detector.stats();
     m.detectorClients.set(ds.clients);
     m.detectorClientImages.set(ds.clientImages);
+  }
+
+  /** The last proof of membership is younger than half the session timeout (always, without one). */
+  private memberFresh(): boolean {
+    const session = this.opts.sessionTimeoutMs;
+    return session === undefined || this.clock.now() - this.memberSeenAt < session / 2;
+  }
+
+  private get member(): string {
+    return this.opts.memberName ?? `pid ${process.pid}`;
   }
 
   /** Retries `fn` with capped exponential backoff and jitter ({@link KAFKA_STORE_RETRY}) while the error is an outage; others end the run. */

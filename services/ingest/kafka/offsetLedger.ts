@@ -24,6 +24,8 @@ export interface Admission {
   readonly newData: boolean;
   /** Its dead letters are not in dead_letters yet. */
   readonly newDead: boolean;
+  /** It was not fed to the detector yet (a message consumed, abandoned unstored and delivered again was). */
+  readonly detect: boolean;
 }
 
 interface PartitionOffsets {
@@ -36,6 +38,8 @@ interface PartitionOffsets {
   highWatermark: number | null;
   /** Newest event time consumed since the partition was assigned (-Infinity: none). */
   eventTs: number;
+  /** Highest offset fed to the detector (at assignment: the stored end, which the detector restore covers). */
+  detected: number;
 }
 
 /**
@@ -68,7 +72,7 @@ export class OffsetLedger {
 
   /** A partition joins with the highest offsets ClickHouse already holds for it. */
   add(partition: number, stored: StoredOffsets): void {
-    this.parts.set(partition, { lastOffset: -1, storedData: stored.data, storedDead: stored.dead, highWatermark: null, eventTs: Number.NEGATIVE_INFINITY });
+    this.parts.set(partition, { lastOffset: -1, storedData: stored.data, storedDead: stored.dead, highWatermark: null, eventTs: Number.NEGATIVE_INFINITY, detected: Math.max(stored.data, stored.dead) });
   }
 
   /**
@@ -84,7 +88,22 @@ export class OffsetLedger {
     if (range) range.last = offset;
     else this.open.set(partition, { first: offset, last: offset });
     ps.lastOffset = offset;
-    return { newData: offset > ps.storedData, newDead: offset > ps.storedDead };
+    const detect = offset > ps.detected;
+    if (detect) ps.detected = offset;
+    return { newData: offset > ps.storedData, newDead: offset > ps.storedDead, detect };
+  }
+
+  /**
+   * The batch being filled is dropped unstored (a rebalance began before it was cut): its offsets
+   * count as not consumed, so their delivery again (from the committed offsets, after the rejoin) is
+   * stored — but not fed to the detector a second time.
+   */
+  abandonOpen(): void {
+    for (const [p, r] of this.open) {
+      const ps = this.parts.get(p);
+      if (ps) ps.lastOffset = Math.min(ps.lastOffset, r.first - 1);
+    }
+    this.open = new Map();
   }
 
   /** A request of `partition` (consumed into the open batch) happened at `ts` (event time, ms). */

@@ -58,6 +58,7 @@ async function rig(t: TestContext, over: Omit<Partial<KafkaIngestOptions>, 'stor
   const { store: _s, journal: _j, ...opts } = over;
   const ingest = new KafkaIngest({
     consumer,
+    reader: consumer.reader,
     store: store.store,
     topic: TOPIC,
     parser: config.parser,
@@ -127,7 +128,7 @@ describe('Kafka ingest rules on fakes', () => {
     assert.ok(insert >= 0 && insert < commit, `insert before commit: ${r.journal.join(' | ')}`);
   });
 
-  it('cuts a batch by age on the clock, and stores what is held on a rebalance before the new assignment', async (t) => {
+  it('cuts a batch by age on the clock; on a rebalance the client announces it drops the uncut batch, which comes again from the committed offsets', async (t) => {
     const r = await rig(t);
     await r.consumer.assign([0, 1]);
     r.consumer.append(0, browsing(5));
@@ -143,13 +144,51 @@ describe('Kafka ingest rules on fakes', () => {
     await settle(r.clock, r.consumer.rebalance([0]));
     const rebalance = r.journal.indexOf('rebalance');
     const after = r.journal.slice(rebalance);
+    // The client rejoins without waiting: a batch cut and stored now could land after the partition's
+    // next owner read where it stands. So it is dropped, nothing of partition 1 is stored or committed.
     assert.deepEqual(
       after.map((e) => e.split(' ')[0]),
-      ['rebalance', 'insert', 'commit', 'assigned'],
-      `held rows stored and committed before the new assignment: ${after.join(' | ')}`,
+      ['rebalance', 'assigned'],
+      `the uncut batch dropped, not stored: ${after.join(' | ')}`,
     );
-    assert.equal(r.consumer.committed.get(1), 3);
+    assert.equal(r.consumer.committed.get(1), undefined);
     assert.deepEqual(r.ingest.assigned(), [0]);
+    // Partition 1 comes back (here, or to another member): read again from its committed offset, stored once.
+    await settle(r.clock, r.consumer.rebalance([0, 1]));
+    await r.consumer.deliver(1);
+    await r.clock.advance(1300);
+    assert.deepEqual(r.store.lineage('tile_requests').filter((l) => l.startsWith('1/')), ['1/0', '1/1', '1/2']);
+    assert.equal(r.consumer.committed.get(1), 3);
+  });
+
+  it('a rebalance seen by the fetch handler stores and commits what is held before the handler returns', async (t) => {
+    const r = await rig(t);
+    await r.consumer.assign([0, 1]);
+    r.consumer.append(1, browsing(4, T0, '198.52'));
+    r.consumer.heartbeatError = 'REBALANCE_IN_PROGRESS';
+    await r.consumer.deliver(1); // no clock advance: only the rebalance makes the handler store
+    const kinds = r.journal.map((e) => e.split(' ')[0]).filter((k) => k !== 'unit-state');
+    assert.deepEqual(kinds.slice(kinds.indexOf('heartbeat')), ['heartbeat', 'insert', 'commit'], r.journal.join(' | '));
+    assert.deepEqual(r.store.lineage('tile_requests'), ['1/0', '1/1', '1/2', '1/3']);
+    assert.equal(r.consumer.committed.get(1), 4);
+  });
+
+  it('fences: a heartbeat refused as an unknown member drops what is not stored, inserts nothing until reassigned, then stores every message once', async (t) => {
+    const r = await rig(t);
+    await r.consumer.assign([0]);
+    r.consumer.append(0, browsing(6));
+    r.consumer.heartbeatError = 'UNKNOWN_MEMBER_ID';
+    await r.consumer.deliver(0);
+    await r.clock.advance(5000);
+    assert.equal(r.store.attemptsAt('tile_requests').length, 0, 'a member that may be evicted inserts nothing');
+    assert.equal(r.ingest.health().ready, false);
+    // The client rejoins; the group assigns partition 0 again (to this member), from the committed offset.
+    await settle(r.clock, r.consumer.assign([0]));
+    await r.consumer.deliver(0);
+    await r.clock.advance(1300);
+    assert.deepEqual(r.store.lineage('tile_requests'), ['0/0', '0/1', '0/2', '0/3', '0/4', '0/5']);
+    assert.equal(r.consumer.committed.get(0), 6);
+    assert.equal(r.ingest.health().ready, true);
   });
 
   it('holds the hunt lease only with partition 0 and while it has heard from the group within the session timeout', async (t) => {
@@ -320,8 +359,13 @@ describe('Kafka ingest rules on fakes', () => {
       'commits in batch order, each after its own store',
     );
     assert.equal(r.store.lineage('tile_requests').length, 300);
-    const kinds = r.journal.filter((e) => e.startsWith('insert tile_requests') || e.startsWith('commit')).map((e) => e.split(' ')[0]);
-    assert.deepEqual(kinds, ['insert', 'insert', 'commit', 'insert', 'commit', 'commit']);
+    const events = r.journal.filter((e) => e.startsWith('insert tile_requests') || e.startsWith('commit'));
+    const inserts = events.flatMap((e, i) => (e.startsWith('insert') ? [i] : []));
+    const commits = events.flatMap((e, i) => (e.startsWith('commit') ? [i] : []));
+    assert.equal(inserts.length, 3);
+    assert.ok(inserts[1]! < commits[0]!, `batch 2 inserted before batch 1 is committed: ${events.join(' | ')}`);
+    assert.ok(inserts[2]! > commits[0]!, `batch 3 inserted only after batch 1's commit: ${events.join(' | ')}`);
+    commits.forEach((c, k) => assert.ok(c > inserts[k]!, `commit ${k + 1} after its own insert`));
   });
   it('counts dead letters by topic and reason category once their batch is stored, the store\'s refusals as store_rejected', async (t) => {
     const metrics = createMetrics();

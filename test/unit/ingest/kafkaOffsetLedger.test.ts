@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { OffsetLedger, batchToken, commitOffsets } from '../../../services/ingest/kafka/offsetLedger.ts';
 
-const both = { newData: true, newDead: true };
+const both = { newData: true, newDead: true, detect: true };
 
 describe('Kafka offset ledger', () => {
   it('admits each offset once: re-deliveries up to the last consumed offset are skipped', () => {
@@ -21,9 +21,9 @@ describe('Kafka offset ledger', () => {
   it('says what ClickHouse already holds of a re-read message (tables apart)', () => {
     const l = new OffsetLedger();
     l.add(3, { data: 10, dead: 7 });
-    assert.deepEqual(l.consume(3, 7), { newData: false, newDead: false });
-    assert.deepEqual(l.consume(3, 8), { newData: false, newDead: true });
-    assert.deepEqual(l.consume(3, 10), { newData: false, newDead: true });
+    assert.deepEqual(l.consume(3, 7), { newData: false, newDead: false, detect: false });
+    assert.deepEqual(l.consume(3, 8), { newData: false, newDead: true, detect: false });
+    assert.deepEqual(l.consume(3, 10), { newData: false, newDead: true, detect: false });
     assert.deepEqual(l.consume(3, 11), both);
   });
 
@@ -66,10 +66,24 @@ describe('Kafka offset ledger', () => {
     assert.deepEqual(l.reassign(new Set([1])), [1]);
     assert.equal(l.holds(0), false);
     l.add(0, { data: 2, dead: 2 });
-    assert.deepEqual(l.consume(0, 1), { newData: false, newDead: false });
+    assert.deepEqual(l.consume(0, 1), { newData: false, newDead: false, detect: false });
     assert.deepEqual(l.consume(0, 3), both);
     l.stored(new Map([[7, { first: 0, last: 9 }]])); // not held: ignored
     assert.equal(l.holds(7), false);
+  });
+
+  it('an abandoned open batch is consumed again from its first offset: stored then, but not fed to the detector twice', () => {
+    const l = new OffsetLedger();
+    l.add(0, { data: -1, dead: -1 });
+    for (const o of [0, 1]) l.consume(0, o);
+    l.stored(l.takeRanges());
+    for (const o of [2, 3, 4]) l.consume(0, o);
+    l.abandonOpen();
+    assert.equal(l.consume(0, 1), null, 'stored before: still skipped');
+    assert.deepEqual(l.consume(0, 2), { newData: true, newDead: true, detect: false });
+    assert.deepEqual(l.consume(0, 4), { newData: true, newDead: true, detect: false });
+    assert.deepEqual(l.consume(0, 5), both);
+    assert.deepEqual([...l.takeRanges()], [[0, { first: 2, last: 5 }]]);
   });
 
   it('stored offsets never go back (an older batch stored late)', () => {
@@ -80,7 +94,8 @@ describe('Kafka offset ledger', () => {
     assert.deepEqual(l.consume(0, 21), both);
     l.add(1, { data: -1, dead: -1 });
     l.stored(new Map([[1, { first: 0, last: 4 }]]));
-    assert.deepEqual(l.consume(1, 4), { newData: false, newDead: false });
+    // Stored by a batch this ledger never consumed: not stored again, and the detector has not seen it.
+    assert.deepEqual(l.consume(1, 4), { newData: false, newDead: false, detect: true });
   });
 
   it('on reassignment keeps held partitions, drops revoked ones and names the new ones', () => {

@@ -52,6 +52,7 @@ async function republisher(t: TestContext, store: FakeStore, journal: string[], 
   const clock = new FakeClock(T0 + 3_600_000);
   const ingest = new KafkaIngest({
     consumer,
+    reader: consumer.reader,
     store: store.store,
     topic: TOPIC,
     parser: config.parser,
