@@ -57,6 +57,61 @@ function actor(i: number, version: number, resolved = false): Alert {
   });
 }
 
+/** Two scrapers (own address, /24 and user agent) sweeping the scenario's images in step, over its viewers. */
+function twoScrapers(): string[] {
+  const s = scraperScenario(3);
+  const who = [
+    { ip: '203.0.113.66', ua: SCRAPER_UA },
+    { ip: '198.51.100.66', ua: 'Go-http-client/1.1' },
+  ];
+  const out: string[] = [];
+  for (const line of s.lines) {
+    if (!line.startsWith(`${s.scraperIp} `)) out.push(line);
+    else for (const w of who) out.push(line.replace(s.scraperIp, w.ip).replace(SCRAPER_UA, w.ua));
+  }
+  return out;
+}
+
+/** The notice versions (incident.notice set) a replay wrote to --alerts-out, as id:version. */
+function noticesIn(path: string): string[] {
+  return readFileSync(path, 'utf8')
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) => JSON.parse(l) as Alert)
+    .filter((a) => a.incident?.notice !== undefined)
+    .map(key);
+}
+
+interface Setup {
+  readonly dir: string;
+  readonly data: string;
+  readonly config: string;
+  readonly log: string;
+}
+
+function setupReplay(t: import('node:test').TestContext, label: string, url: string, drainTimeoutMs: number): Setup {
+  const dir = tempDir(t, label);
+  process.env[SECRET_ENV] = SECRET; // children inherit it (childEnv)
+  t.after(() => delete process.env[SECRET_ENV]);
+  const config = join(dir, 'tilewatch.json');
+  const webhook = { name: 'soc', url, secretEnv: SECRET_ENV, timeoutMs: 2000, retry: { baseDelayMs: 100, maxDelayMs: 400 } };
+  writeFileSync(config, JSON.stringify({ network: { asnDatabase: 'none' }, sinks: { drainTimeoutMs, muteReloadMs: 0, webhooks: [webhook] } }));
+  const log = join(dir, 'access.log');
+  writeLines(log, twoScrapers());
+  return { dir, data: join(dir, 'data'), config, log };
+}
+
+const replayArgs = (s: Setup, out: string): string[] => ['replay', '--data', s.data, '--config', s.config, '--no-hunts', '--quiet', '--alerts-out', join(s.dir, out), s.log];
+
+/** pino lines of a child's stderr with this message. */
+function logLines(stderr: string, msg: string): Array<Record<string, unknown>> {
+  return stderr
+    .split('\n')
+    .filter((l) => l.startsWith('{'))
+    .map((l) => JSON.parse(l) as Record<string, unknown>)
+    .filter((l) => l.msg === msg);
+}
+
 describe('alert outbox', () => {
   test('a webhook down for 5 minutes receives every notice version afterwards, each exactly once', { timeout: 120_000 }, async (t) => {
     const hook = await switchableReceiver(t, SECRET);
@@ -137,5 +192,67 @@ describe('alert outbox', () => {
     const [cursor] = (await (await store.client.query({ query: "SELECT max(seq) AS seq FROM sink_cursors WHERE origin = 'tilewatch' AND sink = 'soc'", format: 'JSONEachRow' })).json<{ seq: number }>());
     const [last] = (await (await store.client.query({ query: "SELECT max(seq) AS seq, count() AS n FROM alert_outbox WHERE origin = 'tilewatch'", format: 'JSONEachRow' })).json<{ seq: number; n: number }>());
     assert.equal(Number(cursor!.seq), Number(last!.seq));
+  });
+
+  test('replay stopped while the webhook is down leaves its notices in the outbox; the next start delivers them, once', { timeout: 240_000 }, async (t) => {
+    const hook = await switchableReceiver(t, SECRET);
+    const s = setupReplay(t, 'outbox-restart', hook.url, 1500);
+    hook.mode = 'down';
+    const r1 = await runCli(replayArgs(s, 'run1.jsonl'), { timeoutMs: 120_000 });
+    assert.equal(r1.code, 0, describeRun(r1));
+    const notices = noticesIn(join(s.dir, 'run1.jsonl'));
+    assert.ok(notices.length >= 2, `two scrapers page at least twice: ${JSON.stringify(notices)}`);
+    assert.ok(hook.attempts.length >= 1, 'the run tried the webhook while it was down');
+    assert.equal(hook.accepted.length, 0);
+    const left = logLines(r1.stderr, 'alert versions not delivered before shutdown: they stay in the outbox and are delivered after the next start');
+    assert.deepEqual(left.map((l) => l.left), [{ soc: notices.length }], 'the stop says how many stay');
+    const stored = await sqlRows<{ id: string; version: number }>(s.data, 'SELECT id, version FROM alert_outbox FINAL ORDER BY seq');
+    assert.deepEqual(sorted(stored.map(key)), sorted(notices), 'the outbox holds exactly the notices');
+
+    // Up again; the same log replayed: its versions are stored already (no new positions), and the
+    // start delivers what the first run left.
+    hook.mode = 'up';
+    const r2 = await runCli(replayArgs(s, 'run2.jsonl'), { timeoutMs: 120_000 });
+    assert.equal(r2.code, 0, describeRun(r2));
+    const got = hook.accepted.map((a) => key(a.alert));
+    assert.deepEqual(sorted(got), sorted(notices), 'every notice of the first run, each once, and nothing of the second');
+    assert.deepEqual(hook.refused, []);
+    assert.equal((await sqlRows(s.data, 'SELECT 1 FROM alert_outbox FINAL')).length, notices.length, 'the second run added no position');
+    assert.deepEqual(logLines(r2.stderr, 'alert versions not delivered before shutdown: they stay in the outbox and are delivered after the next start'), []);
+  });
+
+  test('a process killed after the alerts insert, with a delivery in flight, re-delivers after the restart with the same idempotency key', { timeout: 240_000 }, async (t) => {
+    const hook = await switchableReceiver(t, SECRET);
+    const s = setupReplay(t, 'outbox-kill', hook.url, 60_000);
+    hook.mode = 'hang'; // the first delivery arrives and is never answered
+    const child = spawn(process.execPath, [BIN, ...replayArgs(s, 'run1.jsonl')], { cwd: REPO_ROOT, env: childEnv(), stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.on('exit', (_code, signal) => r(signal)));
+    t.after(() => void (child.exitCode === null && child.signalCode === null && child.kill('SIGKILL')));
+    await waitFor(() => hook.attempts.length >= 1, 120_000, `a delivery in flight (stderr: ${stderr.slice(-400)})`, 20);
+    child.kill('SIGKILL');
+    assert.equal(await exited, 'SIGKILL');
+    const inFlight = hook.attempts[0]!;
+    assert.equal(hook.accepted.length, 0);
+
+    // The kill landed between the insert and the delivery: the versions are stored and in the
+    // outbox, and the sink's saved position is before them.
+    const notices = noticesIn(join(s.dir, 'run1.jsonl'));
+    const outbox = await sqlRows<{ id: string; version: number; seq: number }>(s.data, 'SELECT id, version, seq FROM alert_outbox FINAL ORDER BY seq');
+    assert.deepEqual(sorted(outbox.map(key)), sorted(notices));
+    const cursors = await sqlRows<{ seq: number }>(s.data, "SELECT max(seq) AS seq FROM sink_cursors WHERE origin = 'tilewatch' AND sink = 'soc'");
+    assert.ok(Number(cursors[0]!.seq) < Number(outbox[0]!.seq), `saved position ${cursors[0]!.seq} is before the first version ${outbox[0]!.seq}`);
+    // The alerts table (the source of truth) holds them: once merged it keeps each id's newest version only.
+    const stored = new Map((await sqlRows<{ id: string; v: number }>(s.data, 'SELECT id, max(version) AS v FROM alerts GROUP BY id')).map((r) => [r.id, Number(r.v)]));
+    for (const n of outbox) assert.ok((stored.get(n.id) ?? 0) >= Number(n.version), `alerts holds ${key(n)}`);
+
+    hook.mode = 'up';
+    const r2 = await runCli(replayArgs(s, 'run2.jsonl'), { timeoutMs: 120_000 });
+    assert.equal(r2.code, 0, describeRun(r2));
+    const got = hook.accepted.map((a) => key(a.alert));
+    assert.deepEqual(sorted([...new Set(got)]), sorted(notices), 'every notice delivered after the restart');
+    assert.ok(hook.accepted.some((a) => a.key === inFlight), `the version in flight at the kill came again under its key ${inFlight}`);
+    assert.deepEqual(hook.refused, []);
   });
 });
