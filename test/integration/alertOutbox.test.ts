@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { describe, test } from 'node:test';
+import { describe, test, type TestContext } from 'node:test';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
 import { parseSinksConfig } from '../../services/alerting/sinksConfig.ts';
@@ -30,7 +30,7 @@ import { makeAlert } from '../support/alerts.ts';
 import { BIN, REPO_ROOT, childEnv, describeRun, runCli, tempDir } from '../support/cli.ts';
 import { FakeClock } from '../support/fakeClock.ts';
 import { waitFor } from '../support/kafka.ts';
-import { combined, scraperScenario, SCRAPER_UA, writeLines } from '../support/logs.ts';
+import { scraperScenario, SCRAPER_UA, writeLines } from '../support/logs.ts';
 import { sqlRows } from '../support/store.ts';
 import { switchableReceiver } from '../support/webhookReceiver.ts';
 
@@ -89,7 +89,7 @@ interface Setup {
   readonly log: string;
 }
 
-function setupReplay(t: import('node:test').TestContext, label: string, url: string, drainTimeoutMs: number): Setup {
+function setupReplay(t: TestContext, label: string, url: string, drainTimeoutMs: number): Setup {
   const dir = tempDir(t, label);
   process.env[SECRET_ENV] = SECRET; // children inherit it (childEnv)
   t.after(() => delete process.env[SECRET_ENV]);
