@@ -25,3 +25,14 @@ export function noticeOf(a: Alert): NoticedIncident {
 export function noticeSeverity(a: Alert): Severity {
   return a.incident?.severity ?? a.severity;
 }
+
+/**
+ * `<incident id>:<notice>:<alert id>:<version>`: names one notice of one incident and the alert
+ * version that caused it. Every delivery of that version (retries, and again after a restart, from
+ * the outbox) carries the same key, so a receiver that dedupes on it handles each notice once: the
+ * webhook's `Idempotency-Key` header, the Kafka message's `idempotency-key` header.
+ */
+export function noticeIdempotencyKey(alert: Alert): string {
+  const inc = noticeOf(alert);
+  return `${inc.id}:${inc.notice}:${alert.id}:${alert.version}`;
+}

@@ -2,7 +2,7 @@ import type { Alert } from '../core/alert.ts';
 import type { MessageProducer, ProducedMessage } from '../kafka/producer.ts';
 import { incidentPageUrl } from './alertmanagerPayload.ts';
 import { ecsAlert } from './ecsAlert.ts';
-import { noticeOf } from './incidentNotice.ts';
+import { noticeIdempotencyKey, noticeOf } from './incidentNotice.ts';
 import type { AlertSink } from './sink.ts';
 
 export const DEFAULT_ALERTS_TOPIC = 'tile-alerts';
@@ -14,7 +14,8 @@ export const DEFAULT_ALERTS_TOPIC = 'tile-alerts';
  * JSON body, with `incident.url` when the page's address is known), or with `format: 'ecs'` the
  * notice in Elastic Common Schema (ecsAlert.ts); headers = the incident (`incident`,
  * `incident-severity`, `incident-status`, `notice`, `alerts`, `incident-url` when known), the alert
- * (`alert`, `kind`, `severity`, `version`, `status`) and content type.
+ * (`alert`, `kind`, `severity`, `version`, `status`), `idempotency-key` (the same for every delivery
+ * of this version, restarts included: {@link noticeIdempotencyKey}) and content type.
  */
 export function alertMessage(alert: Alert, opts: { format?: 'json' | 'ecs'; webUrl?: string | null } = {}): ProducedMessage {
   const inc = noticeOf(alert);
@@ -34,6 +35,7 @@ export function alertMessage(alert: Alert, opts: { format?: 'json' | 'ecs'; webU
       version: String(alert.version),
       status: alert.status,
       ...(url ? { 'incident-url': url } : {}),
+      'idempotency-key': noticeIdempotencyKey(alert),
       'content-type': 'application/json',
     },
   };

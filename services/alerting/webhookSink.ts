@@ -5,7 +5,7 @@ import { incidentPageUrl } from './alertmanagerPayload.ts';
 import { ecsAlert } from './ecsAlert.ts';
 import type { Clock as SinkClock } from '../core/clock.ts';
 import { postJson, type FetchFn } from './httpPost.ts';
-import { noticeOf } from './incidentNotice.ts';
+import { noticeIdempotencyKey, noticeOf } from './incidentNotice.ts';
 import type { AlertSink } from './sink.ts';
 import { signWebhook } from './webhookSignature.ts';
 
@@ -52,14 +52,9 @@ export function webhookBody(alert: Alert, format: WebhookFormat, webUrl: string 
   return JSON.stringify({ ...alert, incident: url ? { ...inc, url } : inc });
 }
 
-/**
- * `<incident id>:<notice>:<alert id>:<version>`: names one notice of one incident and the alert
- * version that caused it, so every attempt to deliver it carries the same key and a receiver that
- * dedupes on it handles each notice once.
- */
+/** The notice's idempotency key (incidentNotice.ts {@link noticeIdempotencyKey}), the `Idempotency-Key` header. */
 export function webhookIdempotencyKey(alert: Alert): string {
-  const inc = noticeOf(alert);
-  return `${inc.id}:${inc.notice}:${alert.id}:${alert.version}`;
+  return noticeIdempotencyKey(alert);
 }
 
 /**

@@ -87,6 +87,7 @@ describe('Kafka sink (librdkafka mock cluster)', () => {
         severity: m.value.severity,
         version: String(m.value.version),
         status: m.value.status,
+        'idempotency-key': `${inc.id}:${inc.notice}:${m.value.id}:${m.value.version}`,
         'content-type': 'application/json',
       });
     }

@@ -174,7 +174,7 @@ describe('Alertmanager payload', () => {
 });
 
 describe('Kafka alert message', () => {
-  test('keyed by incident id, value the version with its incident, headers for the incident and the alert', () => {
+  test('keyed by incident id, value the version with its incident, headers for the incident, the alert and its idempotency key (as the webhook\'s)', () => {
     const a = noticed(makeAlert({ version: 2 }), { notice: 'escalated', severity: 'critical', alerts: 3 });
     const m = alertMessage(a);
     assert.equal(m.key, INC);
@@ -190,6 +190,7 @@ describe('Kafka alert message', () => {
       severity: 'high',
       version: '2',
       status: 'open',
+      'idempotency-key': `${INC}:escalated:tw-0123456789abcdef0123:2`,
       'content-type': 'application/json',
     });
   });
