@@ -241,7 +241,7 @@ describe('alert outbox', () => {
     const notices = noticesIn(join(s.dir, 'run1.jsonl'));
     const outbox = await sqlRows<{ id: string; version: number; seq: number }>(s.data, 'SELECT id, version, seq FROM alert_outbox FINAL ORDER BY seq');
     assert.deepEqual(sorted(outbox.map(key)), sorted(notices));
-    const cursors = await sqlRows<{ seq: number }>(s.data, "SELECT max(seq) AS seq FROM sink_cursors WHERE origin = 'tilewatch' AND sink = 'soc'");
+    const cursors = await sqlRows<{ seq: number }>(s.data, "SELECT max(seq) AS seq FROM sink_cursors WHERE origin = 'replay' AND sink = 'soc'");
     assert.ok(Number(cursors[0]!.seq) < Number(outbox[0]!.seq), `saved position ${cursors[0]!.seq} is before the first version ${outbox[0]!.seq}`);
     // The alerts table (the source of truth) holds them: once merged it keeps each id's newest version only.
     const stored = new Map((await sqlRows<{ id: string; v: number }>(s.data, 'SELECT id, max(version) AS v FROM alerts GROUP BY id')).map((r) => [r.id, Number(r.v)]));

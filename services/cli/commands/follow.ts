@@ -85,7 +85,7 @@ export async function runFollow(patterns: readonly string[], flags: FollowFlags)
   };
   try {
     const catalog = config.catalog ? await loadCatalog(config.catalog) : emptyCatalog();
-    outputs = await openAlertOutputs({ config, store, logger, registry: metrics.registry });
+    outputs = await openAlertOutputs({ config, store, logger, registry: metrics.registry, outbox: 'follow' });
     const out = outputs;
     alertsOut = flags.alertsOut ? createWriteStream(flags.alertsOut, { flags: 'a' }) : null;
     const emit = (version: Alert): void => {

@@ -40,7 +40,7 @@ export async function runHunt(flags: HuntFlags): Promise<number> {
   const log = logger.child({ component: 'hunt' });
   const emitted: Alert[] = [];
   try {
-    const outputs = await openAlertOutputs({ config, store, logger });
+    const outputs = await openAlertOutputs({ config, store, logger, outbox: 'hunt' });
     const runner = new HuntRunner({
       store,
       config: hunts,

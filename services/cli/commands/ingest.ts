@@ -112,7 +112,8 @@ export async function runIngest(flags: IngestFlags, wiring: IngestWiring = {}): 
     throw err;
   };
   const catalog = config.catalog ? await loadCatalog(config.catalog).catch(abandon) : emptyCatalog();
-  const outputs = await openAlertOutputs({ config, store, logger, registry: metrics.registry }).catch(abandon);
+  // Each member delivers its own alert versions from the outbox, under a name that survives its restarts.
+  const outputs = await openAlertOutputs({ config, store, logger, registry: metrics.registry, outbox: `ingest:${flags.group}:${flags.clientId}` }).catch(abandon);
   const emit = (version: Alert): void => {
     const a = outputs.emit(version);
     alertsOut?.write(`${JSON.stringify(a)}\n`);

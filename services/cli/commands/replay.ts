@@ -77,7 +77,7 @@ export async function replayFiles(files: readonly string[], flags: ReplayFlags, 
       alertsOut = createWriteStream(flags.alertsOut, { flags: 'w' });
     }
     const network = await loadNetworkContext(config.network);
-    const outputs = await openAlertOutputs({ config, store, logger, network });
+    const outputs = await openAlertOutputs({ config, store, logger, network, outbox: 'replay' });
     const progress = createProgress(!flags.quiet && process.stderr.isTTY === true, started);
     const emit = (version: Alert): void => {
       const a = outputs.emit(version);
