@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { AlertsTableSink } from '../../../services/alerting/alertsTable.ts';
+import { AlertsTableSink, type OutboxMark } from '../../../services/alerting/alertsTable.ts';
 import { OUTBOX_NOTICE } from '../../../services/alerting/outbox.ts';
 import type { RawInsert } from '../../../services/store/openStore.ts';
 import { makeAlert } from '../../support/alerts.ts';
@@ -40,7 +40,7 @@ function store() {
 }
 
 const v = (n: number) => makeAlert({ id: 'tw-0000000000000000000a', version: n });
-const mark = (seq: number) => ({ origin: 'test', seq, kind: OUTBOX_NOTICE });
+const mark = (seq: number): OutboxMark => ({ origin: 'test', seq, kind: OUTBOX_NOTICE });
 
 test('a store outage: retried with backoff, then the versions stay buffered and go first in the next flush; never dropped', async () => {
   const clock = new FakeClock();
