@@ -11,6 +11,8 @@
  *    log again stores nothing new for the sinks.
  * 3. A process killed (SIGKILL) after the alerts insert, while a delivery is in flight, re-delivers
  *    after the restart with the same idempotency key; nothing is lost.
+ * 4. While the store refuses the alerts insert no sink sees the version; the versions stay buffered
+ *    and are stored and delivered, once, when it is back.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -254,5 +256,50 @@ describe('alert outbox', () => {
     assert.deepEqual(sorted([...new Set(got)]), sorted(notices), 'every notice delivered after the restart');
     assert.ok(hook.accepted.some((a) => a.key === inFlight), `the version in flight at the kill came again under its key ${inFlight}`);
     assert.deepEqual(hook.refused, []);
+  });
+
+  test('a store outage: no sink sees a version the alerts table does not hold; the versions are kept and delivered once after', { timeout: 60_000 }, async (t) => {
+    const hook = await switchableReceiver(t, SECRET);
+    const clock = new FakeClock(Date.now());
+    const real = await openStore({ kind: 'embedded', dataDir: join(tempDir(t, 'outbox-store-down'), 'data') });
+    t.after(() => real.close());
+    await migrate(real.client);
+    let storeDown = false;
+    let refusedInserts = 0;
+    // The store refuses inserts while "down" (reads still answer: the outage hits the alerts write).
+    const store = {
+      ...real,
+      insertRaw: (ins: Parameters<typeof real.insertRaw>[0]) => {
+        if (!storeDown) return real.insertRaw(ins);
+        refusedInserts++;
+        return Promise.reject(new Error('Code: 210. Connection refused (test outage)'));
+      },
+    };
+    const sinks = parseSinksConfig({ muteReloadMs: 0, webhooks: [{ name: 'soc', url: hook.url, secretEnv: SECRET_ENV }] }, { [SECRET_ENV]: SECRET });
+    const config = { sinks, allowlist: { cidrs: [], userAgents: [] } } as unknown as TilewatchConfig;
+    const registry = new Registry();
+    const out = await openAlertOutputs({ config, store, logger: pino({ level: 'silent' }), registry, clock, network: noNetworkContext() });
+
+    storeDown = true;
+    const first = key(out.emit(actor(1, 1)));
+    const failed = out.flush().then(
+      () => 'stored',
+      () => 'refused',
+    );
+    await clock.runUntil(() => refusedInserts === 5);
+    assert.equal(await failed, 'refused', 'flush reports the outage after its attempts');
+    const second = key(out.emit(actor(2, 1)));
+    assert.deepEqual(hook.attempts, [], 'no sink saw a version the table does not hold');
+    assert.equal(await gauge(registry, 'tilewatch_sink_backlog'), 0, 'nothing readable in the outbox');
+    const [during] = (await (await real.client.query({ query: 'SELECT count() AS n FROM alerts', format: 'JSONEachRow' })).json<{ n: number }>());
+    assert.equal(Number(during!.n), 0);
+
+    storeDown = false;
+    await out.flush();
+    await waitFor(() => hook.accepted.length === 2, 20_000, 'both versions after the store is back', 10);
+    await out.close();
+    assert.deepEqual(hook.accepted.map((a) => key(a.alert)), [first, second], 'both, once, in order');
+    const rows = (await (await real.client.query({ query: 'SELECT id, version FROM alerts ORDER BY id', format: 'JSONEachRow' })).json<{ id: string; version: number }>());
+    assert.deepEqual(sorted(rows.map(key)), sorted([first, second]), 'the table holds what the sink received');
   });
 });
