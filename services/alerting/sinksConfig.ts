@@ -107,10 +107,11 @@ export interface BlockListConfig extends SinkDelivery {
 
 /** The `sinks` block of the config file, validated, with defaults filled and secrets resolved. */
 export interface SinksConfig {
-  /** Default queue capacity per sink. Default 1,000. */
+  /** Default read size per sink (notices read from the alert outbox and held in memory at a time). Default 1,000. */
   readonly queueCapacity: number;
+  /** Backoff of failed deliveries; a transient failure is retried until it succeeds, and logged as stuck every `maxAttempts`. */
   readonly retry: RetryPolicy;
-  /** How long shutdown waits for queued deliveries. Default 10,000 ms. */
+  /** How long shutdown waits for the sinks to deliver what is stored; the rest stays in the outbox. Default 10,000 ms. */
   readonly drainTimeoutMs: number;
   /**
    * Wall-clock interval at which a running process re-reads the `mute` rules of
