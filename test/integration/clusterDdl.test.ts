@@ -77,8 +77,11 @@ test('cluster DDL: every MergeTree table is Replicated with a Distributed twin; 
     const mv = statements.find((s) => s.startsWith(`CREATE MATERIALIZED VIEW IF NOT EXISTS ${view} ON CLUSTER`));
     assert.ok(mv, `no view ${view}`);
     assert.match(mv, new RegExp(`TO ${target}_local AS`));
-    assert.match(mv, /FROM tile_requests_local\b/);
+    // Each view reads its source's local table (tile_requests for the rollups, alerts for the alert outbox).
+    assert.match(mv, /FROM \w+_local\b/);
+    assert.doesNotMatch(mv, /FROM (?!\w+_local\b)\w+/, `${view} reads a Distributed table`);
   }
+  assert.match(statements.find((s) => s.startsWith('CREATE MATERIALIZED VIEW IF NOT EXISTS alert_outbox_mv ON CLUSTER'))!, /FROM alerts_local\b/);
 });
 
 test('cluster DDL: ALTERs reach local (and, for columns, Distributed) tables; unknown statements are refused', () => {
