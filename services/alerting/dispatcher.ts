@@ -291,13 +291,15 @@ export function createSinkDispatcher(opts: DispatcherOptions): SinkDispatcher {
   /** Reads and delivers until caught up with `high` (true) or aborted (false). */
   async function catchUp(l: Lane): Promise<boolean> {
     let gapReads = 0;
+    let readFailures = 0;
     while (l.cursor < high) {
       if (abort.signal.aborted) return false;
       let batch: OutboxEntry[];
       try {
         batch = await outbox.read(l.cursor, high, l.capacity);
+        readFailures = 0;
       } catch (err) {
-        const delayMs = backoffDelay(1, l.policy, random);
+        const delayMs = backoffDelay(++readFailures, l.policy, random);
         log.warn({ sink: l.sink.name, err, delayMs }, 'alert outbox not readable; retrying');
         try {
           await clock.sleep(delayMs, abort.signal);

@@ -298,6 +298,37 @@ describe('sink dispatcher', () => {
     assert.deepEqual(await d2.drain(1000), { drained: true, left: 0, leftBySink: {} });
   });
 
+  test('a position missing from the outbox is re-read, then counted and logged as missing, never skipped silently; an unreadable outbox is retried with growing waits', async () => {
+    const clock = new FakeClock();
+    const { logger, lines } = captureLogger();
+    const inner = memoryOutbox();
+    let unreadable = 2;
+    // Position 2 is gone (expired, or its copy failed); the first two reads fail (the store is down).
+    const outbox = {
+      ...inner,
+      read: async (after: number, upTo: number, limit: number) => {
+        if (unreadable > 0) {
+          unreadable--;
+          throw new Error('Code: 210. Connection refused');
+        }
+        return (await inner.read(after, upTo, limit)).filter((e) => e.seq !== 2);
+      },
+    };
+    const s = new TestSink('s');
+    const registry = new Registry();
+    const d = createSinkDispatcher({ sinks: [s], outbox, logger, clock, registry, random: () => 0, retry: { baseDelayMs: 100, maxDelayMs: 1000 } });
+    await d.ready;
+    for (let i = 1; i <= 3; i++) d.stored(inner.append(A(`tw-g000000000000000000${i}`), true));
+    await clock.runUntil(() => s.delivered.length === 2);
+    assert.deepEqual(s.delivered, ['tw-g0000000000000000001:1', 'tw-g0000000000000000003:1']);
+    assert.deepEqual(clock.sleeps.slice(0, 2), [50, 100], 'read failures wait longer each time');
+    assert.equal(clock.sleeps.length, 2 + 5, 'then five re-reads of the gap');
+    assert.deepEqual(d.stats().sinks[0]!.dropped, { rejected: 0, missing: 1 });
+    assert.deepEqual((await registry.getSingleMetric('tilewatch_sink_dropped_total')!.get()).values.map((v) => [v.labels.reason, v.value]), [['missing', 1]]);
+    assert.deepEqual(lines.filter((l) => l.msg === 'alert version not delivered').map((l) => [l.reason, l.seq, l.count]), [['missing', 2, 1]]);
+    assert.equal(d.stats().sinks[0]!.cursor, 3);
+  });
+
   test('drain waits for retries that succeed within the timeout', async () => {
     const clock = new FakeClock();
     const s = new TestSink('s', (_a, n) => (n === 1 ? new Error('503') : undefined));
