@@ -145,6 +145,8 @@ interface Lane {
 const RANK: Readonly<Record<Severity, number>> = Object.fromEntries(SEVERITIES.map((s, i) => [s, i])) as Record<Severity, number>;
 /** Re-reads of a missing position before it is counted missing (replicas catching up). */
 const GAP_REREADS = 5;
+/** Bound on the lag bookkeeping of a sink stuck for long (one mark per second of stored positions otherwise). */
+const MAX_MARKS = 4096;
 
 export function createSinkDispatcher(opts: DispatcherOptions): SinkDispatcher {
   const clock = opts.clock ?? systemClock;
@@ -190,8 +192,27 @@ export function createSinkDispatcher(opts: DispatcherOptions): SinkDispatcher {
 
   /** Clock time position `seq` became readable (the start of this process for older ones). */
   const storedAt = (seq: number): number => {
-    for (const [upTo, at] of marks) if (seq <= upTo) return at;
-    return clock.now();
+    // The first mark covering seq (marks ascend in position and time).
+    let lo = 0;
+    let hi = marks.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (marks[mid]![0] < seq) lo = mid + 1;
+      else hi = mid;
+    }
+    return marks[lo]?.[1] ?? clock.now();
+  };
+  /** Records that positions up to `seq` are readable now: one mark per second at most, at most MAX_MARKS (older ones merged, erring old). */
+  const mark = (seq: number): void => {
+    const now = clock.now();
+    const last = marks[marks.length - 1];
+    if (last && now - last[1] < 1000 && marks.length > 1) last[0] = seq;
+    else marks.push([seq, now]);
+    if (marks.length > MAX_MARKS) {
+      const thinned: Array<[number, number]> = [];
+      for (let i = 0; i < marks.length; i += 2) thinned.push([marks[Math.min(i + 1, marks.length - 1)]![0], marks[i]![1]]);
+      marks.splice(0, marks.length, ...thinned);
+    }
   };
   const pruneMarks = (): void => {
     const passed = Math.min(...lanes.map((l) => l.cursor));
@@ -372,7 +393,7 @@ export function createSinkDispatcher(opts: DispatcherOptions): SinkDispatcher {
   const stored = (seq: number): void => {
     if (seq <= high) return;
     high = seq;
-    marks.push([seq, clock.now()]);
+    mark(seq);
     refreshGauges();
     for (const l of lanes) l.wake?.();
   };

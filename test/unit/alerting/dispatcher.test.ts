@@ -329,6 +329,27 @@ describe('sink dispatcher', () => {
     assert.equal(d.stats().sinks[0]!.cursor, 3);
   });
 
+  test('lag is the age of the oldest version a sink has not passed, by when each was stored', async () => {
+    const t0 = Date.UTC(2026, 0, 5, 12);
+    const clock = new FakeClock(t0);
+    const down = new Set(['tw-l0000000000000000001', 'tw-l0000000000000000002']);
+    const s = new TestSink('s', (a) => (down.has(a.id) ? new Error('503') : undefined));
+    const registry = new Registry();
+    const d = createSinkDispatcher({ sinks: [s], logger: captureLogger().logger, clock, registry, random: () => 0, retry: { baseDelayMs: 1000, maxDelayMs: 1000 } });
+    const lag = async (): Promise<number> => (await registry.getSingleMetric('tilewatch_sink_lag_seconds')!.get()).values[0]!.value;
+    d.push(A('tw-l0000000000000000001'));
+    await clock.advance(30_000);
+    d.push(A('tw-l0000000000000000002'));
+    await clock.advance(30_000);
+    assert.equal(await lag(), 60, 'the first, stored 60 s ago');
+    down.delete('tw-l0000000000000000001');
+    await clock.runUntil(() => s.delivered.length === 1);
+    assert.equal(await lag(), (clock.now() - (t0 + 30_000)) / 1000, 'then the second, stored at 30 s');
+    down.clear();
+    await clock.runUntil(() => s.delivered.length === 2);
+    assert.equal(await lag(), 0);
+  });
+
   test('drain waits for retries that succeed within the timeout', async () => {
     const clock = new FakeClock();
     const s = new TestSink('s', (_a, n) => (n === 1 ? new Error('503') : undefined));
