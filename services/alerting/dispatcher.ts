@@ -349,13 +349,20 @@ export function createSinkDispatcher(opts: DispatcherOptions): SinkDispatcher {
       gapReads = 0;
       l.held = batch.length;
       refreshGauges();
-      for (const e of batch) {
-        if (e.seq !== l.cursor + 1) break; // a gap inside the batch: the next read sees it first
+      let prev = -1;
+      for (let i = 0; i < batch.length; i++) {
+        const e = batch[i]!;
+        // A gap inside the batch: the next read sees it first.
+        if (e.seq !== l.cursor + 1 && e.seq !== prev) break;
+        if (e.seq === prev && lanes.indexOf(l) === 0)
+          log.error({ origin: outbox.origin, seq: e.seq, alert: { id: e.alert.id, version: e.alert.version } }, 'two versions under one outbox position: two processes run under this outbox name; give each its own (for ingest, its own --client-id)');
+        prev = e.seq;
         if (wanted(l, e) && !(await deliver(l, e))) {
           l.held = 0;
           return false;
         }
-        l.cursor = e.seq;
+        // The position is passed once every entry under it is.
+        if (batch[i + 1]?.seq !== e.seq) l.cursor = e.seq;
         l.held--;
         refreshGauges();
       }

@@ -27,8 +27,9 @@ export interface OutboxEntry {
 export interface OutboxStore {
   readonly origin: string;
   /**
-   * Entries after `afterSeq` up to `upToSeq` (inclusive), in sequence order, at most `limit`, of
-   * every kind (a sink skips what is not for it, and a missing position is a gap the reader sees).
+   * Entries after `afterSeq` up to `upToSeq` (inclusive), in sequence order, of at most `limit`
+   * positions, of every kind (a sink skips what is not for it, and a missing position is a gap the
+   * reader sees). A position holds one entry, or several when two writers shared the origin.
    */
   read(afterSeq: number, upToSeq: number, limit: number): Promise<OutboxEntry[]>;
   /** How many entries after `afterSeq` up to `upToSeq` are for a sink (notices, and updates when `everyVersion`). */
@@ -51,15 +52,18 @@ export function clickhouseOutbox(store: Pick<Store, 'client'>, origin: string): 
   return {
     origin,
     async read(afterSeq, upToSeq, limit) {
-      const rows = await readRows<{ seq: number; kind: number; body: string }>(
+      // One row per position; a position written twice (an insert repeated after a failure) is one
+      // entry, but two different versions under one position (two processes sharing this origin)
+      // are both returned rather than one hidden.
+      const rows = await readRows<{ seq: number; entries: Array<[number, string]> }>(
         client,
-        `SELECT seq, kind, body FROM alert_outbox
+        `SELECT seq, groupUniqArray((kind, body)) AS entries FROM alert_outbox
          WHERE origin = {origin:String} AND seq > {after:UInt64} AND seq <= {upTo:UInt64}
-         ORDER BY seq LIMIT 1 BY seq LIMIT {limit:UInt32}`,
+         GROUP BY seq ORDER BY seq LIMIT {limit:UInt32}`,
         { origin, after: afterSeq, upTo: upToSeq, limit },
         NO_TIME_LIMIT,
       );
-      return rows.map((r) => ({ seq: Number(r.seq), notice: Number(r.kind) === OUTBOX_NOTICE, alert: JSON.parse(r.body) as Alert }));
+      return rows.flatMap((r) => r.entries.map(([kind, body]) => ({ seq: Number(r.seq), notice: Number(kind) === OUTBOX_NOTICE, alert: JSON.parse(body) as Alert })));
     },
     async count(afterSeq, upToSeq, everyVersion) {
       const [row] = await readRows<{ n: number }>(

@@ -13,6 +13,8 @@
  *    after the restart with the same idempotency key; nothing is lost.
  * 4. While the store refuses the alerts insert no sink sees the version; the versions stay buffered
  *    and are stored and delivered, once, when it is back.
+ * 5. Two processes under one outbox name (a misconfiguration) hand out one position twice: both
+ *    versions are still delivered, and the clash is logged as an error.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -301,5 +303,34 @@ describe('alert outbox', () => {
     assert.deepEqual(hook.accepted.map((a) => key(a.alert)), [first, second], 'both, once, in order');
     const rows = (await (await real.client.query({ query: 'SELECT id, version FROM alerts ORDER BY id', format: 'JSONEachRow' })).json<{ id: string; version: number }>());
     assert.deepEqual(sorted(rows.map(key)), sorted([first, second]), 'the table holds what the sink received');
+  });
+
+  test('two processes under one outbox name (a misconfiguration): both versions under one position are delivered, and the clash is logged as an error', { timeout: 60_000 }, async (t) => {
+    const hook = await switchableReceiver(t, SECRET);
+    const store = await openStore({ kind: 'embedded', dataDir: join(tempDir(t, 'outbox-clash'), 'data') });
+    t.after(() => store.close());
+    await migrate(store.client);
+    const sinks = parseSinksConfig({ muteReloadMs: 0, webhooks: [{ name: 'soc', url: hook.url, secretEnv: SECRET_ENV }] }, { [SECRET_ENV]: SECRET });
+    const config = { sinks, allowlist: { cidrs: [], userAgents: [] } } as unknown as TilewatchConfig;
+    const lines: Array<{ level: number; msg: string }> = [];
+    const logger = pino({ level: 'warn' }, { write: (l: string) => void lines.push(JSON.parse(l) as { level: number; msg: string }) });
+    // Both start before either writes: both continue after position 0.
+    const a = await openAlertOutputs({ config, store, logger, network: noNetworkContext(), outbox: 'ingest:tw:tilewatch-ingest' });
+    const b = await openAlertOutputs({ config, store, logger, network: noNetworkContext(), outbox: 'ingest:tw:tilewatch-ingest' });
+    const x = key(a.emit(actor(1, 1)));
+    await a.flush();
+    await waitFor(() => hook.accepted.length >= 1, 20_000, 'the first version', 10);
+    const y = key(b.emit(actor(2, 1)));
+    await b.flush();
+    await waitFor(() => hook.accepted.some((r) => key(r.alert) === y), 20_000, 'the second version, under the same position', 10);
+    await a.close();
+    await b.close();
+    const [pos] = await (await store.client.query({ query: "SELECT groupUniqArray(seq) AS seqs FROM alert_outbox WHERE origin = 'ingest:tw:tilewatch-ingest'", format: 'JSONEachRow' })).json<{ seqs: number[] }>();
+    assert.deepEqual(pos!.seqs.map(Number), [1], 'both versions got position 1');
+    assert.deepEqual(sorted([...new Set(hook.accepted.map((r) => key(r.alert)))]), sorted([x, y]), 'neither lost');
+    assert.ok(
+      lines.some((l) => l.level === 50 && l.msg.startsWith('two versions under one outbox position')),
+      `the clash logged as an error: ${JSON.stringify(lines.map((l) => l.msg))}`,
+    );
   });
 });
