@@ -15,6 +15,8 @@
  *    and are stored and delivered, once, when it is back.
  * 5. Two processes under one outbox name (a misconfiguration) hand out one position twice: both
  *    versions are still delivered, and the clash is logged as an error.
+ * 6. The block list (a sink that follows every version) gets the updates between notices from the
+ *    outbox too; the webhook only the notices.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -332,5 +334,32 @@ describe('alert outbox', () => {
       lines.some((l) => l.level === 50 && l.msg.startsWith('two versions under one outbox position')),
       `the clash logged as an error: ${JSON.stringify(lines.map((l) => l.msg))}`,
     );
+  });
+
+  test('the block list follows every version through the outbox (updates too); the webhook only the notices', { timeout: 60_000 }, async (t) => {
+    const hook = await switchableReceiver(t, SECRET);
+    const dir = tempDir(t, 'outbox-blocklist');
+    const store = await openStore({ kind: 'embedded', dataDir: join(dir, 'data') });
+    t.after(() => store.close());
+    await migrate(store.client);
+    const geoFile = join(dir, 'blocked.conf');
+    const sinks = parseSinksConfig(
+      { muteReloadMs: 0, webhooks: [{ name: 'soc', url: hook.url, secretEnv: SECRET_ENV }], blockList: { geoFile, sweepIntervalMs: 0 } },
+      { [SECRET_ENV]: SECRET },
+    );
+    const config = { sinks, allowlist: { cidrs: [], userAgents: [] } } as unknown as TilewatchConfig;
+    const out = await openAlertOutputs({ config, store, logger: pino({ level: 'silent' }), network: noNetworkContext(), outbox: 'blocklist-test' });
+    const first = actor(30, 1);
+    const opened = out.emit({ ...first, severity: 'critical' });
+    // The same actor names a second address later: an update that pages nobody.
+    const update = out.emit({ ...first, version: 2, severity: 'critical', client: { ...first.client, ips: [first.client.ip, '198.51.30.8'] } });
+    assert.equal(update.incident?.notice, undefined, 'the update is not a notice');
+    await out.flush();
+    await out.close();
+    assert.deepEqual(hook.accepted.map((r) => key(r.alert)), [key(opened)], 'the webhook hears the notice only');
+    const geo = readFileSync(geoFile, 'utf8');
+    assert.match(geo, /^\s*198\.51\.30\.8\/32 1;/m, `the address the update named is blocked:\n${geo}`);
+    const rows = await (await store.client.query({ query: "SELECT version, kind FROM alert_outbox WHERE origin = 'blocklist-test' ORDER BY seq", format: 'JSONEachRow' })).json<{ version: number; kind: number }>();
+    assert.deepEqual(rows.map((r) => [Number(r.version), Number(r.kind)]), [[1, 1], [2, 2]], 'a notice and an update in the outbox');
   });
 });
