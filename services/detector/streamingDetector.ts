@@ -18,7 +18,18 @@ export interface StreamingDetectorOptions {
   /** Clients never scored (staff, monitors, verified crawlers): returns true to skip. */
   readonly isAllowed?: (ip: string, userAgent: string) => boolean;
   readonly onAlert: AlertListener;
+  /**
+   * A partition with no request among the last this many pushed (over all partitions) no longer holds
+   * the event-time watermark back (an idle or dead partition). Default {@link IDLE_PARTITION_EVENTS}.
+   */
+  readonly idlePartitionEvents?: number;
 }
+
+/**
+ * Requests after which a silent partition stops holding the watermark: larger than a full round of
+ * fetches over many busy partitions (24 partitions × ~16,000 messages per partition batch ≈ 400,000).
+ */
+export const IDLE_PARTITION_EVENTS = 1_000_000;
 
 export interface DetectorStats {
   readonly clients: number;
@@ -64,6 +75,11 @@ export class StreamingDetector {
   /** The client of the last event: the most recent in `clients` (null once dropped). */
   private last: ClientState | null = null;
   private watermark = 0;
+  /** Newest event time per input partition (Kafka partition; -1 for files). The watermark is their minimum. */
+  private readonly partitionTs = new Map<number, { ts: number; at: number }>();
+  private pushes = 0;
+  /** Open alerts of clients whose state is being restored (by client key), applied when the client's first event arrives. */
+  private resuming: Map<string, Alert[]> | null = null;
   private lastSweep = 0;
   private counters = { alertsRaised: 0, alertUpdates: 0, alertsResolved: 0, evicted: 0 };
 
@@ -73,7 +89,18 @@ export class StreamingDetector {
 
   /** Feeds one request. Events should arrive roughly in event-time order per client. */
   push(ev: DetectorEvent): void {
-    if (ev.ts > this.watermark) this.advance(ev.ts);
+    const part = ev.lineage.partition;
+    const pt = this.partitionTs.get(part);
+    this.pushes++;
+    if (pt === undefined) this.partitionTs.set(part, { ts: ev.ts, at: this.pushes });
+    else {
+      pt.at = this.pushes;
+      if (ev.ts > pt.ts) pt.ts = ev.ts;
+    }
+    if (ev.ts > this.watermark) {
+      const w = this.partitionTs.size === 1 ? ev.ts : this.lowWatermark();
+      if (w > this.watermark) this.advance(w);
+    }
     if (this.opts.isAllowed?.(ev.ip, ev.userAgent)) return;
     const key = clientKeyOf(this.cfg.clientKey, ev);
     let state = this.last;
@@ -83,6 +110,7 @@ export class StreamingDetector {
       if (!known) {
         if (this.clients.size >= this.cfg.maxClients) this.evictLeastRecent(ev.ts);
         state = newClientState(key, ev);
+        if (this.resuming) this.applyResume(state);
       } else {
         // Map order is recency order.
         state = known;
@@ -92,6 +120,7 @@ export class StreamingDetector {
       this.clients.set(state.key, state);
       this.last = state;
     }
+    state.partition = part;
     const geom = ev.request.imageId ? this.opts.geometryOf(ev.request.protocol, ev.request.imageId) : undefined;
     const revealed = observe(state, ev, geom, this.cfg);
     if (!revealed) return;
@@ -109,6 +138,71 @@ export class StreamingDetector {
   /** Scores every client with unscored tiles (end of a replay, or before a checkpoint). */
   flush(): void {
     for (const state of this.clients.values()) if (state.tiles > state.lastEvalTiles) this.evaluate(state, state.lastSeen);
+  }
+
+  /**
+   * Partitions this member no longer owns (a rebalance moved them): their clients' state and open
+   * alerts are dropped silently — the new owner restores them and goes on; resolving them here would
+   * announce an end that did not happen.
+   */
+  forgetPartitions(parts: ReadonlySet<number>): number {
+    let n = 0;
+    for (const [key, state] of this.clients) {
+      if (!parts.has(state.partition)) continue;
+      this.clients.delete(key);
+      this.open.delete(key);
+      if (this.last === state) this.last = null;
+      n++;
+    }
+    for (const p of parts) this.partitionTs.delete(p);
+    return n;
+  }
+
+  /**
+   * Open alert versions (from the alerts table) of clients whose state is about to be restored from
+   * stored requests: when such a client's first restored request arrives, its episode starts where
+   * the alert's did and the alert continues (same id, next version), although the restore reads only
+   * the last idle window of requests. Call {@link endResume} after the restore.
+   */
+  beginResume(alerts: readonly Alert[]): void {
+    this.resuming = new Map();
+    for (const a of alerts) {
+      if (a.status === 'resolved') continue;
+      const key = clientKeyOf(this.cfg.clientKey, { ip: a.client.ip, userAgent: a.client.userAgent });
+      const list = this.resuming.get(key) ?? [];
+      list.push(a);
+      this.resuming.set(key, list);
+    }
+  }
+
+  endResume(): void {
+    this.resuming = null;
+  }
+
+  private applyResume(state: ClientState): void {
+    const alerts = this.resuming?.get(state.key);
+    if (!alerts) return;
+    this.resuming!.delete(state.key);
+    let byKind = this.open.get(state.key);
+    if (!byKind) {
+      byKind = new Map();
+      this.open.set(state.key, byKind);
+    }
+    for (const a of alerts) {
+      const first = Date.parse(a.firstSeen);
+      if (Number.isFinite(first) && first < state.firstSeen) state.firstSeen = first;
+      const prior = byKind.get(a.kind);
+      if (prior && prior.version >= a.version) continue;
+      byKind.set(a.kind, { id: a.id, version: a.version, severity: a.severity, score: a.score, fullyExposed: a.images.length, detectedAt: Date.parse(a.detectedAt), last: a });
+    }
+  }
+
+  /** The lowest newest event time over the partitions that had a request recently (see {@link StreamingDetectorOptions.idlePartitionEvents}). */
+  private lowWatermark(): number {
+    const horizon = this.pushes - (this.opts.idlePartitionEvents ?? IDLE_PARTITION_EVENTS);
+    let min = Number.POSITIVE_INFINITY;
+    for (const v of this.partitionTs.values()) if (v.at > horizon && v.ts < min) min = v.ts;
+    return min;
   }
 
   stats(): DetectorStats {

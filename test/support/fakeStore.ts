@@ -152,6 +152,10 @@ export class FakeStore {
       }
       return answer(['partition', 'max'], [...max].map(([p, m]) => [p, String(m)]));
     }
+    if (/argMax\(body, version\)/.test(text)) {
+      this.reads.push('open alerts');
+      return answer(['body'], []);
+    }
     if (/FROM alerts\b/.test(text)) {
       this.reads.push('alert versions');
       const ids = (params.ids as string[]).filter((id) => this.alertVersions.has(id));

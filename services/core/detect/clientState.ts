@@ -89,6 +89,8 @@ export interface ClientState {
   uaCount: UaClassCount | null;
   firstSeen: number;
   lastSeen: number;
+  /** Kafka partition of the client's latest request (-1 for files): which member owns the client. */
+  partition: number;
   requests: number;
   tiles: number;
   pages: number;
@@ -132,6 +134,7 @@ export function newClientState(key: string, ev: DetectorEvent): ClientState {
     uaCount: null,
     firstSeen: ev.ts,
     lastSeen: ev.ts,
+    partition: ev.lineage.partition,
     requests: 0,
     tiles: 0,
     pages: 0,

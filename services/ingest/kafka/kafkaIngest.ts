@@ -25,7 +25,7 @@ import { BatchAssembly, type AssembledBatch } from './batchAssembly.ts';
 import { decodeMessage } from './decodeMessage.ts';
 import { OffsetLedger, batchToken, commitOffsets, type OffsetRange } from './offsetLedger.ts';
 import { restoreDetector } from './restoreDetector.ts';
-import { storedAlertVersions } from './storedState.ts';
+import { openStreamingAlerts, storedAlertVersions } from './storedState.ts';
 import { storeRows } from './storeRows.ts';
 import { deadLetterMessage, republishValue } from './topicMessages.ts';
 import { assembleUnit } from './unitRepair.ts';
@@ -396,7 +396,10 @@ export class KafkaIngest {
     await this.inFlight;
     await this.releasing;
     const mine = new Set(tps.filter((t) => t.topic === this.opts.topic).map((t) => t.partition));
+    const revoked = this.offsets.partitions().filter((p) => !mine.has(p));
     const fresh = this.offsets.reassign(mine);
+    // Clients of partitions gone to another member: dropped without a word (the new owner restores them).
+    if (revoked.length > 0) this.log.info({ revoked, clients: this.detector.forgetPartitions(new Set(revoked)) }, 'partitions revoked');
     this.rebalancing = false;
     this.fenced = false;
     this.memberSeenAt = this.clock.now();
@@ -422,6 +425,9 @@ export class KafkaIngest {
     // Rebuild detector state of the new partitions' clients from what is stored (a restart or a
     // rebalance in the middle of a scrape must not reset it); alerts already stored are not raised again.
     this.alerts.beginRestore();
+    // Open alerts of these clients continue (same id, next version) although only the last idle
+    // window of their requests is read back.
+    this.detector.beginResume(await openStreamingAlerts(this.opts.store, this.source, fresh, this.opts.detector.idleMs));
     let restored: number;
     try {
       restored = await restoreDetector({
@@ -433,6 +439,7 @@ export class KafkaIngest {
         normalizer: this.ensureNormalizer([]),
       });
     } finally {
+      this.detector.endResume();
       await this.emitNewer(this.alerts.endRestore());
     }
     this.log.info({ partitions: fresh, stored: Object.fromEntries(stored), restoredRows: restored, repairedUnits: state.open.length }, 'partitions assigned');

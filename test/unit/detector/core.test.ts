@@ -382,4 +382,74 @@ describe('streaming detector', () => {
     const later = run(sweep('203.0.113.9', T0 + 86_400_000)).alerts[0]!;
     assert.notEqual(later.id, first.id);
   });
+
+  /** The events of `events` as if read from Kafka partition `partition`. */
+  function onPartition(events: Iterable<DetectorEvent>, partition: number): DetectorEvent[] {
+    return [...events].map((e) => ({ ...e, lineage: { ...e.lineage, source: 'kafka:tiles', partition } }));
+  }
+
+  it('event time is the lowest partition\'s: a partition running ahead does not evict the clients of one behind', () => {
+    const alerts: Alert[] = [];
+    const d = new StreamingDetector({ config: cfg, geometryOf: () => dzi, onAlert: (a) => alerts.push(a) });
+    const behind = onPartition([...sweep('198.51.100.10', T0)].slice(0, 40), 0);
+    for (const e of behind.slice(0, 20)) d.push(e);
+    // Partition 1 is three hours ahead (a backlog read unevenly): partition 0's client is not idle in its own time.
+    for (const e of onPartition([...sweep('198.51.100.11', T0 + 3 * 3600_000)].slice(0, 20), 1)) d.push(e);
+    for (const e of behind.slice(20)) d.push(e);
+    assert.equal(d.stats().clients, 2, 'both clients held');
+    assert.equal(d.stats().evicted, 0);
+    assert.deepEqual(alerts.filter((a) => a.status === 'resolved'), []);
+    // A partition silent for longer than idlePartitionEvents requests stops holding the watermark.
+    const quiet: Alert[] = [];
+    const q = new StreamingDetector({ config: cfg, geometryOf: () => dzi, onAlert: (a) => quiet.push(a), idlePartitionEvents: 50 });
+    for (const e of behind.slice(0, 20)) q.push(e);
+    for (const e of onPartition([...sweep('198.51.100.11', T0 + 3 * 3600_000)].slice(0, 100), 1)) q.push(e);
+    assert.equal(q.stats().evicted, 1, 'the silent partition\'s idle client is evicted');
+    // With one input (a file, partition -1) the newest event time is the watermark, as before.
+    const single = run([...sweep('198.51.100.12', T0)].slice(0, 20).concat([...sweep('198.51.100.13', T0 + 3 * 3600_000)].slice(0, 20)));
+    assert.equal(single.d.stats().evicted, 1);
+  });
+
+  it('forgets the clients of revoked partitions without resolving their alerts', () => {
+    const alerts: Alert[] = [];
+    const d = new StreamingDetector({ config: cfg, geometryOf: () => dzi, onAlert: (a) => alerts.push(a) });
+    for (const e of onPartition(sweep('203.0.113.20', T0), 3)) d.push(e);
+    for (const e of onPartition([...sweep('198.51.100.21', T0)].slice(0, 30), 4)) d.push(e);
+    assert.ok(alerts.some((a) => a.client.ip === '203.0.113.20'), 'the scrape on partition 3 is alerted');
+    const before = alerts.length;
+    assert.equal(d.forgetPartitions(new Set([3])), 1);
+    assert.equal(d.stats().clients, 1);
+    d.flush();
+    for (const e of onPartition([...sweep('198.51.100.21', T0 + 6 * 3600_000)].slice(0, 5), 4)) d.push(e);
+    assert.deepEqual(alerts.slice(before).filter((a) => a.client.ip === '203.0.113.20'), [], 'no resolution, no update of a client this member no longer owns');
+  });
+
+  it('a restore that reads only the last part of a long scrape continues its open alert: same id, next version', () => {
+    const events = onPartition(sweep('203.0.113.30', T0), 2);
+    const whole = run(events);
+    const first = whole.alerts.find((a) => a.version === 1)!;
+    assert.equal(first.id, alertId('bulk-harvest', '203.0.113.30', T0));
+    // A new owner: the alerts table holds the alert's versions so far; the restore reads only the
+    // requests of the last idle window, which start hours after the scrape did.
+    const half = Math.floor(events.length / 2);
+    const stored = whole.alerts.filter((a) => a.status === 'open' && Date.parse(a.detectedAt) <= events[half]!.ts);
+    const newest = stored.reduce((m, a) => (a.version > m.version ? a : m));
+    const restart = events.slice(half - 600);
+    const alerts: Alert[] = [];
+    const d = new StreamingDetector({ config: cfg, geometryOf: () => dzi, onAlert: (a) => alerts.push(a) });
+    d.beginResume([newest]);
+    for (const e of restart.slice(0, 600)) d.push(e);
+    d.endResume();
+    for (const e of restart.slice(600)) d.push(e);
+    // Another client three hours later: the scraper is idle, its episode ends and its alert resolves.
+    for (const e of onPartition([...sweep('198.51.100.31', events[events.length - 1]!.ts + 3 * 3600_000)].slice(0, 3), 2)) d.push(e);
+    const mine = alerts.filter((a) => a.client.ip === '203.0.113.30');
+    assert.ok(mine.some((a) => a.status === 'resolved'), `the restored alert resolves: ${mine.map((a) => `${a.version}:${a.status}`).join(',')}`);
+    assert.deepEqual([...new Set(mine.map((a) => a.id))], [first.id], 'one id across the restore');
+    assert.ok(mine.every((a) => a.version > newest.version), `versions continue after ${newest.version}: ${mine.map((a) => a.version).join(',')}`);
+    assert.ok(mine.every((a) => a.firstSeen === new Date(T0).toISOString()));
+    // Without the stored alert the same restore starts a new episode: a second id.
+    const cold = run(restart);
+    assert.notEqual(cold.alerts[0]!.id, first.id);
+  });
 });
