@@ -669,7 +669,10 @@ export class KafkaIngest {
     // An alert goes out only once the requests that raised it are stored: a crash before that re-raises
     // it after the restart (once); a crash after it finds it in the alerts table (restore does not repeat it).
     for (const a of this.alerts.release(c.no)) this.emit(a);
-    await this.opts.afterStore?.();
+    // The alerts table write (the sinks read it) retries while the store is out; the versions stay
+    // buffered, and a retried flush writes nothing twice.
+    const afterStore = this.opts.afterStore;
+    if (afterStore) await this.retry('alerts table', c, afterStore);
     this.opts.beforeCommit?.(c.no);
     const offsets = commitOffsets(this.opts.topic, c.ranges);
     try {
@@ -715,7 +718,7 @@ export class KafkaIngest {
   }
 
   /** Retries `fn` with capped exponential backoff and jitter ({@link KAFKA_STORE_RETRY}) while the error is an outage; others end the run. */
-  private async retry(what: string, c: Cut, fn: () => Promise<void>): Promise<void> {
+  private async retry(what: string, c: StoredCut, fn: () => Promise<void>): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await fn();
