@@ -68,12 +68,9 @@ async function legacyEnds(store: Store, source: string): Promise<Map<number, num
       { source },
       NO_TIME_LIMIT,
     );
-    // A message's rows and its dead letters were inserted one after the other: the lower end of the two is safe.
-    for (const r of rows) {
-      const p = Number(r.partition);
-      const v = Number(r.max);
-      out.set(p, table === 'tile_requests' ? v : Math.min(out.get(p) ?? v, v));
-    }
+    // The higher end of the two tables: nothing is stored twice. (An older version inserted a batch's
+    // rows and its dead letters one after the other; a crash between the two lost those dead letters.)
+    for (const r of rows) out.set(Number(r.partition), Math.max(out.get(Number(r.partition)) ?? -1, Number(r.max)));
   }
   return out;
 }
