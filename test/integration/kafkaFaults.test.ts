@@ -222,8 +222,8 @@ describe('Kafka ingest under faults (mock cluster, real chDB)', () => {
     const dir = tempDir(t, 'kafka-two');
     // The production assigner (kafkajs round robin): both members start together, so they join in the
     // one initial rebalance (the mock delays a new group's first join 3 s) and the follower's SyncGroup
-    // is parked before the leader's; afterwards b is alone. 6 of 6 runs passed without `mock-safe`. The
-    // mock's race (services/dev/mockSafeAssigner.ts) hits a member joining a group already formed.
+    // is parked before the leader's; afterwards b is alone. 6 of 6 runs passed without `mock-safe`. A member
+    // joining a group already formed is where the mock's race bites (services/dev/mockSafeAssigner.ts); not here.
     const extra = ['--max-batch-rows', '300'];
     const a = await startIngest({ bootstrap: cluster.bootstrap, topic, group, data: join(dir, 'a'), extra });
     const b = await startIngest({ bootstrap: cluster.bootstrap, topic, group, data: join(dir, 'b'), extra });
