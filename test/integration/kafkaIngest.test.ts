@@ -195,11 +195,10 @@ describe('tilewatch ingest against the mock Kafka cluster', () => {
     assert.deepEqual([...others], [], 'no viewer alerted');
     // The hunts ran inside ingest over the stored event time (10-minute grid; the scrape spans 21 minutes).
     const runs = await sqlRows<{ hunt: string; windows: string }>(data, `SELECT hunt, uniqExact(window_end) AS windows FROM hunt_runs GROUP BY hunt`);
-    // A run that finds every message already stored (the kill before it came after a confirmation and
-    // before the commit) commits the stored offsets without their event-time metadata, so the group's
-    // stored watermark is unknown and no window becomes due until new messages arrive. Whether the
-    // last run stores new messages depends on timing.
-    await t.test('the hunts ran after the kills', { todo: 'issue 16: a commit of offsets already stored carries no event-time metadata; hunts stall' }, () => {
+    // Fails in 3 of 4 runs of this version of the test (kills mid-stream, not only while joining): the
+    // window 10:10 never becomes due, and the group's commits carry eventTs 10:01:59 on every partition
+    // although the scrape's partition holds requests to 10:21 (the diagnostic above prints them).
+    await t.test('the hunts ran after the kills', { todo: 'issue 16: after these kills the commits understate the stored event time; the hunts stall' }, () => {
       assert.equal(hunted, null, String(hunted?.message));
       assert.ok(runs.some((r) => r.hunt === 'campaign' && Number(r.windows) >= 1), `hunt runs: ${JSON.stringify(runs)}`);
     });
