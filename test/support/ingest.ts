@@ -167,6 +167,11 @@ export interface SharedStore {
   /** `--clickhouse-url` for the children. */
   readonly url: string;
   readonly requests: () => number;
+  /**
+   * Fault injection: from now on every INSERT INTO tile_requests waits `ms` before the engine runs it
+   * (a slow store: the rows are neither visible nor acknowledged meanwhile). 0 (the default) turns it off.
+   */
+  delayInserts(ms: number): void;
   close(): Promise<void>;
 }
 
@@ -182,6 +187,7 @@ export async function startSharedStore(dataDir: string): Promise<SharedStore> {
   const { createChdbConnection } = await import('chdb/connection');
   const conn = createChdbConnection({ path: dataDir });
   let served = 0;
+  let insertDelayMs = 0;
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -204,6 +210,7 @@ export async function startSharedStore(dataDir: string): Promise<SharedStore> {
         }
         const format = url.searchParams.get('default_format');
         if (format) clickhouse_settings.default_format = format;
+        if (insertDelayMs > 0 && /^\s*INSERT\s+INTO\s+[`"]?tile_requests\b/i.test(sql)) await new Promise((r) => setTimeout(r, insertDelayMs));
         try {
           const r = await conn.exec({ query: sql, query_params, clickhouse_settings, query_id: url.searchParams.get('query_id') ?? undefined } as never);
           const out: Buffer[] = [];
@@ -225,6 +232,9 @@ export async function startSharedStore(dataDir: string): Promise<SharedStore> {
   return {
     url: `http://127.0.0.1:${port}/`,
     requests: () => served,
+    delayInserts(ms: number) {
+      insertDelayMs = ms;
+    },
     async close() {
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
