@@ -30,6 +30,9 @@ CREATE TABLE IF NOT EXISTS kafka_offsets
     partition     Int32,
     last_offset   Int64,
     token         String,
+    -- Newest event time (ms) stored in the partition up to last_offset (0: none): where a new owner's
+    -- commit metadata (the hunts' watermark) starts, so it never goes back after a restart.
+    event_ts      Int64 DEFAULT 0,
     stored_at     DateTime64(3, 'UTC')
 )
 ENGINE = ReplacingMergeTree(last_offset)

@@ -195,13 +195,11 @@ describe('tilewatch ingest against the mock Kafka cluster', () => {
     assert.deepEqual([...others], [], 'no viewer alerted');
     // The hunts ran inside ingest over the stored event time (10-minute grid; the scrape spans 21 minutes).
     const runs = await sqlRows<{ hunt: string; windows: string }>(data, `SELECT hunt, uniqExact(window_end) AS windows FROM hunt_runs GROUP BY hunt`);
-    // Fails in 3 of 4 runs of this version of the test: the window 10:10 never becomes due. The group's
-    // commits carry eventTs 10:01:59 on every partition although the scrape's partition holds requests to
-    // 10:21 (the diagnostic above prints them): a commit's event time is the newest consumed since the
-    // partition was assigned (offsetLedger.ts starts it at -Infinity), so a run after a restart that reads
-    // only older or already stored messages lowers the stored watermark the hunts read (or drops it:
-    // with nothing new, the commit has no metadata at all).
-    await t.test('the hunts ran after the kills', { todo: 'issue 16: the committed event-time watermark restarts at each assignment and goes backwards; the hunts stall' }, () => {
+    // This failed in 3 of 4 runs while a commit's event time was the newest consumed since the
+    // assignment (a restart that read only older or stored messages lowered it, and the 10:10 window
+    // never became due). Now each confirmation in kafka_offsets keeps the partition's event time and a
+    // new owner starts from it.
+    await t.test('the hunts ran after the kills', () => {
       assert.equal(hunted, null, String(hunted?.message));
       assert.ok(runs.some((r) => r.hunt === 'campaign' && Number(r.windows) >= 1), `hunt runs: ${JSON.stringify(runs)}`);
     });

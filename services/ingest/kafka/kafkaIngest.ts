@@ -414,7 +414,7 @@ export class KafkaIngest {
       await this.repair(stream, u);
       for (const [p, r] of u.ranges) {
         const s = stored.get(p);
-        if (s && r.last > s.data) stored.set(p, { data: r.last, dead: r.last });
+        if (s && r.last > s.data) stored.set(p, { ...s, data: r.last, dead: r.last });
       }
     }
     for (const p of fresh) this.offsets.add(p, stored.get(p) ?? { data: -1, dead: -1 });

@@ -16,6 +16,8 @@ export interface OffsetRange {
 export interface StoredOffsets {
   readonly data: number;
   readonly dead: number;
+  /** Newest event time stored in the partition up to there (ms; absent: unknown). */
+  readonly eventTs?: number;
 }
 
 /** What is left to store of a delivered message (its rows may already be stored in one table and not the other). */
@@ -72,7 +74,7 @@ export class OffsetLedger {
 
   /** A partition joins with the highest offsets ClickHouse already holds for it. */
   add(partition: number, stored: StoredOffsets): void {
-    this.parts.set(partition, { lastOffset: -1, storedData: stored.data, storedDead: stored.dead, highWatermark: null, eventTs: Number.NEGATIVE_INFINITY, detected: Math.max(stored.data, stored.dead) });
+    this.parts.set(partition, { lastOffset: -1, storedData: stored.data, storedDead: stored.dead, highWatermark: null, eventTs: stored.eventTs !== undefined && stored.eventTs > 0 ? stored.eventTs : Number.NEGATIVE_INFINITY, detected: Math.max(stored.data, stored.dead) });
   }
 
   /**

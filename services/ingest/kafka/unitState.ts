@@ -40,17 +40,18 @@ export async function recordUnit(store: Store, stream: string, token: string, ra
 
 /** Written after a unit's inserts: each of its partitions is stored up to its range's end. */
 export async function confirmUnit(store: Store, stream: string, token: string, ranges: ReadonlyMap<number, OffsetRange>, now: number): Promise<void> {
-  const rows = [...ranges].map(([partition, r]) => ({ stream, partition, last_offset: r.last, token, stored_at: now }));
+  const rows = [...ranges].map(([partition, r]) => ({ stream, partition, last_offset: r.last, token, event_ts: r.eventTs !== undefined && Number.isFinite(r.eventTs) ? Math.round(r.eventTs) : 0, stored_at: now }));
   await store.insertRaw({ table: 'kafka_offsets', body: jsonEachRow(rows), format: 'JSONEachRow', settings: { date_time_input_format: 'best_effort' } });
 }
 
-async function confirmedEnds(store: Store, stream: string, partitions: readonly number[]): Promise<Map<number, number>> {
-  const rows = await readRows<{ partition: number; last: string }>(
+async function confirmedEnds(store: Store, stream: string, partitions: readonly number[], eventTs?: Map<number, number>): Promise<Map<number, number>> {
+  const rows = await readRows<{ partition: number; last: string; ts: string }>(
     store.client,
-    'SELECT partition, toString(max(last_offset)) AS last FROM kafka_offsets WHERE stream = {stream:String} AND partition IN {parts:Array(Int32)} GROUP BY partition',
+    'SELECT partition, toString(max(last_offset)) AS last, toString(max(event_ts)) AS ts FROM kafka_offsets WHERE stream = {stream:String} AND partition IN {parts:Array(Int32)} GROUP BY partition',
     { stream, parts: [...partitions] },
     NO_TIME_LIMIT,
   );
+  for (const r of rows) if (Number(r.ts) > 0) eventTs?.set(Number(r.partition), Number(r.ts));
   return new Map(rows.map((r) => [Number(r.partition), Number(r.last)]));
 }
 
@@ -82,7 +83,8 @@ async function legacyEnds(store: Store, source: string): Promise<Map<number, num
 export async function readStreamState(store: Store, stream: string, topic: string, source: string, partitions: readonly number[]): Promise<StreamState> {
   const stored = new Map<number, StoredOffsets>();
   if (partitions.length === 0) return { stored, open: [] };
-  let ends = await confirmedEnds(store, stream, partitions);
+  const eventTs = new Map<number, number>();
+  let ends = await confirmedEnds(store, stream, partitions, eventTs);
   if (ends.size === 0) {
     const anyOnTopic = await readRows<{ n: string }>(
       store.client,
@@ -101,7 +103,8 @@ export async function readStreamState(store: Store, stream: string, topic: strin
   }
   for (const p of partitions) {
     const end = ends.get(p) ?? -1;
-    stored.set(p, { data: end, dead: end });
+    const ts = eventTs.get(p);
+    stored.set(p, ts !== undefined ? { data: end, dead: end, eventTs: ts } : { data: end, dead: end });
   }
   // Units with a range of an asked partition beyond its end; then every range of those units.
   const tokens = await readRows<{ token: string }>(

@@ -86,6 +86,16 @@ describe('Kafka offset ledger', () => {
     assert.deepEqual([...l.takeRanges()], [[0, { first: 2, last: 5 }]]);
   });
 
+  it('a partition assigned with a stored event time commits from it, never from scratch (the hunts\' watermark does not go back)', () => {
+    const l = new OffsetLedger();
+    l.add(0, { data: 9, dead: 9, eventTs: 5_000 });
+    l.consume(0, 10);
+    l.noteEventTime(0, 4_000); // an older request than what is stored
+    const ranges = l.takeRanges();
+    assert.equal(ranges.get(0)!.eventTs, 5_000);
+    assert.deepEqual(commitOffsets('t', ranges)[0]!.metadata, JSON.stringify({ eventTs: 5_000 }));
+  });
+
   it('stored offsets never go back (an older batch stored late)', () => {
     const l = new OffsetLedger();
     l.add(0, { data: 20, dead: 20 });
