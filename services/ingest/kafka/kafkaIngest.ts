@@ -7,7 +7,6 @@ import { createParser, type ParserSpec } from '../../core/logformat/createParser
 import type { LineParser } from '../../core/logformat/lineParser.ts';
 import type { RecogniseOptions } from '../../core/protocols/options.ts';
 import { backoffDelay, type RetryPolicy } from '../../core/retry.ts';
-import type { Lineage } from '../../core/types.ts';
 import type { InputLimits } from '../../core/validate/inputLimits.ts';
 import { StreamingDetector } from '../../detector/streamingDetector.ts';
 import type { BatchControl, ConsumedBatch, KafkaConsumer, PartitionReader, TopicPartition } from '../../kafka/consumer.ts';
@@ -16,18 +15,16 @@ import type { Metrics } from '../../observability/metrics.ts';
 import { systemClock } from '../../runtime/systemClock.ts';
 import { isRetryableStoreError } from '../../store/batchWriter.ts';
 import type { Store } from '../../store/openStore.ts';
-import { writeDeadLetterRow } from '../../store/tileRequestRows.ts';
 import type { Catalog } from '../catalog.ts';
 import { createNormalizer, type Normalizer } from '../normalizer.ts';
-import { processLine, type LineStep } from '../processLine.ts';
+import type { LineStep } from '../processLine.ts';
 import { AlertGate } from './alertGate.ts';
 import { BatchAssembly, type AssembledBatch } from './batchAssembly.ts';
-import { decodeMessage } from './decodeMessage.ts';
 import { OffsetLedger, batchToken, commitOffsets, type OffsetRange } from './offsetLedger.ts';
 import { restoreDetector } from './restoreDetector.ts';
 import { openStreamingAlerts, storedAlertVersions } from './storedState.ts';
 import { storeRows } from './storeRows.ts';
-import { deadLetterMessage, republishValue } from './topicMessages.ts';
+import { processMessage, type MessageTarget } from './processMessage.ts';
 import { assembleUnit } from './unitRepair.ts';
 import { confirmUnit, readStreamState, recordUnit, streamId, type OpenUnit } from './unitState.ts';
 
@@ -71,7 +68,7 @@ export interface KafkaIngestOptions {
   readonly detect?: boolean;
   /** Also produce each dead letter here (raw value; headers reason, source topic/partition/offset), before the commit. */
   readonly deadLetterTopic?: { readonly topic: string; readonly producer: MessageProducer };
-  /** Re-publish every parsed request, keyed by client, as a compact JSON record (see {@link republishValue}), acknowledged before its batch is stored. */
+  /** Re-publish every parsed request, keyed by client, as a compact JSON record (topicMessages.ts republishValue), acknowledged before its batch is stored. */
   readonly republish?: { readonly topic: string; readonly producer: MessageProducer };
   readonly onAlert: (alert: Alert) => void;
   /** Called after each stored batch (alert sinks flush here). */
@@ -156,6 +153,8 @@ export class KafkaIngest {
   private normalizer: Normalizer | null = null;
   private step: LineStep | null = null;
   private readonly parseJson: LineParser;
+  /** Where consumed messages go (processMessage.ts). */
+  private readonly target: MessageTarget;
   private lock: Promise<void> = Promise.resolve();
   /** Stops the batch tick (a sleep loop on the clock; see {@link tick}). */
   private ticker: AbortController | null = null;
@@ -210,6 +209,18 @@ export class KafkaIngest {
     this.log = opts.logger.child({ component: 'kafka-ingest' });
     this.detector = this.newDetector();
     this.parseJson = createJsonParser(opts.parser.trustedProxies ? { trustedProxies: opts.parser.trustedProxies } : {});
+    this.target = {
+      topic: opts.topic,
+      source: this.source,
+      maxMessageBytes: this.maxMessageBytes,
+      asm: this.batch,
+      stepFor: (sample) => this.lineStep(sample),
+      parseJson: this.parseJson,
+      storeRequests: this.storeRequests,
+      deadLetterTopic: opts.deadLetterTopic !== undefined,
+      republish: opts.republish !== undefined,
+      now: this.now,
+    };
   }
 
   private newDetector(): StreamingDetector {
@@ -528,34 +539,12 @@ export class KafkaIngest {
       if (!admitted) continue;
       consumed++;
       this.batch.addMessage();
-      const lineage: Lineage = { source: this.source, line: offset, partition };
-      const decoded = decodeMessage(msg.value, this.maxMessageBytes);
-      if (!decoded.ok) {
-        // A message that yields no lines: its dead letter, and its copy to the dead-letter topic.
-        if (!admitted.newDead) continue;
-        const raw = msg.value ?? Buffer.alloc(0);
-        writeDeadLetterRow(this.batch.dead, this.now(), lineage, decoded.reason, raw.toString('latin1'));
-        this.batch.deadReasons.add(decoded.reason);
-        this.publishDeadLetter(partition, offset, decoded.reason, raw, msg.key);
-        continue;
-      }
-      if (!admitted.newData && !admitted.newDead) {
-        this.stats.skippedStored++;
-        continue;
-      }
-      const step = this.lineStep(decoded.lines);
-      for (const line of decoded.lines) {
-        const p = processLine(step, line, lineage, this.storeRequests && admitted.newData, admitted.newDead, decoded.json ? this.parseJson(line) : undefined);
-        if (!p.ok) {
-          if (admitted.newDead) this.publishDeadLetter(partition, offset, p.reason, line, msg.key);
-          continue;
-        }
-        if (!admitted.newData) continue;
-        if (this.opts.republish) this.batch.addRepublished({ key: p.clientKey, value: republishValue(p.record, this.opts.topic, partition, offset) });
+      const fresh = processMessage(this.target, msg, partition, admitted, (p) => {
         if (this.detect && admitted.detect) this.detector.push(p.event);
         if (p.record.ts > this.lastEventTs) this.lastEventTs = p.record.ts;
         this.offsets.noteEventTime(partition, p.record.ts);
-      }
+      });
+      if (!fresh) this.stats.skippedStored++;
     }
     if (resolved !== null) control.resolveOffset(resolved);
     const m = this.opts.metrics;
@@ -570,11 +559,6 @@ export class KafkaIngest {
     // A rebalance is starting and the client waits for this handler: store and commit what is held
     // while still a member, so the partitions' next owner starts exactly after it.
     if (this.rebalancing && !this.fenced && !this.crashed) await this.flushAll(control);
-  }
-
-  /** The dead-letter topic's copy of a dead letter (when one is configured). */
-  private publishDeadLetter(partition: number, offset: number, reason: string, raw: string | Buffer, key: Buffer | null): void {
-    if (this.opts.deadLetterTopic) this.batch.addDeadLetterMessage(deadLetterMessage(this.opts.topic, partition, offset, reason, raw, key));
   }
 
   /** Every `ms` until `signal` aborts: cut the batch if it is due (its age passed maxBatchMs). */

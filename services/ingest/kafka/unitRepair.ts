@@ -1,11 +1,8 @@
 import type { LineParser } from '../../core/logformat/lineParser.ts';
-import type { Lineage } from '../../core/types.ts';
 import type { ConsumedMessage } from '../../kafka/consumer.ts';
-import { writeDeadLetterRow } from '../../store/tileRequestRows.ts';
-import { processLine, type LineStep } from '../processLine.ts';
+import type { LineStep } from '../processLine.ts';
 import { BatchAssembly, type AssembledBatch } from './batchAssembly.ts';
-import { decodeMessage } from './decodeMessage.ts';
-import { deadLetterMessage, republishValue } from './topicMessages.ts';
+import { processMessage } from './processMessage.ts';
 
 export interface UnitAssemblyOptions {
   readonly topic: string;
@@ -31,28 +28,23 @@ export interface UnitAssemblyOptions {
 export function assembleUnit(o: UnitAssemblyOptions, messages: ReadonlyMap<number, readonly ConsumedMessage[]>): AssembledBatch {
   const asm = new BatchAssembly({ maxRows: Number.MAX_SAFE_INTEGER, maxMs: Number.MAX_SAFE_INTEGER }, o.now);
   const step = o.step(asm);
+  const target = {
+    topic: o.topic,
+    source: o.source,
+    maxMessageBytes: o.maxMessageBytes,
+    asm,
+    stepFor: () => step,
+    parseJson: o.parseJson,
+    storeRequests: o.storeRequests,
+    deadLetterTopic: o.withDeadLetterTopic,
+    republish: o.withRepublish,
+    now: o.now,
+  };
   for (const [partition, msgs] of [...messages].sort((a, b) => a[0] - b[0])) {
     asm.startSegment(partition);
     for (const msg of msgs) {
-      const offset = Number(msg.offset);
       asm.addMessage();
-      const lineage: Lineage = { source: o.source, line: offset, partition };
-      const decoded = decodeMessage(msg.value, o.maxMessageBytes);
-      if (!decoded.ok) {
-        const raw = msg.value ?? Buffer.alloc(0);
-        writeDeadLetterRow(asm.dead, o.now(), lineage, decoded.reason, raw.toString('latin1'));
-        asm.deadReasons.add(decoded.reason);
-        if (o.withDeadLetterTopic) asm.addDeadLetterMessage(deadLetterMessage(o.topic, partition, offset, decoded.reason, raw, msg.key));
-        continue;
-      }
-      for (const line of decoded.lines) {
-        const p = processLine(step, line, lineage, o.storeRequests, true, decoded.json ? o.parseJson(line) : undefined);
-        if (!p.ok) {
-          if (o.withDeadLetterTopic) asm.addDeadLetterMessage(deadLetterMessage(o.topic, partition, offset, p.reason, line, msg.key));
-          continue;
-        }
-        if (o.withRepublish) asm.addRepublished({ key: p.clientKey, value: republishValue(p.record, o.topic, partition, offset) });
-      }
+      processMessage(target, msg, partition, { newData: true, newDead: true });
     }
   }
   return asm.take();
