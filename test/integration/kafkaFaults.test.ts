@@ -220,11 +220,10 @@ describe('Kafka ingest under faults (mock cluster, real chDB)', () => {
     const group = 'tw-two-members';
     cluster.createTopic(topic, PARTITIONS);
     const dir = tempDir(t, 'kafka-two');
-    // The production assigner (kafkajs round robin): both members start together, so they join in the
-    // one initial rebalance (the mock delays a new group's first join 3 s) and the follower's SyncGroup
-    // is parked before the leader's; afterwards b is alone. 6 of 6 runs passed without `mock-safe`. A member
-    // joining a group already formed is where the mock's race bites (services/dev/mockSafeAssigner.ts); not here.
-    const extra = ['--max-batch-rows', '300'];
+    // The mock-safe assigner (services/dev/mockSafeAssigner.ts): with kafkajs' round robin this passed 6
+    // of 6 runs alone, but in a full CI run one member never became ready (the mock cluster's
+    // follower-sync race, ARCHITECTURE.md), so the production assigner is not exercised here.
+    const extra = ['--max-batch-rows', '300', '--partition-assigner', 'mock-safe'];
     const a = await startIngest({ bootstrap: cluster.bootstrap, topic, group, data: join(dir, 'a'), extra });
     const b = await startIngest({ bootstrap: cluster.bootstrap, topic, group, data: join(dir, 'b'), extra });
     // The last batch waits until a has left, so a leaves mid-stream however slow the machine is.
